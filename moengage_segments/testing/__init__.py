@@ -1,0 +1,1 @@
+"""Testing helpers for moengage-segments: the local emulator and a pytest plugin."""

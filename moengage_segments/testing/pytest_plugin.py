@@ -1,0 +1,1 @@
+"""pytest plugin of moengage-segments (fixtures arrive with the emulator)."""

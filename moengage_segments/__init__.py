@@ -1,3 +1,88 @@
-"""moengage-segments: an async-first SDK for the MoEngage Segments API."""
+"""moengage-segments: an async-first SDK for the MoEngage Segments API, with a generated sync twin.
 
-from moengage_segments.errors import *  # noqa: F403  (replaced by explicit exports with the core)
+Example::
+
+    from moengage_segments import AsyncClient, Cohort
+
+    async with AsyncClient() as client:          # credentials from MOENGAGE_* variables
+        report = await client.cohorts.add_members(Cohort(id="c1", name="VIP", partner="crm"), uids)
+"""
+
+from moengage_segments._async.client import (
+    AsyncClient,
+    AsyncCohorts,
+    AsyncFileSegments,
+    AsyncFilterSegments,
+    AsyncSegments,
+)
+from moengage_segments.config import DATA_CENTERS, RateLimits, RetryPolicy, Settings, Window
+from moengage_segments.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ClientStateError,
+    CohortSyncError,
+    ConfigurationError,
+    ConflictError,
+    MoEngageError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    PreconditionFailedError,
+    RateLimitError,
+    ServerError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
+from moengage_segments.models import (
+    Cohort,
+    CohortBatchResult,
+    FileSegmentCallback,
+    Segment,
+    SegmentAck,
+    SegmentSummary,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DATA_CENTERS",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AsyncCohorts",
+    "AsyncFileSegments",
+    "AsyncFilterSegments",
+    "AsyncSegments",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientStateError",
+    "Cohort",
+    "CohortBatchResult",
+    "CohortSyncError",
+    "ConfigurationError",
+    "ConflictError",
+    "FileSegmentCallback",
+    "MoEngageError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "PreconditionFailedError",
+    "RateLimitError",
+    "RateLimits",
+    "RetryPolicy",
+    "Segment",
+    "SegmentAck",
+    "SegmentSummary",
+    "ServerError",
+    "Settings",
+    "UnsupportedMediaTypeError",
+    "ValidationError",
+    "Window",
+    "__version__",
+]

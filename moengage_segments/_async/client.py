@@ -1,0 +1,567 @@
+"""``AsyncClient`` and its resource namespaces: the hand-written async surface of the SDK.
+
+The sync ``Client`` is generated from this file by ``tools/gen_sync.py``: keep every public method a
+plain ``async def`` (or ``def``) with full annotations and a docstring, and every namespace an
+``Async*`` class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal
+
+import attrs
+
+from moengage_segments._async import endpoints as ep
+from moengage_segments._async.packing import CohortEnvelope, encode_member
+from moengage_segments._async.transport import Response, Transport
+from moengage_segments.config import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_RATE_LIMITS,
+    DEFAULT_RETRY,
+    RateLimits,
+    RetryPolicy,
+    Settings,
+)
+from moengage_segments.errors import APIConnectionError, APIError, ServerError, ValidationError
+from moengage_segments.models import (
+    Cohort,
+    CohortAction,
+    CohortBatchResult,
+    Segment,
+    SegmentAck,
+    SegmentSummary,
+    structure,
+)
+from moengage_segments.validation import (
+    check_attribute_type,
+    check_cohort,
+    check_expiry_days,
+    check_file_url,
+    check_name,
+    check_segment_id,
+    uid_problem,
+)
+
+__all__ = ["AsyncClient", "AsyncCohorts", "AsyncFileSegments", "AsyncFilterSegments", "AsyncSegments"]
+
+AttributeType = Literal["string", "double"]
+FilterInput = Mapping[str, Any]
+
+
+def _ambiguous(error: APIError) -> bool:
+    """True when a failed create may nevertheless have been carried out by the service."""
+    return isinstance(error, (APIConnectionError, ServerError))
+
+
+def _filter_payload(value: Any, path: str) -> dict[str, Any]:
+    """Validate a filter group (typed object or plain dict) and return its payload."""
+    try:
+        from moengage_segments.filters import coerce_group as coerce
+    except ImportError:  # pragma: no cover - until the typed filter model lands
+        coerce = None
+    if coerce is not None:
+        group = coerce(value, path)
+        payload: dict[str, Any] = group.to_payload()
+        return payload
+    if not isinstance(value, Mapping):
+        raise ValidationError(path, f"must be a filter group, got {type(value).__name__}")
+    if value.get("filter_operator") not in ("and", "or"):
+        raise ValidationError(f"{path}.filter_operator", "must be 'and' or 'or'")
+    if not isinstance(value.get("filters"), list):
+        raise ValidationError(f"{path}.filters", "must be a list of filters")
+    return dict(value)
+
+
+def _parse_group(value: Any) -> Any:
+    """Read a filter group the service returned, without ever failing on unknown content."""
+    if value is None:
+        return None
+    try:
+        from moengage_segments.filters import parse_group as parse
+    except ImportError:  # pragma: no cover - until the typed filter model lands
+        return value
+    try:
+        return parse(value, strict=False)
+    except (TypeError, ValueError):
+        return value
+
+
+def _segment(response: Response) -> Segment:
+    body = response.data if isinstance(response.data, Mapping) else {}
+    data = dict(body.get("data") or {})
+    segment = structure({**data, "response_id": body.get("response_id")}, Segment)
+    return _with_typed_filters(segment)
+
+
+def _with_typed_filters(segment: Segment) -> Segment:
+    return attrs.evolve(
+        segment,
+        included_filters=_parse_group(segment.included_filters),
+        excluded_filters=_parse_group(segment.excluded_filters),
+    )
+
+
+class AsyncSegments:
+    """Operations on any segment: list, find, get, archive and unarchive.
+
+    Example::
+
+        async with AsyncClient() as client:
+            summary = await client.segments.find("High value customers")
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def list(self, name: str | None = None) -> list[SegmentSummary]:
+        """List segments, or only those whose name is exactly ``name``.
+
+        Example::
+
+            for summary in await client.segments.list():
+                print(summary.id, summary.name)
+        """
+        params = None
+        if name is not None:
+            params = {"name": check_name(name)}
+        response = await self._transport.request(ep.LIST_SEGMENTS, params=params)
+        body = response.data if isinstance(response.data, Mapping) else {}
+        items = body.get("data") or []
+        return [structure(item, SegmentSummary) for item in items if isinstance(item, Mapping)]
+
+    async def find(self, name: str) -> SegmentSummary | None:
+        """Return the segment named exactly ``name``, or ``None`` when there is none.
+
+        Example::
+
+            summary = await client.segments.find("churn-risk")
+            segment_id = summary.id if summary else None
+        """
+        for summary in await self.list(name):
+            if summary.name == name:
+                return summary
+        return None
+
+    async def get(self, segment_id: str) -> Segment:
+        """Fetch a segment (file or filter) by its 24-hex id.
+
+        Example::
+
+            segment = await client.segments.get("6388a97a02adb9071ca84ce9")
+        """
+        check_segment_id(segment_id)
+        response = await self._transport.request(
+            ep.GET_SEGMENT, path=ep.GET_SEGMENT.format(segment_id=segment_id)
+        )
+        return _segment(response)
+
+    async def archive(self, name: str | None = None, *, segment_id: str | None = None) -> SegmentAck:
+        """Archive a file or filter segment, named by ``name`` or ``segment_id`` (the id wins if both).
+
+        Example::
+
+            await client.segments.archive("summer-sale-2025")
+        """
+        body = await self._target(name, segment_id)
+        response = await self._transport.request(ep.ARCHIVE, json_body=body)
+        return SegmentAck.from_response(response.status, response.data)
+
+    async def unarchive(self, name: str | None = None, *, segment_id: str | None = None) -> SegmentAck:
+        """Make an archived segment active again (cohort-sync segments cannot be unarchived).
+
+        Example::
+
+            await client.segments.unarchive(segment_id="6388a97a02adb9071ca84ce9")
+        """
+        body = await self._target(name, segment_id)
+        response = await self._transport.request(ep.UNARCHIVE, json_body=body)
+        return SegmentAck.from_response(response.status, response.data)
+
+    async def _target(self, name: str | None, segment_id: str | None) -> dict[str, Any]:
+        """The ``{name, cs_id}`` pair of the v2 bodies; the API requires ``name`` even when ``cs_id`` is set."""
+        if segment_id is not None:
+            check_segment_id(segment_id)
+        if name is None:
+            if segment_id is None:
+                raise ValidationError("name", "give the segment's name or segment_id")
+            name = (await self.get(segment_id)).name
+        body: dict[str, Any] = {"name": check_name(name)}
+        if segment_id is not None:
+            body["cs_id"] = segment_id
+        return body
+
+
+class AsyncFileSegments:
+    """File segments (v2): create a segment from a CSV at a URL, then add, remove or replace its users.
+
+    Processing is asynchronous: the service answers 202 at once (the segment has zero users) and later
+    POSTs the outcome to ``callback_url`` (see :class:`FileSegmentCallback`).
+
+    Example::
+
+        ack = await client.file_segments.create("vip", file_url="https://host/vip.csv",
+                                                attribute_name="ID", expiry_days=30)
+    """
+
+    def __init__(self, transport: Transport, segments: AsyncSegments) -> None:
+        self._transport = transport
+        self._segments = segments
+
+    async def create(
+        self,
+        name: str,
+        *,
+        file_url: str,
+        expiry_days: int,
+        attribute_name: str = "ID",
+        attribute_type: AttributeType = "string",
+        callback_url: str | None = None,
+        emails: Sequence[str] | None = None,
+    ) -> SegmentAck:
+        """Create a file segment from the single-column CSV at ``file_url``.
+
+        ``attribute_name`` is the user attribute the file's values match (``"ID"`` is the MoEngage user
+        id); ``expiry_days`` archives the segment after that many days. If the outcome is ambiguous (the
+        connection dropped, or a 5xx), the name is looked up instead of re-sending blindly.
+
+        Example::
+
+            ack = await client.file_segments.create(
+                "vip", file_url="https://files.example.com/vip.csv", expiry_days=30,
+                callback_url="https://hooks.example.com/moengage")
+            print(ack.segment_id)
+        """
+        body = self._body(name, file_url, attribute_name, attribute_type, callback_url, emails)
+        body["expiry_time"] = check_expiry_days(expiry_days)
+        try:
+            response = await self._transport.request(ep.FILE_CREATE, json_body=body)
+        except APIError as error:
+            if not _ambiguous(error):
+                raise
+            found = await self._segments.find(name)
+            if found is None:
+                raise
+            return SegmentAck(status=202, segment_id=found.id, name=found.name,
+                              message="recovered: the segment exists although the create call failed")
+        return SegmentAck.from_response(response.status, response.data)
+
+    async def add_users(
+        self,
+        name: str | None = None,
+        *,
+        file_url: str,
+        segment_id: str | None = None,
+        attribute_name: str = "ID",
+        attribute_type: AttributeType = "string",
+        callback_url: str | None = None,
+        emails: Sequence[str] | None = None,
+    ) -> SegmentAck:
+        """Add the users listed in the CSV at ``file_url`` to an existing file segment.
+
+        Example::
+
+            await client.file_segments.add_users("vip", file_url="https://files.example.com/new.csv")
+        """
+        return await self._update(ep.FILE_ADD_USERS, name, segment_id, file_url, attribute_name,
+                                  attribute_type, callback_url, emails)
+
+    async def remove_users(
+        self,
+        name: str | None = None,
+        *,
+        file_url: str,
+        segment_id: str | None = None,
+        attribute_name: str = "ID",
+        attribute_type: AttributeType = "string",
+        callback_url: str | None = None,
+        emails: Sequence[str] | None = None,
+    ) -> SegmentAck:
+        """Remove the users listed in the CSV at ``file_url`` from a file segment.
+
+        Example::
+
+            await client.file_segments.remove_users("vip", file_url="https://files.example.com/gone.csv")
+        """
+        return await self._update(ep.FILE_REMOVE_USERS, name, segment_id, file_url, attribute_name,
+                                  attribute_type, callback_url, emails)
+
+    async def replace_users(
+        self,
+        name: str | None = None,
+        *,
+        file_url: str,
+        segment_id: str | None = None,
+        attribute_name: str = "ID",
+        attribute_type: AttributeType = "string",
+        callback_url: str | None = None,
+        emails: Sequence[str] | None = None,
+    ) -> SegmentAck:
+        """Drop all users of a file segment, then add those listed in the CSV at ``file_url``.
+
+        Example::
+
+            await client.file_segments.replace_users("vip", file_url="https://files.example.com/all.csv")
+        """
+        return await self._update(ep.FILE_REPLACE_USERS, name, segment_id, file_url, attribute_name,
+                                  attribute_type, callback_url, emails)
+
+    async def _update(
+        self,
+        endpoint: ep.Endpoint,
+        name: str | None,
+        segment_id: str | None,
+        file_url: str,
+        attribute_name: str,
+        attribute_type: str,
+        callback_url: str | None,
+        emails: Sequence[str] | None,
+    ) -> SegmentAck:
+        target = await self._segments._target(name, segment_id)
+        body = self._body(target["name"], file_url, attribute_name, attribute_type, callback_url, emails)
+        if "cs_id" in target:
+            body["cs_id"] = target["cs_id"]
+        response = await self._transport.request(endpoint, json_body=body)
+        return SegmentAck.from_response(response.status, response.data)
+
+    @staticmethod
+    def _body(
+        name: str,
+        file_url: str,
+        attribute_name: str,
+        attribute_type: str,
+        callback_url: str | None,
+        emails: Sequence[str] | None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": check_name(name),
+            "attribute_name": check_name(attribute_name, "attribute_name"),
+            "attribute_type": check_attribute_type(attribute_type),
+            "file_url": check_file_url(file_url),
+        }
+        if callback_url is not None:
+            body["callback_url"] = check_file_url(callback_url, "callback_url")
+        if emails is not None:
+            if isinstance(emails, str):
+                raise ValidationError("emails", "must be a list of addresses, not a single string")
+            for i, address in enumerate(emails):
+                if not isinstance(address, str) or "@" not in address:
+                    raise ValidationError(f"emails[{i}]", "must be an e-mail address")
+            body["emails"] = list(emails)
+        return body
+
+
+class AsyncFilterSegments:
+    """Filter segments (v3): create and update segments defined by filter conditions.
+
+    Example::
+
+        from moengage_segments.filters import attr, all_of
+        segment = await client.filter_segments.create("adults", included=all_of(attr("age", "double").at_least(18)))
+    """
+
+    def __init__(self, transport: Transport, segments: AsyncSegments) -> None:
+        self._transport = transport
+        self._segments = segments
+
+    async def create(self, name: str, *, included: Any, excluded: Any = None) -> Segment:
+        """Create a filter segment. Both the name and the definition must be unique (else 409).
+
+        ``included``/``excluded`` are filter groups (typed objects from :mod:`moengage_segments.filters`
+        or plain payload dicts); they are validated before sending. An ambiguous failure is resolved by
+        looking the name up rather than re-sending.
+
+        Example::
+
+            segment = await client.filter_segments.create(
+                "us-users", included={"filter_operator": "and", "filters": [...]})
+        """
+        body: dict[str, Any] = {
+            "name": check_name(name, html_forbidden=True),
+            "included_filters": _filter_payload(included, "included"),
+        }
+        if excluded is not None:
+            body["excluded_filters"] = _filter_payload(excluded, "excluded")
+        try:
+            response = await self._transport.request(ep.CREATE_FILTER_SEGMENT, json_body=body)
+        except APIError as error:
+            if not _ambiguous(error):
+                raise
+            found = await self._segments.find(name)
+            if found is None:
+                raise
+            return await self._segments.get(found.id)
+        return _segment(response)
+
+    async def update(
+        self,
+        segment_id: str,
+        *,
+        included: Any,
+        excluded: Any = None,
+        name: str | None = None,
+        updated_by: str | None = None,
+    ) -> Segment:
+        """Replace a filter segment's definition (and optionally rename it).
+
+        Example::
+
+            segment = await client.filter_segments.update(segment.id, included=new_group, name="us-users-v2")
+        """
+        check_segment_id(segment_id)
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["name"] = check_name(name, html_forbidden=True)
+        body["included_filters"] = _filter_payload(included, "included")
+        if excluded is not None:
+            body["excluded_filters"] = _filter_payload(excluded, "excluded")
+        if updated_by is not None:
+            if not isinstance(updated_by, str) or "@" not in updated_by:
+                raise ValidationError("updated_by", "must be an e-mail address")
+            body["updated_by"] = updated_by
+        response = await self._transport.request(
+            ep.UPDATE_FILTER_SEGMENT, path=ep.UPDATE_FILTER_SEGMENT.format(segment_id=segment_id), json_body=body
+        )
+        return _segment(response)
+
+
+class AsyncCohorts:
+    """Cohort sync: add or remove members (MoEngage user ids) in a cohort's custom segment.
+
+    Example::
+
+        cohort = Cohort(id="churn-risk", name="Churn risk", partner="warehouse")
+        await client.cohorts.send_batch(cohort, "add_members", ["u1", "u2"])
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def send_batch(
+        self,
+        cohort: Cohort,
+        action: CohortAction,
+        uids: Sequence[str],
+        *,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    ) -> CohortBatchResult:
+        """Send ONE cohort-sync request with these uids (retried per the client's policy).
+
+        The body must fit in ``max_request_bytes``; use ``add_members``/``remove_members`` for any
+        number of uids.
+
+        Example::
+
+            result = await client.cohorts.send_batch(cohort, "remove_members", ["u1"])
+        """
+        check_cohort(cohort)
+        if action not in ("add_members", "remove_members"):
+            raise ValidationError("action", f"must be 'add_members' or 'remove_members', got {action!r}")
+        if isinstance(uids, (str, bytes)) or not isinstance(uids, Sequence):
+            raise ValidationError("uids", "must be a list of uid strings")
+        if not uids:
+            raise ValidationError("uids", "must not be empty")
+        members = []
+        for i, uid in enumerate(uids):
+            problem = uid_problem(uid)
+            if problem:
+                raise ValidationError(f"uids[{i}]", problem)
+            members.append(encode_member(uid))
+        body = CohortEnvelope(cohort, action).body(members)
+        if len(body) > max_request_bytes:
+            raise ValidationError(
+                "uids", f"request body would be {len(body)} bytes, over max_request_bytes={max_request_bytes}"
+            )
+        response = await self._transport.request(ep.COHORT_SYNC, body=body)
+        data = response.data if isinstance(response.data, Mapping) else {}
+        extra = {k: v for k, v in data.items() if k != "message"}
+        return CohortBatchResult(status=response.status, members=len(members), bytes=len(body),
+                                 message=data.get("message"), attempts=response.attempts, extra=extra)
+
+
+class AsyncClient:
+    """The asynchronous MoEngage Segments client.
+
+    Configuration falls back to ``MOENGAGE_WORKSPACE_ID``, ``MOENGAGE_API_KEY``,
+    ``MOENGAGE_DATA_CENTER``, ``MOENGAGE_BASE_URL`` and ``MOENGAGE_DB_NAME``. ``base_url`` overrides
+    the data centre (point it at the emulator). The aiohttp session is created by the first request,
+    inside the running loop; use the client from that loop only, and close it (``async with`` or
+    ``aclose()``).
+
+    Example::
+
+        async with AsyncClient(workspace_id="WS", api_key="KEY", data_center="01") as client:
+            print(await client.segments.list())
+    """
+
+    file_segments: AsyncFileSegments
+    segments: AsyncSegments
+    filter_segments: AsyncFilterSegments
+    cohorts: AsyncCohorts
+
+    def __init__(
+        self,
+        workspace_id: str | None = None,
+        api_key: str | None = None,
+        data_center: str | int | None = None,
+        *,
+        base_url: str | None = None,
+        db_name: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        rate_limits: RateLimits | None = DEFAULT_RATE_LIMITS,
+        max_connections: int = 64,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        settings = Settings.resolve(
+            workspace_id, api_key, data_center, base_url=base_url, db_name=db_name,
+            allow_insecure_http=allow_insecure_http,
+        )
+        if timeout <= 0:
+            raise ValidationError("timeout", "must be a positive number of seconds")
+        if max_connections < 1:
+            raise ValidationError("max_connections", "must be at least 1")
+        self._transport = Transport(
+            settings, timeout=timeout, retry=retry, rate_limits=rate_limits, max_connections=max_connections
+        )
+        self.segments = AsyncSegments(self._transport)
+        self.file_segments = AsyncFileSegments(self._transport, self.segments)
+        self.filter_segments = AsyncFilterSegments(self._transport, self.segments)
+        self.cohorts = AsyncCohorts(self._transport)
+
+    def __repr__(self) -> str:
+        s = self._transport.settings
+        return f"AsyncClient(workspace_id={s.workspace_id!r}, base_url={s.base_url!r})"
+
+    @property
+    def settings(self) -> Settings:
+        """The resolved settings (the API key is hidden from ``repr()``)."""
+        return self._transport.settings
+
+    async def __aenter__(self) -> AsyncClient:
+        """Enter ``async with``; the session itself is created by the first request."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the client on leaving ``async with``."""
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP session. Idempotent; the client cannot be used afterwards.
+
+        Example::
+
+            client = AsyncClient()
+            try:
+                ...
+            finally:
+                await client.aclose()
+        """
+        await self._transport.aclose()
+

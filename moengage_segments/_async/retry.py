@@ -1,0 +1,107 @@
+"""When and how long to wait before re-sending a request: the :class:`RetryPolicy` applied.
+
+``backoff`` supplies the exponential wait sequence and the jitter; it stays behind this module so it
+can be replaced without touching the transport.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterator, Mapping
+
+import backoff
+
+from moengage_segments.config import RetryPolicy
+from moengage_segments.errors import APIConnectionError, APIError, APIStatusError, RateLimitError
+
+__all__ = ["Retrier", "RetryDecision", "hinted_wait"]
+
+#: Statuses that are never retried: the request itself is wrong, re-sending cannot help.
+_NEVER_RETRY = frozenset({400, 401, 403, 404, 409, 412, 413, 415})
+
+
+def hinted_wait(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds the service asked us to wait, from ``Retry-After`` or ``x-ratelimit-reset``.
+
+    ``Retry-After`` may be seconds or an HTTP date; ``x-ratelimit-reset`` is UTC epoch seconds.
+    """
+    wall = time.time() if now is None else now
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if value:
+        value = value.strip()
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value) if value else None
+            if parsed is not None:
+                return max(parsed.timestamp() - wall, 0.0)
+    reset = headers.get("x-ratelimit-reset") or headers.get("X-RateLimit-Reset")
+    if reset:
+        try:
+            return max(float(reset) - wall, 0.0)
+        except ValueError:
+            return None
+    return None
+
+
+class RetryDecision:
+    """The outcome of :meth:`Retrier.decide`: retry after ``delay`` seconds, or stop."""
+
+    __slots__ = ("delay", "retry")
+
+    def __init__(self, retry: bool, delay: float = 0.0) -> None:
+        self.retry = retry
+        self.delay = delay
+
+
+_STOP = RetryDecision(False)
+
+
+class Retrier:
+    """Applies a :class:`RetryPolicy` to the attempts of one call."""
+
+    def __init__(self, policy: RetryPolicy, *, idempotent: bool, started: float) -> None:
+        self.policy = policy
+        self.idempotent = idempotent
+        self.started = started
+        self._waits: Iterator[float] = self._wait_sequence(policy)
+
+    @staticmethod
+    def _wait_sequence(policy: RetryPolicy) -> Iterator[float]:
+        waits = backoff.expo(base=2, factor=policy.base, max_value=policy.cap)
+        next(waits)  # backoff's generators are primed with one empty step
+        for wait in waits:
+            yield backoff.full_jitter(wait) if policy.jitter else wait
+
+    def decide(self, error: APIError, *, attempt: int, sent: bool, now: float) -> RetryDecision:
+        """Decide whether to retry after ``error`` on attempt number ``attempt`` (1-based).
+
+        ``sent`` is False only when the request provably never reached the service (connection refused),
+        which makes even a create safe to re-send.
+        """
+        if attempt >= self.policy.max_attempts or not self._retryable(error, sent):
+            return _STOP
+        if isinstance(error, RateLimitError):
+            hint = error.retry_after
+            if hint is not None and hint > self.policy.rate_limit_cap:
+                return _STOP  # e.g. an hourly file-ops window: let the caller decide
+            delay = hint if hint is not None else min(next(self._waits) * 2, self.policy.rate_limit_cap)
+        else:
+            delay = next(self._waits)
+        if self.policy.deadline is not None and (now - self.started) + delay > self.policy.deadline:
+            return _STOP
+        return RetryDecision(True, delay)
+
+    def _retryable(self, error: APIError, sent: bool) -> bool:
+        if isinstance(error, APIStatusError):
+            if error.status in _NEVER_RETRY:
+                return False
+            if error.status == 429:
+                return True  # a 429 was not processed, so even a create may be re-sent
+            if error.status < 500:
+                return False
+            return self.idempotent
+        if isinstance(error, APIConnectionError):
+            return self.idempotent or not sent
+        return False

@@ -1,0 +1,283 @@
+"""The one place that talks HTTP: session, auth headers, pacing, retries, error mapping and logging.
+
+Resources are lazy and loop-bound: the aiohttp session is created by the first request, inside the
+running loop, and the transport refuses to be used from another loop, after ``fork()`` or after close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp
+import attrs
+
+from moengage_segments._async.endpoints import Endpoint
+from moengage_segments._async.ratelimit import RateLimiter
+from moengage_segments._async.retry import Retrier, hinted_wait
+from moengage_segments.config import RateLimits, RetryPolicy, Settings
+from moengage_segments.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ClientStateError,
+    RateLimitError,
+    error_for_status,
+)
+
+__all__ = ["Response", "Transport", "dump_json", "logger", "parse_error", "redact_headers"]
+
+logger = logging.getLogger("moengage_segments")
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def dump_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON, the form every request body is sent in."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` that is safe to log: credentials replaced by ``***``."""
+    return {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+@attrs.frozen
+class Response:
+    """A successful HTTP response, decoded."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: Any
+    attempts: int
+    body_size: int
+
+
+def parse_error(status: int, body: bytes, content_type: str, endpoint: Endpoint) -> APIStatusError:
+    """Map an error response onto the exception hierarchy, reading any of the three envelopes.
+
+    Bodies that are not JSON (a gateway's HTML page, say) still give the right class, with a short
+    description instead of the body itself.
+    """
+    data: Any = None
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = None
+    code = message = attribute = request_id = None
+    details: dict[str, Any] = {}
+    if isinstance(data, Mapping):
+        error = data.get("error")
+        if isinstance(error, Mapping):  # v3 and cohort envelopes
+            code = error.get("code") or error.get("type")
+            message = error.get("message")
+            attribute = error.get("attribute")
+            request_id = error.get("request_id") or data.get("response_id")
+            details = {k: v for k, v in error.items()
+                       if k not in ("code", "type", "message", "attribute", "request_id")}
+        else:  # v2 envelope
+            code = data.get("title")
+            message = data.get("description")
+            request_id = data.get("response_id") or data.get("request_id")
+    elif body:
+        kind = content_type.split(";")[0].strip() or "unknown content type"
+        message = f"non-JSON error body ({kind}, {len(body)} bytes)"
+    cls = error_for_status(status)
+    path = endpoint.path
+    error_obj = cls(
+        status,
+        code=_text(code),
+        message=_text(message),
+        attribute=_text(attribute),
+        request_id=_text(request_id),
+        details=details,
+        method=endpoint.method,
+        path=path,
+    )
+    return error_obj
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class Transport:
+    """Sends requests for one client. Shared by every namespace and by the cohort engine."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        timeout: float,
+        retry: RetryPolicy,
+        rate_limits: RateLimits | None,
+        max_connections: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self.retry = retry
+        self.max_connections = max_connections
+        self.limiter = RateLimiter(rate_limits, clock=clock, sleep=sleep)
+        self._clock = clock
+        self._sleep = sleep
+        token = base64.b64encode(f"{settings.workspace_id}:{settings.api_key}".encode()).decode("ascii")
+        self.__authorization = f"Basic {token}"
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = os.getpid()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<Transport {self.settings.base_url} workspace={self.settings.workspace_id}>"
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` has run."""
+        return self._closed
+
+    def headers_for(self, endpoint: Endpoint) -> dict[str, str]:
+        """The headers an endpoint needs: Basic auth plus MOE-DBNAME (v2) or MOE-APPKEY (v3, cohort)."""
+        headers = {"Authorization": self.__authorization, "Accept": "application/json"}
+        if endpoint.method != "GET":
+            headers["Content-Type"] = "application/json"
+        if endpoint.envelope == "v2":
+            if self.settings.db_name:
+                headers["MOE-DBNAME"] = self.settings.db_name
+        else:
+            headers["MOE-APPKEY"] = self.settings.workspace_id
+        return headers
+
+    def _check_usable(self) -> asyncio.AbstractEventLoop:
+        if self._closed:
+            raise ClientStateError("this client is closed; create a new one")
+        if os.getpid() != self._pid:
+            raise ClientStateError("this client was created before fork(); create a new one in the child process")
+        loop = asyncio.get_running_loop()
+        if self._loop is not None and loop is not self._loop:
+            raise ClientStateError(
+                "this client is bound to another event loop (it was first used there); create one client per loop"
+            )
+        return loop
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        loop = self._check_usable()
+        if self._session is None:
+            self._loop = loop
+            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_connections)
+            self._session = aiohttp.ClientSession(
+                base_url=None,
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                json_serialize=lambda v: dump_json(v).decode("utf-8"),
+                raise_for_status=False,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the session. Idempotent; safe to call from the loop the client was used on."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    async def request(
+        self,
+        endpoint: Endpoint,
+        *,
+        path: str | None = None,
+        json_body: Any = None,
+        body: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Response:
+        """Send one operation with pacing and retries; return the decoded success response.
+
+        ``body`` (pre-encoded bytes) wins over ``json_body``. Raises an :class:`APIError` subclass
+        carrying ``attempts`` when the call finally fails.
+        """
+        session = self._get_session()
+        url = self.settings.base_url + (path or endpoint.path)
+        data = body if body is not None else (dump_json(json_body) if json_body is not None else None)
+        headers = self.headers_for(endpoint)
+        retrier = Retrier(retry or self.retry, idempotent=endpoint.idempotent, started=self._clock())
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.limiter.acquire(endpoint.limit_family)
+            started = self._clock()
+            sent = True
+            try:
+                response = await self._send(session, endpoint, url, headers, data, params, attempt)
+                error: APIError | None = None
+                if isinstance(response, APIStatusError):
+                    error = response
+                else:
+                    logger.debug(
+                        "%s %s -> %d in %.3fs (attempt %d)",
+                        endpoint.method, endpoint.path, response.status, self._clock() - started, attempt,
+                    )
+                    return response
+            except aiohttp.ClientConnectorError as exc:
+                sent = False  # never reached the server: safe to re-send even a create
+                error = APIConnectionError(f"{endpoint.method} {endpoint.path}: cannot connect ({exc.strerror or exc})")
+            except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+                error = APITimeoutError(f"{endpoint.method} {endpoint.path}: no response within {self.timeout:g}s")
+            except aiohttp.ClientError as exc:
+                error = APIConnectionError(f"{endpoint.method} {endpoint.path}: {type(exc).__name__}: {exc}")
+            error.attempts = attempt
+            decision = retrier.decide(error, attempt=attempt, sent=sent, now=self._clock())
+            if not decision.retry:
+                raise error
+            if isinstance(error, RateLimitError):
+                self.limiter.pause(endpoint.limit_family, decision.delay)
+            logger.debug(
+                "retrying %s %s after %s in %.2fs (attempt %d of %d)",
+                endpoint.method, endpoint.path, _describe(error), decision.delay, attempt,
+                retrier.policy.max_attempts,
+            )
+            await self._sleep(decision.delay)
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        url: str,
+        headers: Mapping[str, str],
+        data: bytes | None,
+        params: Mapping[str, str] | None,
+        attempt: int,
+    ) -> Response | APIStatusError:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s (attempt %d, %d bytes, headers %s)",
+                endpoint.method, endpoint.path, attempt, len(data or b""), redact_headers(headers),
+            )
+        async with session.request(endpoint.method, url, data=data, headers=headers, params=params) as resp:
+            raw = await resp.read()
+            content_type = resp.headers.get("Content-Type", "")
+            if resp.status >= 400:
+                error = parse_error(resp.status, raw, content_type, endpoint)
+                if isinstance(error, RateLimitError):
+                    error.retry_after = hinted_wait(resp.headers)
+                logger.debug("%s %s -> %s", endpoint.method, endpoint.path, error)
+                return error
+            try:
+                decoded = json.loads(raw) if raw else None
+            except ValueError:
+                decoded = None
+            return Response(resp.status, dict(resp.headers), decoded, attempt, len(raw))
+
+
+def _describe(error: APIError) -> str:
+    if isinstance(error, APIStatusError):
+        return f"HTTP {error.status}"
+    return type(error).__name__

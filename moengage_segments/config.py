@@ -1,0 +1,297 @@
+"""Settings, data centres, retry and rate-limit policies, and the environment fallbacks.
+
+Everything here is plain, frozen data: the transport reads it, nothing in it performs I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import attrs
+
+from moengage_segments.errors import ConfigurationError
+
+__all__ = [
+    "DATA_CENTERS",
+    "DEFAULT_MAX_REQUEST_BYTES",
+    "DEFAULT_RATE_LIMITS",
+    "DEFAULT_RETRY",
+    "ENV_API_KEY",
+    "ENV_BASE_URL",
+    "ENV_DATA_CENTER",
+    "ENV_DB_NAME",
+    "ENV_WORKSPACE_ID",
+    "RateLimits",
+    "RetryPolicy",
+    "Settings",
+    "Window",
+    "normalize_data_center",
+]
+
+ENV_WORKSPACE_ID = "MOENGAGE_WORKSPACE_ID"
+ENV_API_KEY = "MOENGAGE_API_KEY"
+ENV_DATA_CENTER = "MOENGAGE_DATA_CENTER"
+ENV_BASE_URL = "MOENGAGE_BASE_URL"
+ENV_DB_NAME = "MOENGAGE_DB_NAME"
+
+#: Data centre code -> REST API host, as documented on the API introduction page.
+DATA_CENTERS: Mapping[str, str] = {
+    "01": "https://api-01.moengage.com",
+    "02": "https://api-02.moengage.com",
+    "03": "https://api-03.moengage.com",
+    "04": "https://api-04.moengage.com",
+    "05": "https://api-05.moengage.com",
+    "06": "https://api-06.moengage.com",
+    "101": "https://api-101.moengage.com",
+}
+
+_DC_PATTERN = re.compile(r"^(?:dc[-_ ]?)?0*(\d{1,3})$", re.IGNORECASE)
+
+
+def normalize_data_center(value: str | int) -> str:
+    """Return the canonical data-centre code (``"01"``..``"06"``, ``"101"``).
+
+    Accepts ``1``, ``"1"``, ``"01"``, ``"dc-01"``, ``"DC1"`` and the like.
+
+    Example::
+
+        assert normalize_data_center("dc-02") == "02"
+        assert normalize_data_center(101) == "101"
+    """
+    match = _DC_PATTERN.match(str(value).strip())
+    if match:
+        number = int(match.group(1))
+        code = f"{number:02d}" if number < 100 else str(number)
+        if code in DATA_CENTERS:
+            return code
+    allowed = ", ".join(DATA_CENTERS)
+    raise ConfigurationError(f"unknown data centre {value!r}; expected one of {allowed} (e.g. 1, '01', 'dc-01')")
+
+
+@attrs.frozen
+class Window:
+    """A rate-limit window: at most ``limit`` requests in any ``period`` seconds.
+
+    Example::
+
+        Window(300, 60.0)  # 300 requests a minute
+    """
+
+    limit: int = attrs.field(validator=attrs.validators.gt(0))
+    period: float = attrs.field(converter=float, validator=attrs.validators.gt(0))
+
+
+def _windows(*pairs: tuple[int, float]) -> tuple[Window, ...]:
+    return tuple(Window(limit, period) for limit, period in pairs)
+
+
+_MIN, _HOUR, _DAY = 60.0, 3600.0, 86400.0
+
+
+@attrs.frozen
+class RateLimits:
+    """Client-side rate limits per endpoint family, the documented windows by default.
+
+    Every task and thread using a client shares these limits. An empty tuple means "unlimited".
+    Pass ``rate_limits=None`` to the client to turn all of them off (for the emulator or benchmarks).
+
+    Example::
+
+        limits = RateLimits(cohort=(Window(150, 60),))       # stay at half the cohort quota
+        fast = RateLimits().scaled(1 / 60)                    # a "minute" lasts a second (emulator)
+    """
+
+    #: ``POST /v1/integrations/cohortsync``: 300 requests a minute.
+    cohort: tuple[Window, ...] = _windows((300, _MIN))
+    #: ``GET /v3/custom-segments``: 50/min, 200/hour, 1000/day.
+    list: tuple[Window, ...] = _windows((50, _MIN), (200, _HOUR), (1000, _DAY))
+    #: ``POST /v3/custom-segments``: 50/min, 200/hour, 1000/day.
+    create: tuple[Window, ...] = _windows((50, _MIN), (200, _HOUR), (1000, _DAY))
+    #: ``GET /v3/custom-segments/{id}``: 100/min, 1000/hour, 4000/day.
+    get: tuple[Window, ...] = _windows((100, _MIN), (1000, _HOUR), (4000, _DAY))
+    #: File-segment create/add/remove/replace: 10 an hour, 100 a day (replace counted too, to be safe).
+    file_ops: tuple[Window, ...] = _windows((10, _HOUR), (100, _DAY))
+    #: ``PATCH /v3/custom-segments/{id}``: no documented limit.
+    update: tuple[Window, ...] = ()
+    #: Archive and unarchive: no documented limit.
+    manage: tuple[Window, ...] = ()
+    #: Seconds added to each window so that requests still in flight cannot overrun the server's window.
+    margin: float = 0.25
+
+    def for_family(self, family: str) -> tuple[Window, ...]:
+        """Return the windows of one limiter family (``"cohort"``, ``"list"``, ...).
+
+        Example::
+
+            assert RateLimits().for_family("cohort") == (Window(300, 60.0),)
+        """
+        windows: tuple[Window, ...] = getattr(self, family)
+        return windows
+
+    def scaled(self, factor: float) -> RateLimits:
+        """Return these limits with every period (and the margin) multiplied by ``factor``.
+
+        Example::
+
+            RateLimits().scaled(1 / 60).cohort  # 300 requests a second
+        """
+
+        def scale(windows: tuple[Window, ...]) -> tuple[Window, ...]:
+            return tuple(Window(w.limit, w.period * factor) for w in windows)
+
+        return RateLimits(
+            cohort=scale(self.cohort),
+            list=scale(self.list),
+            create=scale(self.create),
+            get=scale(self.get),
+            file_ops=scale(self.file_ops),
+            update=scale(self.update),
+            manage=scale(self.manage),
+            margin=self.margin * factor,
+        )
+
+    @classmethod
+    def families(cls) -> tuple[str, ...]:
+        """Names of the limiter families.
+
+        Example::
+
+            assert "cohort" in RateLimits.families()
+        """
+        return tuple(a.name for a in attrs.fields(cls) if a.name != "margin")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How failed requests are retried.
+
+    Connection errors, timeouts, 5xx and 429 are retried; 400/401/403/404/409/412/413/415 never are.
+    Waits grow exponentially from ``base`` up to ``cap`` seconds, with full jitter when ``jitter`` is
+    true. A 429 waits for ``Retry-After`` or ``x-ratelimit-reset`` when the service sends them, otherwise
+    backs off up to ``rate_limit_cap`` (one rate window). ``deadline`` bounds the total time spent on
+    one call, waits included. ``RetryPolicy.none()`` disables retries.
+
+    Example::
+
+        AsyncClient(retry=RetryPolicy(max_attempts=8, cap=10.0, deadline=120.0))
+    """
+
+    max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    base: float = attrs.field(default=0.5, converter=float, validator=attrs.validators.ge(0))
+    cap: float = attrs.field(default=30.0, converter=float, validator=attrs.validators.ge(0))
+    jitter: bool = True
+    deadline: float | None = None
+    rate_limit_cap: float = attrs.field(default=60.0, converter=float, validator=attrs.validators.ge(0))
+
+    @classmethod
+    def none(cls) -> RetryPolicy:
+        """A policy that never retries.
+
+        Example::
+
+            AsyncClient(retry=RetryPolicy.none())
+        """
+        return cls(max_attempts=1)
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(url: str, allow_insecure_http: bool) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"base_url must be an http(s) URL, got {url!r}")
+    if parts.scheme == "http" and not (allow_insecure_http or _is_loopback(parts.hostname)):
+        raise ConfigurationError(
+            f"refusing plain-http base_url {url!r}: the API key would travel unencrypted. Use https, a "
+            "loopback host (emulator), or pass allow_insecure_http=True"
+        )
+    return url.rstrip("/")
+
+
+@attrs.frozen
+class Settings:
+    """Resolved connection settings of one client. The API key never appears in ``repr()``.
+
+    Build it with :meth:`Settings.resolve`, which applies the environment fallbacks.
+
+    Example::
+
+        settings = Settings.resolve(workspace_id="ws", api_key="key", data_center="dc-01")
+        assert settings.base_url == "https://api-01.moengage.com"
+    """
+
+    workspace_id: str
+    api_key: str = attrs.field(repr=False)
+    base_url: str
+    db_name: str | None = None
+    data_center: str | None = None
+
+    @classmethod
+    def resolve(
+        cls,
+        workspace_id: str | None = None,
+        api_key: str | None = None,
+        data_center: str | int | None = None,
+        *,
+        base_url: str | None = None,
+        db_name: str | None = None,
+        allow_insecure_http: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Combine explicit arguments with ``MOENGAGE_*`` environment variables; arguments win.
+
+        Raises :class:`ConfigurationError` naming everything that is missing and where it was looked for.
+
+        Example::
+
+            os.environ["MOENGAGE_API_KEY"] = "..."
+            Settings.resolve(workspace_id="ws", data_center=1)
+        """
+        env = os.environ if environ is None else environ
+        workspace_id = workspace_id or env.get(ENV_WORKSPACE_ID) or None
+        api_key = api_key or env.get(ENV_API_KEY) or None
+        dc_value: str | int | None = data_center if data_center not in (None, "") else env.get(ENV_DATA_CENTER)
+        base_url = base_url or env.get(ENV_BASE_URL) or None
+        db_name = db_name or env.get(ENV_DB_NAME) or None
+
+        missing = []
+        if not workspace_id:
+            missing.append(f"workspace_id (argument or {ENV_WORKSPACE_ID})")
+        if not api_key:
+            missing.append(f"api_key (argument or {ENV_API_KEY})")
+        if not base_url and dc_value in (None, ""):
+            missing.append(f"data_center (argument or {ENV_DATA_CENTER}) or base_url (argument or {ENV_BASE_URL})")
+        if missing:
+            raise ConfigurationError("missing MoEngage configuration: " + "; ".join(missing))
+        assert workspace_id is not None and api_key is not None  # narrowed by the checks above
+
+        dc = normalize_data_center(dc_value) if dc_value not in (None, "") else None
+        url = base_url or DATA_CENTERS[dc or "01"]
+        return cls(
+            workspace_id=str(workspace_id),
+            api_key=str(api_key),
+            base_url=_check_base_url(url, allow_insecure_http),
+            db_name=db_name,
+            data_center=dc,
+        )
+
+
+#: The default retry policy of a client.
+DEFAULT_RETRY = RetryPolicy()
+#: The default (documented) rate limits of a client.
+DEFAULT_RATE_LIMITS = RateLimits()
+#: Default maximum size of one cohort-sync request body, envelope included (the service caps at 128 KB).
+DEFAULT_MAX_REQUEST_BYTES = 128_000

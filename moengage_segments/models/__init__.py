@@ -1,0 +1,19 @@
+"""Frozen attrs models of everything the API returns, built by one cattrs converter."""
+
+from moengage_segments.models._converter import converter, parse_timestamp, structure
+from moengage_segments.models.callbacks import FileSegmentCallback
+from moengage_segments.models.cohorts import Cohort, CohortAction, CohortBatchResult
+from moengage_segments.models.segments import Segment, SegmentAck, SegmentSummary
+
+__all__ = [
+    "Cohort",
+    "CohortAction",
+    "CohortBatchResult",
+    "FileSegmentCallback",
+    "Segment",
+    "SegmentAck",
+    "SegmentSummary",
+    "converter",
+    "parse_timestamp",
+    "structure",
+]

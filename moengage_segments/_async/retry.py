@@ -6,7 +6,9 @@ can be replaced without touching the transport.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
+import math
 import time
 from collections.abc import Iterator, Mapping
 
@@ -25,24 +27,36 @@ def hinted_wait(headers: Mapping[str, str], now: float | None = None) -> float |
     """Seconds the service asked us to wait, from ``Retry-After`` or ``x-ratelimit-reset``.
 
     ``Retry-After`` may be seconds or an HTTP date; ``x-ratelimit-reset`` is UTC epoch seconds.
+    A header that cannot be read (garbage, ``nan``) is ignored rather than failing the call.
     """
     wall = time.time() if now is None else now
-    value = headers.get("Retry-After") or headers.get("retry-after")
+    value = (headers.get("Retry-After") or headers.get("retry-after") or "").strip()
     if value:
-        value = value.strip()
+        seconds = _finite(value)
+        if seconds is not None:
+            return max(seconds, 0.0)
         try:
-            return max(float(value), 0.0)
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if value else None
-            if parsed is not None:
-                return max(parsed.timestamp() - wall, 0.0)
-    reset = headers.get("x-ratelimit-reset") or headers.get("X-RateLimit-Reset")
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is None:  # an HTTP date is always GMT
+                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+            return max(parsed.timestamp() - wall, 0.0)
+    reset = (headers.get("x-ratelimit-reset") or headers.get("X-RateLimit-Reset") or "").strip()
     if reset:
-        try:
-            return max(float(reset) - wall, 0.0)
-        except ValueError:
-            return None
+        epoch = _finite(reset)
+        if epoch is not None:
+            return max(epoch - wall, 0.0)
     return None
+
+
+def _finite(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 class RetryDecision:

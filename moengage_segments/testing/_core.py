@@ -1,0 +1,61 @@
+"""The emulator's state and collaborators, shared by the handlers (no HTTP in here).
+
+Example::
+
+    core = Core(EmulatorConfig(), RateLimits(resolve_rate_limits(None)))
+    ws = core.add_workspace("ws", "key", "ws_db")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Any
+
+from moengage_segments.testing._config import EmulatorConfig
+from moengage_segments.testing._faults import FaultInjector
+from moengage_segments.testing._inspect import CallbackRecord, Counters, RequestRecord
+from moengage_segments.testing._limits import RateLimits
+from moengage_segments.testing._state import Workspace
+
+__all__ = ["Core"]
+
+
+class Core:
+    """Workspaces, limits, faults, logs and running file jobs.
+
+    Example::
+
+        core.workspace_for_id("ws")
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        limits: RateLimits,
+        faults: FaultInjector | None = None,
+        request_log_size: int = 10_000,
+    ) -> None:
+        self.config = config
+        self.limits = limits
+        self.faults = faults or FaultInjector()
+        self.workspaces: dict[str, Workspace] = {}
+        # Bounded: a benchmark sends hundreds of thousands of requests.
+        self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=request_log_size)
+        self.callbacks: list[CallbackRecord] = []
+        self.counters = Counters()
+        self.file_jobs: set[asyncio.Task[Any]] = set()
+        self.file_users_today: collections.deque[tuple[float, int]] = collections.deque()
+
+    def add_workspace(self, workspace_id: str, api_key: str, db_name: str | None = None) -> Workspace:
+        ws = Workspace(workspace_id, api_key, db_name or f"{workspace_id}_db")
+        self.workspaces[workspace_id] = ws
+        return ws
+
+    def workspace_for_id(self, workspace_id: str | None) -> Workspace | None:
+        return self.workspaces.get(workspace_id) if workspace_id is not None else None
+
+    def workspace_for_db(self, db_name: str | None) -> Workspace | None:
+        if db_name is None:
+            return None
+        return next((w for w in self.workspaces.values() if w.db_name == db_name), None)

@@ -1,0 +1,225 @@
+"""The aiohttp application: the route table and the one middleware that runs every request through
+faults → authentication → rate limits → handler, and records it.
+
+Example::
+
+    app = build_app(core)
+    web.run_app(app, host="127.0.0.1", port=8080)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import attrs
+from aiohttp import web
+from aiohttp.web_urldispatcher import AbstractRoute
+
+from moengage_segments.testing import _cohort, _file_segments, _filter_segments, _manage
+from moengage_segments.testing._auth import authenticate, basic_credentials
+from moengage_segments.testing._core import Core
+from moengage_segments.testing._errors import Family, Reject, family_error, v2_error, v3_error
+from moengage_segments.testing._faults import Fault
+from moengage_segments.testing._inspect import RequestRecord
+from moengage_segments.testing._limits import Decision
+from moengage_segments.testing._state import Workspace
+
+__all__ = ["ENDPOINTS", "Endpoint", "build_app"]
+
+Handler = Callable[[Core, web.Request, Workspace], Awaitable[web.Response]]
+
+
+@attrs.frozen
+class Endpoint:
+    """One operation of the API: its key, family, rate-limit bucket, route and handler.
+
+    Example::
+
+        ENDPOINTS["cohort_sync"].family  # 'cohort'
+    """
+
+    key: str
+    family: Family
+    bucket: str
+    method: str
+    paths: tuple[str, ...]
+    handler: Handler
+
+
+_V3 = ("/v3/custom-segments", "/v3/custom-segments/")
+_V3_ID = ("/v3/custom-segments/{segment_id}",)
+_FS = "/v2/custom-segments/file-segment"
+
+ENDPOINTS: dict[str, Endpoint] = {
+    e.key: e
+    for e in (
+        Endpoint("create_file_segment", "file", "file_segment_ops", "POST", (_FS,),
+                 _file_segments.create_file_segment),
+        Endpoint("add_users", "file", "file_segment_ops", "PUT", (f"{_FS}/add-users",), _file_segments.add_users),
+        Endpoint("remove_users", "file", "file_segment_ops", "PUT", (f"{_FS}/remove-users",),
+                 _file_segments.remove_users),
+        Endpoint("replace_users", "file", "file_segment_ops", "PUT", (f"{_FS}/replace",),
+                 _file_segments.replace_users),
+        Endpoint("archive", "manage", "archive", "PATCH", ("/v2/custom-segments/archive",), _manage.archive),
+        Endpoint("unarchive", "manage", "unarchive", "PATCH", ("/v2/custom-segments/unarchive",),
+                 _manage.unarchive),
+        Endpoint("list_segments", "filter", "list_segments", "GET", _V3, _filter_segments.list_segments),
+        Endpoint("create_filter_segment", "filter", "create_filter_segment", "POST", _V3,
+                 _filter_segments.create_filter_segment),
+        Endpoint("get_segment", "filter", "get_segment", "GET", _V3_ID, _filter_segments.get_segment),
+        Endpoint("update_filter_segment", "filter", "update_filter_segment", "PATCH", _V3_ID,
+                 _filter_segments.update_filter_segment),
+        Endpoint("cohort_sync", "cohort", "cohort_sync", "POST", ("/v1/integrations/cohortsync",),
+                 _cohort.cohort_sync),
+    )
+}
+
+_HTML = (
+    "<html><head><title>{status} {reason}</title></head><body><center><h1>{status} {reason}</h1>"
+    "</center><hr><center>emulated gateway</center></body></html>"
+)
+
+
+def _rate_limited(endpoint: Endpoint, decision: Decision) -> web.Response:
+    if endpoint.family == "filter" and decision.window is not None:
+        minutes = f"{decision.window.seconds / 60:g}"
+        message = f"API rate limit breached. Current limit: {decision.limit}/{minutes} mins"
+        return v3_error(429, "Too Many Requests", message)
+    if endpoint.family == "manage":
+        return v2_error(429, "Too Many Requests", "API rate limit breached. Please retry after some time.")
+    return family_error(endpoint.family, 429)
+
+
+class _ResetConnection(Exception):
+    pass
+
+
+async def _apply_fault(request: web.Request, endpoint: Endpoint, fault: Fault) -> web.Response | None:
+    """The response a fault replaces the real one with; None lets the request through (delay)."""
+    if fault.kind == "delay":
+        await asyncio.sleep(fault.delay)
+        return None
+    if fault.kind == "reset":
+        raise _ResetConnection
+    if fault.html:
+        text = _HTML.format(status=fault.status, reason=_reason(fault.status))
+        response = web.Response(status=fault.status, text=text, content_type="text/html")
+    else:
+        response = family_error(endpoint.family, fault.status)
+    if fault.retry_after is not None:
+        response.headers["Retry-After"] = f"{fault.retry_after:g}"
+    return response
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+async def _process(core: Core, request: web.Request, endpoint: Endpoint) -> web.Response:
+    try:
+        ws = authenticate(core, request, endpoint.family)
+        request["workspace_id"] = ws.workspace_id
+        decision = core.limits.check((ws.workspace_id, endpoint.bucket))
+        if not decision.allowed:
+            response = _rate_limited(endpoint, decision)
+        else:
+            try:
+                response = await endpoint.handler(core, request, ws)
+            except Reject as exc:
+                request["detail"] = exc.detail
+                response = exc.response
+        response.headers.update(decision.headers())
+        return response
+    except Reject as exc:
+        request["detail"] = exc.detail
+        return exc.response
+
+
+def build_app(core: Core) -> web.Application:
+    """The aiohttp application serving every endpoint of :data:`ENDPOINTS` on ``core``.
+
+    Example::
+
+        runner = web.AppRunner(build_app(core))
+    """
+
+    routes: dict[AbstractRoute, Endpoint] = {}
+
+    @web.middleware
+    async def pipeline(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        started, wall = time.perf_counter(), time.time()
+        endpoint = routes.get(request.match_info.route)
+        body = await request.read()
+        request["body"] = body
+        counters = core.counters
+        counters.requests += 1
+        counters.bytes_received += len(body)
+        status, fault_name = 0, None
+        try:
+            if endpoint is None:
+                response: web.StreamResponse = await handler(request)
+            else:
+                counters.requests_by_endpoint[endpoint.key] += 1
+                fault = core.faults.next_for(endpoint.family, endpoint.key)
+                early = None
+                if fault is not None:
+                    fault_name = f"{fault.kind}:{fault.status}" if fault.kind == "status" else fault.kind
+                    counters.faults_injected += 1
+                    if not fault.after:
+                        early = await _apply_fault(request, endpoint, fault)
+                response = early if early is not None else await _process(core, request, endpoint)
+                if fault is not None and fault.after:
+                    response = await _apply_fault(request, endpoint, fault) or response
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        except _ResetConnection:
+            # Close the socket without a response: the client sees a disconnect.
+            if request.transport is not None:
+                request.transport.abort() if hasattr(request.transport, "abort") else request.transport.close()
+            raise asyncio.CancelledError from None
+        finally:
+            counters.statuses[status] += 1
+            if status == 429:
+                counters.rate_limited += 1
+            core.requests.append(
+                RequestRecord(
+                    method=request.method,
+                    path=request.path,
+                    endpoint=endpoint.key if endpoint else None,
+                    status=status,
+                    body_size=len(body),
+                    time=wall,
+                    duration=time.perf_counter() - started,
+                    workspace_id=request.get("workspace_id") or _user(request),
+                    fault=fault_name,
+                    detail=request.get("detail"),
+                )
+            )
+
+    # Large client_max_size: the emulator applies its own documented caps (413 in the right envelope).
+    app = web.Application(middlewares=[pipeline], client_max_size=512 * 1024 * 1024)
+    for endpoint in ENDPOINTS.values():
+        for path in endpoint.paths:
+            routes[app.router.add_route(endpoint.method, path, _unreachable)] = endpoint
+    return app
+
+
+async def _unreachable(request: web.Request) -> web.Response:  # pragma: no cover - middleware answers
+    raise web.HTTPInternalServerError
+
+
+def _user(request: web.Request) -> str | None:
+    credentials = basic_credentials(request)
+    return credentials[0] if credentials else None

@@ -79,15 +79,15 @@ class _PortalState:
         # Checked before taking the lock: after fork() the lock may be unusable.
         if self.pid != os.getpid():
             raise ClientStateError(
-                f"{self.name} was started in process {self.pid} and cannot be used in forked child "
-                f"process {os.getpid()}; create a new client in the child"
+                f"the client was started in process {self.pid} and cannot be used in forked child "
+                f"process {os.getpid()}; create a new client in the child ({self.name})"
             )
         if self.closed:
-            raise ClientStateError(f"{self.name} is closed")
+            raise ClientStateError(f"the client is closed ({self.name})")
         if self.thread_ident is not None and threading.get_ident() == self.thread_ident:
             raise ClientStateError(
-                f"a blocking call of {self.name} was made from its own event-loop thread, which would "
-                "deadlock; inside async code use the AsyncClient and await it instead"
+                "a blocking call was made from the client's own event-loop thread, which would deadlock; "
+                f"inside async code use the AsyncClient and await it instead ({self.name})"
             )
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -98,9 +98,7 @@ class _PortalState:
             return self.loop
         loop = asyncio.new_event_loop()
         ready = threading.Event()
-        thread = threading.Thread(
-            target=_run_loop, args=(self, loop, ready), name=f"{self.name}-loop", daemon=True
-        )
+        thread = threading.Thread(target=_run_loop, args=(self, loop, ready), name=f"{self.name}-loop", daemon=True)
         thread.start()
         ready.wait()
         self.loop = loop
@@ -117,7 +115,7 @@ class _PortalState:
             return
         on_loop_thread = self.thread_ident is not None and threading.get_ident() == self.thread_ident
         if on_loop_thread and not from_finalizer:
-            raise ClientStateError(f"{self.name} cannot be closed from its own event-loop thread")
+            raise ClientStateError(f"the client cannot be closed from its own event-loop thread ({self.name})")
         with self.lock:
             first = not self.closed
             self.closed = True
@@ -186,9 +184,7 @@ def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
-async def _cleanup_then_stop(
-    cleanup: Callable[[], Awaitable[object]] | None, loop: asyncio.AbstractEventLoop
-) -> None:
+async def _cleanup_then_stop(cleanup: Callable[[], Awaitable[object]] | None, loop: asyncio.AbstractEventLoop) -> None:
     try:
         if cleanup is not None:
             await cleanup()
@@ -357,7 +353,9 @@ class Portal:
             raise
         except asyncio.CancelledError:
             if self._state.closed:
-                raise ClientStateError(f"{self._state.name} was closed while the call was running") from None
+                raise ClientStateError(
+                    f"the client was closed while the call was running ({self._state.name})"
+                ) from None
             raise
         return result
 

@@ -1,0 +1,162 @@
+"""The file-segment callback receiver: mounted handler, standalone server, wait_for, bad payloads."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from moengage_segments.callbacks import CallbackReceiver, CallbackServer
+from moengage_segments.models import FileSegmentCallback
+
+OK_PAYLOAD = {
+    "db_name": "test_db",
+    "segment_name": "vip",
+    "request_id": "d5a263c4ef1198ae3d8496c0460f570f",
+    "values_found": 80,
+    "values_processed": 70,
+    "user_count": 60,
+    "status": 201,
+}
+
+
+async def _post(url: str, body: Any = None, *, data: bytes | None = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session:
+        kwargs: dict[str, Any] = {"data": data} if data is not None else {"json": body}
+        async with session.post(url, **kwargs) as response:
+            return response.status, await response.json(content_type=None)
+
+
+async def _mounted_app(receiver: CallbackReceiver, path: str = "/hooks/moengage") -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    receiver.mount(app, path)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}{path}"
+
+
+async def test_mounted_handler_delivers_to_a_waiter() -> None:
+    receiver = CallbackReceiver()
+    runner, url = await _mounted_app(receiver)
+    try:
+        waiter = asyncio.create_task(receiver.wait_for("vip", timeout=5))
+        await asyncio.sleep(0.01)
+        status, body = await _post(url, OK_PAYLOAD)
+        assert (status, body) == (200, {"status": "ok"})
+        result = await waiter
+        assert isinstance(result, FileSegmentCallback)
+        assert result.succeeded and result.user_count == 60 and result.segment_name == "vip"
+    finally:
+        await runner.cleanup()
+
+
+async def test_callback_that_arrives_first_is_kept_for_a_later_wait() -> None:
+    async with CallbackServer() as receiver:
+        assert (await _post(receiver.url, OK_PAYLOAD))[0] == 200
+        result = await receiver.wait_for("vip", timeout=1)
+        assert result.request_id == OK_PAYLOAD["request_id"]
+        # Claimed once: a second wait finds nothing.
+        with pytest.raises(TimeoutError, match="vip"):
+            await receiver.wait_for("vip", timeout=0.05)
+
+
+async def test_callbacks_are_routed_by_segment_name_in_arrival_order() -> None:
+    async with CallbackServer() as receiver:
+        for i, name in enumerate(["a", "b", "a"]):
+            payload = {**OK_PAYLOAD, "segment_name": name, "request_id": f"r{i}", "user_count": i}
+            assert (await _post(receiver.url, payload))[0] == 200
+        assert (await receiver.wait_for("a", timeout=1)).user_count == 0
+        assert (await receiver.wait_for("b", timeout=1)).user_count == 1
+        assert (await receiver.wait_for("a", timeout=1)).user_count == 2
+
+
+async def test_failure_callback_is_returned_not_raised() -> None:
+    async with CallbackServer() as receiver:
+        payload = {"segment_name": "vip", "request_id": "x", "status": 400,
+                   "error_message": "File download failed. Created custom_segment contains 0 users."}
+        await _post(receiver.url, payload)
+        result = await receiver.wait_for("vip", timeout=1)
+        assert not result.succeeded and result.error_message is not None
+        assert result.error_message.startswith("File download failed")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"not json", b"[1, 2]", b'{"segment_name": "vip"}', b'{"segment_name": "vip", "status": "abc"}'],
+)
+async def test_bad_payload_is_refused_with_400_and_not_delivered(data: bytes) -> None:
+    async with CallbackServer() as receiver:
+        status, body = await _post(receiver.url, data=data)
+        assert status == 400 and body["status"] == "fail"
+        assert list(receiver.received) == []
+        with pytest.raises(TimeoutError):
+            await receiver.wait_for("vip", timeout=0.05)
+
+
+async def test_wait_for_times_out_and_leaves_no_waiter_behind() -> None:
+    async with CallbackServer() as receiver:
+        with pytest.raises(TimeoutError):
+            await receiver.wait_for("vip", timeout=0.05)
+        # A callback after the timeout is kept for the next wait rather than given to the dead waiter.
+        await _post(receiver.url, OK_PAYLOAD)
+        assert (await receiver.wait_for("vip", timeout=1)).user_count == 60
+
+
+async def test_redelivery_with_same_request_id_is_acknowledged_once() -> None:
+    async with CallbackServer() as receiver:
+        assert await _post(receiver.url, OK_PAYLOAD) == (200, {"status": "ok"})
+        assert await _post(receiver.url, OK_PAYLOAD) == (200, {"status": "ok", "duplicate": True})
+        assert len(receiver.received) == 1
+
+
+async def test_token_is_required_when_configured() -> None:
+    async with CallbackServer(token="s3cret-token") as receiver:
+        assert receiver.url.endswith("?token=s3cret-token")
+        bare = receiver.url.split("?")[0]
+        assert (await _post(bare, OK_PAYLOAD))[0] == 403
+        assert (await _post(bare + "?token=wrong", OK_PAYLOAD))[0] == 403
+        assert (await _post(receiver.url, OK_PAYLOAD))[0] == 200
+        assert (await receiver.wait_for("vip", timeout=1)).status == 201
+
+
+async def test_public_url_is_used_for_production_behind_a_proxy() -> None:
+    server = CallbackServer(public_url="https://hooks.example.com/moengage?x=1", token="t")
+    assert server.url == "https://hooks.example.com/moengage?x=1&token=t"
+    receiver = CallbackReceiver()
+    assert receiver.url_for("https://h.example.com/cb") == "https://h.example.com/cb"
+
+
+async def test_oversized_body_is_refused() -> None:
+    async with CallbackServer(max_body_bytes=100) as receiver:
+        status, _ = await _post(receiver.url, {**OK_PAYLOAD, "padding": "x" * 500})
+        assert status == 413
+
+
+async def test_on_callback_failure_answers_500_so_a_redelivery_can_succeed() -> None:
+    calls: list[str | None] = []
+
+    async def hook(callback: FileSegmentCallback) -> None:
+        calls.append(callback.request_id)
+        if len(calls) == 1:
+            raise RuntimeError("database down")
+
+    async with CallbackServer(on_callback=hook) as receiver:
+        assert (await _post(receiver.url, OK_PAYLOAD))[0] == 500
+        assert (await _post(receiver.url, OK_PAYLOAD))[0] == 200
+        assert calls == [OK_PAYLOAD["request_id"]] * 2
+        assert (await receiver.wait_for("vip", timeout=1)).user_count == 60
+
+
+async def test_url_before_start_is_an_error_and_close_is_idempotent() -> None:
+    server = CallbackServer()
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = server.url
+    await server.start()
+    await server.aclose()
+    await server.aclose()

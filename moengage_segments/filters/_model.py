@@ -1,0 +1,852 @@
+"""The typed filter tree: frozen attrs classes, one per documented filter kind, and their payload form.
+
+Design rules (why the classes look like this):
+
+* A field is ``None`` exactly when its key is absent from the payload. That is what lets a payload the
+  server sent come back out unchanged (``parse_group(p).to_payload() == p``), including the documented
+  variants (``filter_type`` present or not on event-attribute filters, ``days`` instead of ``value``, a
+  scalar instead of a list for ``in``). Builders fill in the explicit defaults the dashboard sends.
+* Keys the SDK does not know go to ``extra`` and are written back as they came, so a newer server never
+  loses data through an SDK round-trip. Whole filters of an unknown kind become :class:`RawFilter`.
+* Values are stored frozen (lists become tuples), so every object is hashable and truly immutable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+
+from moengage_segments.filters._frozen import FrozenMap, freeze, freeze_map, thaw
+from moengage_segments.filters._time import DateLike, as_day, iso_end, iso_start
+
+__all__ = [
+    "AffinityFilter",
+    "Aggregation",
+    "AggregationGroup",
+    "AttributeFilter",
+    "AttributeGroup",
+    "BaseTimeRange",
+    "EventFilter",
+    "Execution",
+    "Filter",
+    "FilterGroup",
+    "GeoFilter",
+    "ObjectFilter",
+    "RawFilter",
+    "SegmentRef",
+    "TimeRange",
+    "UserFilter",
+]
+
+
+Scalar = str | int | float | bool
+Value = str | int | float | bool | tuple[str | int | float, ...]
+Bound = str | int | float
+
+
+def _value(v: Any) -> Any:
+    # Lists become tuples so the objects stay hashable; scalars stay scalars (round-trip of scalar ``in``).
+    return tuple(v) if isinstance(v, (list, tuple)) else v
+
+
+def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        out[key] = thaw(value)
+
+
+def _merge_extra(out: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        out.setdefault(key, thaw(value))
+    return out
+
+
+def _user_filters(value: Iterable[UserFilter | RawFilter]) -> tuple[UserFilter | RawFilter, ...]:
+    return tuple(value)
+
+
+def _aggregations(value: Iterable[Aggregation | RawFilter]) -> tuple[Aggregation | RawFilter, ...]:
+    return tuple(value)
+
+
+class _Combinable:
+    """``a & b``, ``a | b`` and ``~a`` for every filter kind."""
+
+    __slots__ = ()
+
+    def __and__(self, other: Filter) -> FilterGroup:
+        return _combine("and", self, other)  # type: ignore[arg-type]
+
+    def __or__(self, other: Filter) -> FilterGroup:
+        return _combine("or", self, other)  # type: ignore[arg-type]
+
+    def __invert__(self) -> Filter:
+        raise TypeError(f"{type(self).__name__} cannot be negated")
+
+
+def _combine(operator: str, left: Filter, right: Filter) -> FilterGroup:
+    # Flatten same-operator chains so ``a & b & c`` is one group, not three levels of nesting.
+    items: list[Filter] = []
+    for part in (left, right):
+        if isinstance(part, FilterGroup) and part.operator == operator and not part.extra:
+            items.extend(part.filters)
+        else:
+            items.append(part)
+    return FilterGroup(operator, tuple(items))
+
+
+# --------------------------------------------------------------------------------------------------------
+# User property filters
+# --------------------------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AttributeFilter(_Combinable):
+    """A user-property (or event-attribute) condition on a scalar or array attribute.
+
+    Covers data types ``string``, ``double``, ``bool``, ``datetime``, ``array_string`` and
+    ``array_double``; ``geopoint`` is :class:`GeoFilter`, ``object``/``array_object`` is
+    :class:`ObjectFilter`. Build one with :func:`attr`. ``~f`` flips ``negate``.
+
+    Example::
+
+        f = attr("city").is_in(["New York"])
+        assert f.to_payload()["operator"] == "in"
+    """
+
+    name: str
+    data_type: str
+    operator: str | None = None
+    value: Value | None = attrs.field(default=None, converter=_value)
+    value1: Bound | None = None
+    negate: bool | None = None
+    case_sensitive: bool | None = None
+    value_type: str | None = None
+    extract_type: str | None = None
+    array_filter_type: str | None = None
+    is_dynamic_value: bool | None = None
+    dynamic_attribute_type: str | None = None
+    category: str | None = None
+    project_name: str | None = None
+    #: ``"user_attributes"``, ``"action_attributes"`` (inside an event's ``attributes``) or ``None``
+    #: (absent: psychographic attributes, and event attributes as the server echoes them).
+    filter_type: str | None = "user_attributes"
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict for this filter.
+
+        Example::
+
+            attr("age", "double").greater_than(18).to_payload()["value"]  # 18
+        """
+        out: dict[str, Any] = {}
+        _put(out, "filter_type", self.filter_type)
+        out["name"] = self.name
+        out["data_type"] = self.data_type
+        for key in ("category", "project_name", "operator", "negate", "case_sensitive", "value_type",
+                    "extract_type", "array_filter_type", "value", "value1", "is_dynamic_value",
+                    "dynamic_attribute_type"):
+            _put(out, key, getattr(self, key))
+        return _merge_extra(out, self.extra)
+
+    def __invert__(self) -> AttributeFilter:
+        return attrs.evolve(self, negate=not self.negate)
+
+
+@attrs.frozen(kw_only=True)
+class GeoFilter(_Combinable):
+    """A ``geopoint`` condition: the attribute lies within ``radius`` of (``latitude``, ``longitude``).
+
+    In the payload the latitude is ``value`` and the longitude ``value1``; there is no ``operator``.
+    ``~f`` flips ``negate`` (outside the radius).
+
+    Example::
+
+        f = attr("home_location", "geopoint").near(40.7128, -74.006, radius=10)
+        assert f.to_payload()["value1"] == -74.006
+    """
+
+    name: str
+    latitude: float | None = None
+    longitude: float | None = None
+    radius: float | None = None
+    negate: bool | None = None
+    category: str | None = None
+    project_name: str | None = None
+    filter_type: str | None = "user_attributes"
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    @property
+    def data_type(self) -> str:
+        """Always ``"geopoint"``."""
+        return "geopoint"
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict for this filter.
+
+        Example::
+
+            attr("loc", "geopoint").near(1.0, 2.0, radius=5).to_payload()["radius"]  # 5
+        """
+        out: dict[str, Any] = {}
+        _put(out, "filter_type", self.filter_type)
+        out["name"] = self.name
+        out["data_type"] = "geopoint"
+        _put(out, "category", self.category)
+        _put(out, "project_name", self.project_name)
+        _put(out, "negate", self.negate)
+        _put(out, "value", self.latitude)
+        _put(out, "value1", self.longitude)
+        _put(out, "radius", self.radius)
+        return _merge_extra(out, self.extra)
+
+    def __invert__(self) -> GeoFilter:
+        return attrs.evolve(self, negate=not self.negate)
+
+
+@attrs.frozen(kw_only=True)
+class ObjectFilter(_Combinable):
+    """An ``object`` or ``array_object`` condition: child attribute filters combined by ``operator``.
+
+    For ``array_object`` a user matches when one array element satisfies the children together.
+    These cannot be negated (the API has no ``negate`` for them).
+
+    Example::
+
+        f = attr("address", "object").where(attr("city").is_in(["New York"]))
+        assert f.to_payload()["filters"][0]["name"] == "city"
+    """
+
+    name: str
+    data_type: str = "object"
+    operator: str = "and"
+    filters: tuple[UserFilter | RawFilter, ...] = attrs.field(default=(), converter=_user_filters)
+    category: str | None = None
+    project_name: str | None = None
+    filter_type: str | None = "user_attributes"
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict for this filter (children included).
+
+        Example::
+
+            attr("profile", "object").where(attr("tier").equals("gold")).to_payload()["filter_operator"]
+        """
+        out: dict[str, Any] = {}
+        _put(out, "filter_type", self.filter_type)
+        out["name"] = self.name
+        out["data_type"] = self.data_type
+        _put(out, "category", self.category)
+        _put(out, "project_name", self.project_name)
+        out["filter_operator"] = self.operator
+        out["filters"] = [f.to_payload() for f in self.filters]
+        return _merge_extra(out, self.extra)
+
+    def __invert__(self) -> Filter:
+        raise TypeError(
+            f"{self.data_type} filter {self.name!r} cannot be negated (the API has no negate for it); "
+            "negate its child filters instead"
+        )
+
+
+#: A user-property filter of any data type.
+UserFilter = AttributeFilter | GeoFilter | ObjectFilter
+
+
+# --------------------------------------------------------------------------------------------------------
+# Event (behaviour) filters
+# --------------------------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Execution:
+    """How often the event happened: ``type`` (``atleast``/``exactly``/``atmost``/``firstTime``/``lastTime``)
+    and ``count`` (absent for first/last time).
+
+    Example::
+
+        assert event("purchase").at_least(2).execution == Execution(type="atleast", count=2)
+    """
+
+    type: str
+    count: int | None = None
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict (``{"type": ..., "count": ...}``)."""
+        out: dict[str, Any] = {"type": self.type}
+        _put(out, "count", self.count)
+        return _merge_extra(out, self.extra)
+
+
+@attrs.frozen(kw_only=True)
+class TimeRange:
+    """An event's ``primary_time_range``.
+
+    Event filters use ``value``/``value1``/``period_unit``; dashboard-built segments and affinity filters
+    use ``days``/``days1`` for relative windows and ``from_``/``to`` (payload ``from``/``to``) for absolute
+    ones. Whatever was given is kept.
+
+    Example::
+
+        tr = event("purchase").in_the_last(30).primary_time_range
+        assert tr == TimeRange(type="inTheLast", value_type="relative_past", value=30, period_unit="days")
+    """
+
+    type: str
+    value_type: str | None = None
+    value: Bound | None = None
+    value1: Bound | None = None
+    period_unit: str | None = None
+    days: int | None = None
+    days1: int | None = None
+    from_: str | None = None
+    to: str | None = None
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict."""
+        out: dict[str, Any] = {"type": self.type}
+        for key in ("value", "value1", "value_type", "period_unit", "days", "days1"):
+            _put(out, key, getattr(self, key))
+        _put(out, "from", self.from_)
+        _put(out, "to", self.to)
+        return _merge_extra(out, self.extra)
+
+
+@attrs.frozen(kw_only=True)
+class AttributeGroup:
+    """The ``attributes`` (or ``psychographic_attributes``) block: attribute filters and ``operator``.
+
+    Example::
+
+        g = event("purchase").where(attr("currency").equals("USD")).attributes
+        assert g is not None and g.operator == "and"
+    """
+
+    operator: str = "and"
+    filters: tuple[UserFilter | RawFilter, ...] = attrs.field(default=(), converter=_user_filters)
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict (``{"filter_operator": ..., "filters": [...]}``)."""
+        out = {"filter_operator": self.operator, "filters": [f.to_payload() for f in self.filters]}
+        return _merge_extra(out, self.extra)
+
+
+@attrs.frozen(kw_only=True)
+class BaseTimeRange:
+    """The earlier window an aggregation is compared with: ``previousPeriod`` or ``between`` two dates.
+
+    Example::
+
+        assert sum_of("revenue").greater_than(25).compared_to_previous_period().base_time_range \\
+            == BaseTimeRange(type="previousPeriod")
+    """
+
+    type: str
+    value: str | None = None
+    value1: str | None = None
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict."""
+        out: dict[str, Any] = {"type": self.type}
+        _put(out, "value", self.value)
+        _put(out, "value1", self.value1)
+        return _merge_extra(out, self.extra)
+
+
+@attrs.frozen(kw_only=True)
+class Aggregation:
+    """One aggregation condition (``sum``/``avg``/``min``/``max``/``median`` of a numeric event attribute).
+
+    Build with :func:`sum_of` and friends; attach with :meth:`EventFilter.having`. ``~a`` flips ``negate``
+    (only meaningful inside :meth:`EventFilter.having`).
+
+    Example::
+
+        a = sum_of("revenue").greater_than(1000)
+        assert a.to_payload()["aggregation_type"] == "sum"
+    """
+
+    attribute_name: str
+    aggregation_type: str
+    operator: str
+    value: Bound | None = None
+    value1: Bound | None = None
+    negate: bool | None = None
+    is_dynamic_value: bool | None = None
+    comparator: str | None = None
+    base_time_range: BaseTimeRange | None = None
+    data_type: str | None = "double"
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict."""
+        out: dict[str, Any] = {"attribute_name": self.attribute_name}
+        _put(out, "data_type", self.data_type)
+        out["aggregation_type"] = self.aggregation_type
+        out["operator"] = self.operator
+        for key in ("value", "value1", "negate", "is_dynamic_value", "comparator"):
+            _put(out, key, getattr(self, key))
+        if self.base_time_range is not None:
+            out["base_time_range"] = self.base_time_range.to_payload()
+        return _merge_extra(out, self.extra)
+
+    def compared_to_previous_period(self, *, percent: bool = False) -> Aggregation:
+        """Compare the change against the period just before the event's window.
+
+        Example::
+
+            sum_of("revenue").greater_than(25).compared_to_previous_period(percent=True)
+        """
+        return attrs.evolve(self, comparator="percentageChange" if percent else "change",
+                            base_time_range=BaseTimeRange(type="previousPeriod"))
+
+    def compared_to(self, start: DateLike, end: DateLike, *, percent: bool = False) -> Aggregation:
+        """Compare the change against a fixed earlier window (dates become whole days).
+
+        Example::
+
+            sum_of("revenue").greater_than(25).compared_to("2024-01-01", "2024-01-31", percent=True)
+        """
+        window = BaseTimeRange(type="between", value=iso_start(as_day(start)), value1=iso_end(as_day(end)))
+        return attrs.evolve(self, comparator="percentageChange" if percent else "change",
+                            base_time_range=window)
+
+    def __invert__(self) -> Aggregation:
+        return attrs.evolve(self, negate=not self.negate)
+
+
+@attrs.frozen(kw_only=True)
+class AggregationGroup:
+    """The ``aggregation_attributes`` block (the API allows exactly one condition in it).
+
+    Example::
+
+        f = event("purchase").in_the_last(30).having(sum_of("revenue").greater_than(1000))
+        assert f.aggregation_attributes is not None
+    """
+
+    operator: str = "and"
+    filters: tuple[Aggregation | RawFilter, ...] = attrs.field(default=(), converter=_aggregations)
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict."""
+        out = {"filter_operator": self.operator, "filters": [f.to_payload() for f in self.filters]}
+        return _merge_extra(out, self.extra)
+
+
+_T_ev = TypeVar("_T_ev", bound="_EventLike")
+
+
+class _EventLike(_Combinable):
+    """Fluent frequency setters shared by event and affinity filters."""
+
+    __slots__ = ()
+
+    def _frequency(self: _T_ev, execution: Execution) -> _T_ev:
+        raise NotImplementedError
+
+    def at_least(self: _T_ev, count: int) -> _T_ev:
+        """Performed the event at least ``count`` times (``executed: true``)."""
+        return self._frequency(Execution(type="atleast", count=count))
+
+    def at_most(self: _T_ev, count: int) -> _T_ev:
+        """Performed the event at most ``count`` times (``count`` > 0)."""
+        return self._frequency(Execution(type="atmost", count=count))
+
+    def exactly(self: _T_ev, count: int) -> _T_ev:
+        """Performed the event exactly ``count`` times (``count`` > 0)."""
+        return self._frequency(Execution(type="exactly", count=count))
+
+    def first_time(self: _T_ev) -> _T_ev:
+        """Performed the event for the first time within the window."""
+        return self._frequency(Execution(type="firstTime"))
+
+    def last_time(self: _T_ev) -> _T_ev:
+        """Performed the event for the last time within the window."""
+        return self._frequency(Execution(type="lastTime"))
+
+
+@attrs.frozen(kw_only=True)
+class EventFilter(_EventLike):
+    """A user-behaviour condition (``filter_type: "actions"``): did / did not perform an event.
+
+    Build with :func:`event`, then chain the frequency, the window and event-attribute conditions.
+    ``~f`` turns "did at least once" into "did not" and back.
+
+    Example::
+
+        f = event("purchase").at_least(2).in_the_last(30, "days")
+        assert f.to_payload()["execution"] == {"type": "atleast", "count": 2}
+    """
+
+    action_name: str
+    executed: bool | None = True
+    execution: Execution | None = None
+    primary_time_range: TimeRange | None = None
+    attributes: AttributeGroup | None = None
+    aggregation_attributes: AggregationGroup | None = None
+    project_name: str | None = None
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict."""
+        out: dict[str, Any] = {"filter_type": "actions", "action_name": self.action_name}
+        _put(out, "project_name", self.project_name)
+        _put(out, "executed", self.executed)
+        for key in ("execution", "primary_time_range", "attributes", "aggregation_attributes"):
+            part = getattr(self, key)
+            if part is not None:
+                out[key] = part.to_payload()
+        return _merge_extra(out, self.extra)
+
+    # -- frequency ------------------------------------------------------------------------------------
+    def _frequency(self, execution: Execution) -> EventFilter:
+        return attrs.evolve(self, executed=True, execution=execution)
+
+    def not_executed(self) -> EventFilter:
+        """Did NOT perform the event in the window (``executed: false``, ``exactly 0``, no aggregation).
+
+        Example::
+
+            event("app_opened").not_executed().in_the_last(14)
+        """
+        return attrs.evolve(self, executed=False, execution=Execution(type="exactly", count=0),
+                            aggregation_attributes=None)
+
+    # -- window ---------------------------------------------------------------------------------------
+    def in_the_last(self, count: int, unit: str = "days") -> EventFilter:
+        """Within the last ``count`` ``unit`` (``hours``, ``days``, ``weeks``, ``months``).
+
+        Example::
+
+            event("purchase").in_the_last(12, "hours")
+        """
+        return self._window(TimeRange(type="inTheLast", value=count, value_type="relative_past",
+                                      period_unit=unit))
+
+    def between(self, start: DateLike | int, end: DateLike | int, unit: str = "days") -> EventFilter:
+        """Between two dates (whole days, inclusive), or between ``start`` and ``end`` units ago.
+
+        Example::
+
+            event("event_attended").between("2024-01-01", "2024-01-31")
+        """
+        if isinstance(start, int) and isinstance(end, int):
+            return self._window(TimeRange(type="between", value=start, value1=end,
+                                          value_type="relative_past", period_unit=unit))
+        if isinstance(start, int) or isinstance(end, int):
+            raise TypeError("between() takes two dates or two integers, not a mix")
+        return self._window(TimeRange(type="between", value=iso_start(as_day(start)),
+                                      value1=iso_end(as_day(end)), value_type="absolute"))
+
+    def on(self, when: DateLike | int, unit: str = "days") -> EventFilter:
+        """On a date, or on the calendar ``unit`` that is ``when`` units ago (0 = this one).
+
+        Example::
+
+            event("purchase").on("2024-01-15")      # absolute
+            event("purchase").on(1, "weeks")        # last week
+        """
+        return self._point("on", when, unit)
+
+    def before(self, when: DateLike | int, unit: str = "days") -> EventFilter:
+        """Before a date, or before ``when`` units ago.
+
+        Example::
+
+            event("purchase").before("2024-01-01")
+        """
+        return self._point("before", when, unit)
+
+    def after(self, when: DateLike) -> EventFilter:
+        """After a date (the API allows only absolute dates here).
+
+        Example::
+
+            event("purchase").after("2024-06-01")
+        """
+        return self._window(TimeRange(type="after", value=iso_start(as_day(when)), value_type="absolute"))
+
+    def today(self) -> EventFilter:
+        """Today (calendar day). Example: ``event("app_opened").today()``."""
+        return self.on(0, "days")
+
+    def yesterday(self) -> EventFilter:
+        """Yesterday (calendar day). Example: ``event("app_opened").yesterday()``."""
+        return self.on(1, "days")
+
+    def this_week(self) -> EventFilter:
+        """This calendar week. Example: ``event("app_opened").this_week()``."""
+        return self.on(0, "weeks")
+
+    def last_week(self) -> EventFilter:
+        """Last calendar week. Example: ``event("app_opened").last_week()``."""
+        return self.on(1, "weeks")
+
+    def this_month(self) -> EventFilter:
+        """This calendar month. Example: ``event("app_opened").this_month()``."""
+        return self.on(0, "months")
+
+    def last_month(self) -> EventFilter:
+        """Last calendar month. Example: ``event("app_opened").last_month()``."""
+        return self.on(1, "months")
+
+    def _point(self, kind: str, when: DateLike | int, unit: str) -> EventFilter:
+        if isinstance(when, bool):
+            raise TypeError(f"{kind}() takes a date or a whole number of {unit}, not a boolean")
+        if isinstance(when, int):
+            return self._window(TimeRange(type=kind, value=when, value_type="relative_past", period_unit=unit))
+        return self._window(TimeRange(type=kind, value=iso_start(as_day(when)), value_type="absolute"))
+
+    def _window(self, window: TimeRange) -> EventFilter:
+        return attrs.evolve(self, primary_time_range=window)
+
+    # -- event attributes and aggregation ---------------------------------------------------------------
+    def where(self, *conditions: UserFilter) -> EventFilter:
+        """Only count events whose attributes match ALL ``conditions`` (built with :func:`attr`).
+
+        Example::
+
+            event("purchase").where(attr("currency").equals("USD")).in_the_last(7)
+        """
+        return attrs.evolve(self, attributes=_event_attributes("and", conditions))
+
+    def where_any(self, *conditions: UserFilter) -> EventFilter:
+        """Only count events whose attributes match ANY of ``conditions``.
+
+        Example::
+
+            event("purchase").where_any(attr("currency").equals("USD"), attr("currency").equals("EUR"))
+        """
+        return attrs.evolve(self, attributes=_event_attributes("or", conditions))
+
+    def having(self, aggregation: Aggregation) -> EventFilter:
+        """Add the aggregation condition (one per event filter), e.g. total revenue above 1000.
+
+        Example::
+
+            event("purchase").in_the_last(30).having(sum_of("revenue").greater_than(1000))
+        """
+        return attrs.evolve(self, aggregation_attributes=AggregationGroup(operator="and", filters=(aggregation,)))
+
+    def __invert__(self) -> EventFilter:
+        execution = self.execution
+        if self.executed is False:
+            return attrs.evolve(self, executed=True, execution=Execution(type="atleast", count=1))
+        simple = execution is None or (execution.type == "atleast" and execution.count == 1)
+        if simple and not (self.aggregation_attributes and self.aggregation_attributes.filters):
+            return self.not_executed()
+        raise TypeError(
+            f"event filter {self.action_name!r} can only be negated when it means 'did at least once' "
+            "(no other count, first/last time or aggregation); write the opposite condition explicitly"
+        )
+
+
+def _event_attributes(operator: str, conditions: Iterable[UserFilter]) -> AttributeGroup:
+    # Event attribute filters are user-property filters with filter_type "action_attributes" and
+    # category "default" ([SPEC] §6.3); builders make user-attribute filters, so convert them here.
+    return AttributeGroup(operator=operator, filters=tuple(_as_event_attribute(c) for c in conditions))
+
+
+def _as_event_attribute(f: UserFilter) -> UserFilter:
+    if isinstance(f, ObjectFilter):
+        return attrs.evolve(f, filter_type="action_attributes", category=f.category or "default",
+                            filters=tuple(_as_event_attribute(c) if not isinstance(c, RawFilter) else c
+                                          for c in f.filters))
+    return attrs.evolve(f, filter_type="action_attributes", category=f.category or "default")
+
+
+@attrs.frozen(kw_only=True)
+class AffinityFilter(_EventLike):
+    """A user-affinity condition (``filter_type: "psychographic_event"``).
+
+    Build with :func:`affinity`. The window uses ``days``/``days1`` (relative) or ``from``/``to``
+    (absolute), unlike event filters.
+
+    Example::
+
+        f = affinity("purchase").predominantly(attr("product_category").equals("Electronics")).in_the_last(90)
+        assert f.to_payload()["operator_type"] == "predominant"
+    """
+
+    action_name: str
+    operator_type: str
+    psychographic_attributes: AttributeGroup
+    executed: bool | None = True
+    execution: Execution | None = None
+    percent_of_times: int | None = None
+    percent_of_users: int | None = None
+    primary_time_range: TimeRange | None = None
+    attributes: AttributeGroup | None = None
+    project_name: str | None = None
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict."""
+        out: dict[str, Any] = {"filter_type": "psychographic_event", "action_name": self.action_name}
+        _put(out, "project_name", self.project_name)
+        _put(out, "executed", self.executed)
+        if self.execution is not None:
+            out["execution"] = self.execution.to_payload()
+        out["operator_type"] = self.operator_type
+        _put(out, "percent_of_times", self.percent_of_times)
+        _put(out, "percent_of_users", self.percent_of_users)
+        out["psychographic_attributes"] = self.psychographic_attributes.to_payload()
+        for key in ("attributes", "primary_time_range"):
+            part = getattr(self, key)
+            if part is not None:
+                out[key] = part.to_payload()
+        return _merge_extra(out, self.extra)
+
+    def _frequency(self, execution: Execution) -> AffinityFilter:
+        return attrs.evolve(self, executed=True, execution=execution)
+
+    def in_the_last(self, days: int) -> AffinityFilter:
+        """Evaluate affinity over the last ``days`` days.
+
+        Example::
+
+            affinity("purchase").top_percent(10, attr("product_category").exists()).in_the_last(30)
+        """
+        return attrs.evolve(self, primary_time_range=TimeRange(type="inTheLast", value_type="relative_past",
+                                                                days=days))
+
+    def between(self, start: DateLike | int, end: DateLike | int) -> AffinityFilter:
+        """Evaluate affinity between two dates, or between ``start`` and ``end`` days ago.
+
+        Example::
+
+            affinity("purchase").predominantly(attr("brand").equals("Acme")).between("2024-01-01", "2024-03-31")
+        """
+        if isinstance(start, int) and isinstance(end, int):
+            window = TimeRange(type="between", value_type="relative_past", days=start, days1=end)
+        elif isinstance(start, int) or isinstance(end, int):
+            raise TypeError("between() takes two dates or two integers, not a mix")
+        else:
+            window = TimeRange(type="between", value_type="absolute", from_=iso_start(as_day(start)),
+                               to=iso_end(as_day(end)))
+        return attrs.evolve(self, primary_time_range=window)
+
+    def where(self, *conditions: UserFilter) -> AffinityFilter:
+        """Only count events whose attributes match ALL ``conditions``.
+
+        Example::
+
+            affinity("purchase").predominantly(attr("brand").exists()).where(attr("currency").equals("USD"))
+        """
+        return attrs.evolve(self, attributes=_event_attributes("and", conditions))
+
+    def __invert__(self) -> Filter:
+        raise TypeError("affinity filters cannot be negated; put the filter in excluded=... instead")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Segment references, groups and raw filters
+# --------------------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SegmentRef(_Combinable):
+    """A reference to a saved segment (``filter_type: "custom_segments"``); ``name`` is a label only.
+
+    Example::
+
+        s = segment("5c93982f573bb92004975a36", "VIP Customers")
+        assert s.to_payload()["filter_type"] == "custom_segments"
+    """
+
+    id: str
+    name: str | None = None
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map, kw_only=True)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict."""
+        out: dict[str, Any] = {"filter_type": "custom_segments", "id": self.id}
+        _put(out, "name", self.name)
+        return _merge_extra(out, self.extra)
+
+    def __invert__(self) -> Filter:
+        raise TypeError("segment references cannot be negated; put the segment in excluded=... instead")
+
+
+@attrs.frozen
+class RawFilter(_Combinable):
+    """A filter the SDK does not model (unknown ``filter_type``, or unparseable in lenient mode), kept as is.
+
+    Only :func:`parse_group` with ``strict=False`` makes these; strict validation rejects them.
+
+    Example::
+
+        g = parse_group({"filter_operator": "and", "filters": [{"filter_type": "new_kind"}]}, strict=False)
+        assert isinstance(g.filters[0], RawFilter)
+    """
+
+    #: The JSON as received, frozen (usually a :class:`FrozenMap`).
+    payload: Any = attrs.field(converter=freeze)
+
+    def to_payload(self) -> Any:
+        """Return the stored JSON, unchanged."""
+        return thaw(self.payload)
+
+    @property
+    def filter_type(self) -> str | None:
+        """The payload's ``filter_type``, if it had one."""
+        value = self.payload.get("filter_type") if isinstance(self.payload, Mapping) else None
+        return value if isinstance(value, str) else None
+
+
+def _filters(value: Iterable[Filter]) -> tuple[Filter, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class FilterGroup(_Combinable):
+    """An AND/OR group of filters: the root of ``included``/``excluded``, or (inside another group) a
+    ``nested_filters`` block.
+
+    ``~group`` applies De Morgan (flips the operator and negates every child).
+
+    Example::
+
+        g = all_of(attr("age", "double").greater_than(18), any_of(attr("country").is_in(["US", "UK"])))
+        assert g.to_payload()["filters"][1]["filter_type"] == "nested_filters"
+    """
+
+    operator: str
+    filters: tuple[Filter, ...] = attrs.field(converter=_filters)
+    extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map, kw_only=True)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the root form ``{"filter_operator", "filters"}``; nested groups get ``nested_filters``.
+
+        Example::
+
+            all_of(segment("5c93982f573bb92004975a36")).to_payload()["filter_operator"]  # "and"
+        """
+        out = {"filter_operator": self.operator, "filters": [_filter_payload(f) for f in self.filters]}
+        return _merge_extra(out, self.extra)
+
+    def __invert__(self) -> FilterGroup:
+        return FilterGroup("or" if self.operator == "and" else "and", tuple(~f for f in self.filters),
+                           extra=self.extra)
+
+
+def _filter_payload(f: Filter) -> Any:
+    if isinstance(f, FilterGroup):
+        out: dict[str, Any] = {"filter_type": "nested_filters"}
+        out.update(f.to_payload())
+        return out
+    return f.to_payload()
+
+
+#: Any filter that can stand in a :class:`FilterGroup`.
+Filter = (AttributeFilter | GeoFilter | ObjectFilter | EventFilter | AffinityFilter | SegmentRef | FilterGroup
+          | RawFilter)

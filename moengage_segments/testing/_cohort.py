@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from moengage_segments.testing import _errors as E
-from moengage_segments.testing._core import Core
+from moengage_segments.testing._core import BODY_KEY, Core
 from moengage_segments.testing._errors import Reject, cohort_error
 from moengage_segments.testing._state import Workspace, _Segment
 
@@ -69,7 +69,7 @@ async def cohort_sync(core: Core, request: web.Request, ws: Workspace) -> web.Re
     """
     if request.content_type != "application/json":
         raise Reject(cohort_error(415, "Unsupported media type", E.COHORT_MEDIA_TYPE), "content type")
-    body: bytes = request["body"]
+    body: bytes = request[BODY_KEY]
     if len(body) > core.config.max_cohort_body_bytes:
         raise Reject(cohort_error(413, "Payload too large", E.COHORT_TOO_LARGE), f"{len(body)} bytes")
     try:

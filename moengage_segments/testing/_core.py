@@ -12,13 +12,15 @@ import asyncio
 import collections
 from typing import Any
 
+from aiohttp import web
+
 from moengage_segments.testing._config import EmulatorConfig
 from moengage_segments.testing._faults import FaultInjector
 from moengage_segments.testing._inspect import CallbackRecord, Counters, RequestRecord
 from moengage_segments.testing._limits import RateLimits
 from moengage_segments.testing._state import Workspace
 
-__all__ = ["Core"]
+__all__ = ["BODY_KEY", "DETAIL_KEY", "WORKSPACE_KEY", "Core"]
 
 
 class Core:
@@ -46,6 +48,7 @@ class Core:
         self.counters = Counters()
         self.file_jobs: set[asyncio.Task[Any]] = set()
         self.file_users_today: collections.deque[tuple[float, int]] = collections.deque()
+        self.hosted_files: dict[str, bytes] = {}  # served at /_emulator/files/{name}
 
     def add_workspace(self, workspace_id: str, api_key: str, db_name: str | None = None) -> Workspace:
         ws = Workspace(workspace_id, api_key, db_name or f"{workspace_id}_db")
@@ -59,3 +62,15 @@ class Core:
         if db_name is None:
             return None
         return next((w for w in self.workspaces.values() if w.db_name == db_name), None)
+
+
+def _request_key(name: str, kind: type) -> Any:
+    # aiohttp >= 3.12 wants typed keys for request storage; plain strings on older versions.
+    factory = getattr(web, "RequestKey", None)
+    return factory(f"moengage_emulator_{name}", kind) if factory else name
+
+
+#: Request-storage keys shared by the middleware and the handlers.
+BODY_KEY: Any = _request_key("body", bytes)
+WORKSPACE_KEY: Any = _request_key("workspace_id", str)
+DETAIL_KEY: Any = _request_key("detail", str)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import ipaddress
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -377,6 +378,25 @@ class Emulator:
         attributes = {u: {"email": f"{u}@example.test"} for u in uids} if with_email else None
         self.add_users(uids, attributes, workspace_id=workspace_id)
         return uids
+
+    def host_file(self, name: str, content: bytes | str | Iterable[str]) -> str:
+        """Serve a file from the emulator itself and return its URL (for ``file_url`` of file segments).
+
+        ``content`` is bytes, text, or an iterable of lines (joined with ``\\n``). Not part of the API.
+
+        Example::
+
+            url = emu.host_file("vip.csv", ["u1", "u2"])
+            await client.file_segments.create("vip", file_url=url, expiry_days=30)
+        """
+        if isinstance(content, bytes):
+            data = content
+        elif isinstance(content, str):
+            data = content.encode()
+        else:
+            data = ("\n".join(content) + "\n").encode()
+        self._call(lambda: self._core.hosted_files.__setitem__(name, data))
+        return f"{self.base_url}/_emulator/files/{urllib.parse.quote(name)}"
 
     # --- inspection ---------------------------------------------------------------------------------
     def segment(self, segment_id: str, *, workspace_id: str | None = None) -> SegmentInfo:

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from moengage_segments.testing import _errors as E
-from moengage_segments.testing._core import Core
+from moengage_segments.testing._core import BODY_KEY, Core
 from moengage_segments.testing._errors import Reject, json_response, v2_error
 from moengage_segments.testing._file_jobs import FileOp, start_file_job, users_uploaded_today
 from moengage_segments.testing._state import Workspace, _Segment
@@ -51,7 +51,7 @@ def v2_body(request: web.Request) -> dict[str, Any]:
         body = v2_body(request)
     """
     try:
-        body = json.loads(request["body"] or b"null")
+        body = json.loads(request[BODY_KEY] or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise _invalid("Request body is not valid JSON") from exc
     if not isinstance(body, dict):

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from moengage_segments.testing import _errors as E
 from moengage_segments.testing import _filters as F
-from moengage_segments.testing._core import Core
+from moengage_segments.testing._core import BODY_KEY, Core
 from moengage_segments.testing._errors import Reject, json_response, v3_error
 from moengage_segments.testing._ids import new_response_id
 from moengage_segments.testing._state import Workspace, _Segment
@@ -44,7 +44,7 @@ def _filters_error(detail: str) -> Reject:
 
 def _body(request: web.Request) -> dict[str, Any]:
     try:
-        body = json.loads(request["body"] or b"null")
+        body = json.loads(request[BODY_KEY] or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise _format_error("body is not valid JSON") from exc
     if not isinstance(body, dict):

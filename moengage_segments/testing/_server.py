@@ -19,7 +19,7 @@ from aiohttp.web_urldispatcher import AbstractRoute
 
 from moengage_segments.testing import _cohort, _file_segments, _filter_segments, _manage
 from moengage_segments.testing._auth import authenticate, basic_credentials
-from moengage_segments.testing._core import Core
+from moengage_segments.testing._core import BODY_KEY, DETAIL_KEY, WORKSPACE_KEY, Core
 from moengage_segments.testing._errors import Family, Reject, family_error, v2_error, v3_error
 from moengage_segments.testing._faults import Fault
 from moengage_segments.testing._inspect import RequestRecord
@@ -125,7 +125,7 @@ def _reason(status: int) -> str:
 async def _process(core: Core, request: web.Request, endpoint: Endpoint) -> web.Response:
     try:
         ws = authenticate(core, request, endpoint.family)
-        request["workspace_id"] = ws.workspace_id
+        request[WORKSPACE_KEY] = ws.workspace_id
         decision = core.limits.check((ws.workspace_id, endpoint.bucket))
         if not decision.allowed:
             response = _rate_limited(endpoint, decision)
@@ -133,12 +133,12 @@ async def _process(core: Core, request: web.Request, endpoint: Endpoint) -> web.
             try:
                 response = await endpoint.handler(core, request, ws)
             except Reject as exc:
-                request["detail"] = exc.detail
+                request[DETAIL_KEY] = exc.detail
                 response = exc.response
         response.headers.update(decision.headers())
         return response
     except Reject as exc:
-        request["detail"] = exc.detail
+        request[DETAIL_KEY] = exc.detail
         return exc.response
 
 
@@ -159,7 +159,7 @@ def build_app(core: Core) -> web.Application:
         started, wall = time.perf_counter(), time.time()
         endpoint = routes.get(request.match_info.route)
         body = await request.read()
-        request["body"] = body
+        request[BODY_KEY] = body
         counters = core.counters
         counters.requests += 1
         counters.bytes_received += len(body)
@@ -202,9 +202,9 @@ def build_app(core: Core) -> web.Application:
                     body_size=len(body),
                     time=wall,
                     duration=time.perf_counter() - started,
-                    workspace_id=request.get("workspace_id") or _user(request),
+                    workspace_id=request.get(WORKSPACE_KEY) or _user(request),
                     fault=fault_name,
-                    detail=request.get("detail"),
+                    detail=request.get(DETAIL_KEY),
                 )
             )
 
@@ -213,7 +213,19 @@ def build_app(core: Core) -> web.Application:
     for endpoint in ENDPOINTS.values():
         for path in endpoint.paths:
             routes[app.router.add_route(endpoint.method, path, _unreachable)] = endpoint
+    app.router.add_get("/_emulator/files/{name}", _hosted_file(core))
     return app
+
+
+def _hosted_file(core: Core) -> Callable[[web.Request], Awaitable[web.Response]]:
+    # Not part of the API: lets tests give file segments an http:// file_url without another server.
+    async def serve(request: web.Request) -> web.Response:
+        data = core.hosted_files.get(request.match_info["name"])
+        if data is None:
+            raise web.HTTPNotFound
+        return web.Response(body=data, content_type="text/csv")
+
+    return serve
 
 
 async def _unreachable(request: web.Request) -> web.Response:  # pragma: no cover - middleware answers

@@ -94,11 +94,11 @@ def client_docstring(doc: str) -> str:
         assert client_docstring("The asynchronous client.").startswith("The blocking client.")
     """
     first, sep, rest = doc.partition("\n")
-    first = re.sub(r"\basynchronous\b", "blocking", first)
-    head, example, tail = rest.partition("\n\n    Example::")
-    if not example:
-        return first + sep + rest.rstrip() + "\n" + CLIENT_NOTE + "\n    "
-    return first + sep + head + "\n" + CLIENT_NOTE + example + tail
+    doc = re.sub(r"\basynchronous\b", "blocking", first) + sep + rest
+    at = doc.find("\n\n    Example::")
+    if at < 0:
+        return doc.rstrip() + "\n" + CLIENT_NOTE + "\n    "
+    return doc[:at] + "\n" + CLIENT_NOTE + doc[at:]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -832,9 +832,9 @@ def format_source(source: str, path: Path) -> str:
     return source
 
 
-def render(generator: Generator | None = None) -> dict[Path, str]:
+def render(generator: Generator | None = None, root: Path = ROOT) -> dict[Path, str]:
     """The generated files, by path relative to the repository root."""
-    gen = generator or Generator()
+    gen = generator or Generator(root=root)
     package_dir = Path(*gen.output_package.split("."))
     client = format_source(gen.build(), ROOT / package_dir / "client.py")
     exported = sorted(info.sync_name for info in gen.mirrored.values())
@@ -860,18 +860,19 @@ def _same_code(a: str, b: str) -> bool:
         return False
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
+    """Write the sync package, or with ``--check`` report (diff, exit 1) when the committed one is stale."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="fail with a diff if the committed files are stale")
     options = parser.parse_args(argv)
     try:
-        files = render()
+        files = render(root=root)
     except GenError as exc:
         print(f"gen_sync: error: {exc}", file=sys.stderr)
         return 2
     stale = False
     for rel, text in files.items():
-        path = ROOT / rel
+        path = root / rel
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current == text:
             continue

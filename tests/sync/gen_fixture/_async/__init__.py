@@ -1,0 +1,1 @@
+"""Async side of the generator fixture."""

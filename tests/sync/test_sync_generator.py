@@ -1,0 +1,251 @@
+"""tools/gen_sync.py: the committed sync client is current, --check catches staleness, the generator mirrors
+every supported shape (on a fixture package) and refuses what it cannot mirror."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from mypy import api as mypy_api
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+def _load_tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_sync", REPO / "tools" / "gen_sync.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_sync"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+gen_sync = _load_tool()
+
+# The fixture package `gen_fixture` lives next to this file.
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+
+def test_committed_sync_client_is_up_to_date() -> None:
+    proc = subprocess.run(
+        [sys.executable, "tools/gen_sync.py", "--check"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == ""
+
+
+def test_generation_is_deterministic() -> None:
+    assert gen_sync.render() == gen_sync.render()
+
+
+def _copy_repo_sources(tmp_path: Path) -> Path:
+    for sub in ("moengage_segments/_async", "moengage_segments/_sync"):
+        shutil.copytree(REPO / sub, tmp_path / sub, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def test_check_fails_with_a_diff_when_stale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _copy_repo_sources(tmp_path)
+    client = root / "moengage_segments/_async/client.py"
+    client.write_text(client.read_text().replace("List segments, or only", "List all segments, or only"))
+    assert gen_sync.main(["--check"], root=root) == 1
+    out = capsys.readouterr()
+    assert "--- moengage_segments/_sync/client.py (committed)" in out.out
+    assert '+        """List all segments, or only' in out.out
+    assert "stale" in out.err
+    # without --check it rewrites the file, after which --check passes
+    assert gen_sync.main([], root=root) == 0
+    assert gen_sync.main(["--check"], root=root) == 0
+
+
+def test_check_ignores_pure_formatting_differences(tmp_path: Path) -> None:
+    # Another ruff version may format differently; only a different AST (or header) is staleness.
+    root = _copy_repo_sources(tmp_path)
+    path = root / "moengage_segments/_sync/client.py"
+    path.write_text(path.read_text() + "\n\n")
+    assert gen_sync.main(["--check"], root=root) == 0
+
+
+# -- the fixture package ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fixture_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ModuleType]:
+    gen = gen_sync.Generator("gen_fixture._async.client", root=HERE, output_package="gen_fixture._sync")
+    source = gen_sync.format_source(gen.build(), Path("fixture_sync_client.py"))
+    path = tmp_path_factory.mktemp("gen") / "fixture_sync_client.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("fixture_sync_client", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fixture_sync_client"] = module
+    spec.loader.exec_module(module)
+    return path, module
+
+
+def test_fixture_output_mirrors_every_shape(fixture_source: tuple[Path, ModuleType]) -> None:
+    _, mod = fixture_source
+    with mod.Client("demo") as client:
+        assert client.name == "demo"
+        thing = client.gadgets.get("g1", mode="slow", size=2)
+        assert (thing.id, thing.size) == ("g1", 20)
+        assert client.gadgets.get("g2").size == 3  # module-level default constant
+        assert client.gadgets.total(["a", "b"], "x", w=10) == 13  # *args and **kwargs forwarded
+        assert client.gadgets.total(iter("abc")) == 3
+        assert list(client.gadgets.pages()) == [[0, 1], [2, 3], [4, 5]]  # async generator method
+        assert list(client.gadgets.stream_later(3)) == [0, 1, 2]  # def returning an AsyncIterator
+        assert client.gadgets.nothing() is None
+        assert client.gadgets.describe(verbose=True) == "gadgets (verbose)"  # plain def delegates
+        assert client.gadgets.owner_name == "demo"  # property delegates
+        for widget in client.widgets.stream(10):  # namespace from another module
+            if widget.size == 1:
+                break
+        assert client.widgets.closed == ["stream"]  # breaking out closed the async generator
+    assert client.close_count == 1
+    client.close()
+    assert client.close_count == 1  # close is idempotent
+
+
+def test_fixture_signatures_and_docstrings(fixture_source: tuple[Path, ModuleType]) -> None:
+    path, mod = fixture_source
+    text = path.read_text()
+    assert text.startswith("# GENERATED by tools/gen_sync.py")
+    assert "def total(self, items: Iterable[str], *extra: str, **weights: int) -> int:" in text
+    assert "def get(self, gadget_id: str, /, *, mode: Mode = 'fast', size: int = DEFAULT_SIZE) -> Thing:" in (
+        text.replace('"', "'")
+    )
+    assert "def pages(self, size: int = 2) -> Iterator[list[int]]:" in text
+    assert "def __enter__(self) -> Client:" in text
+    assert 'thing = client.gadgets.get("g1", mode="slow")' in mod.Gadgets.get.__doc__
+    assert "await " not in text and "async def" not in text and "async with" not in text
+    assert mod.Client.__doc__.startswith("The blocking fixture client.")
+
+
+def test_fixture_output_is_mypy_strict_clean(
+    fixture_source: tuple[Path, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = fixture_source
+    monkeypatch.setenv("MYPYPATH", str(HERE))
+    out, err, status = mypy_api.run(
+        [
+            "--strict",
+            "--no-incremental",
+            "--cache-dir=/dev/null",
+            "--config-file",
+            str(REPO / "pyproject.toml"),
+            str(path),
+        ]
+    )
+    assert status == 0, out + err
+
+
+# -- refusing what cannot be mirrored -----------------------------------------------------------------
+
+_BASE = '''
+from __future__ import annotations
+from collections.abc import AsyncIterable, Awaitable, Callable
+
+class AsyncThings:
+    """Things."""
+
+    def __init__(self) -> None:
+        pass
+
+{member}
+
+class AsyncClient:
+    """Client."""
+
+    things: AsyncThings
+
+    def __init__(self) -> None:
+        self.things = AsyncThings()
+
+    async def aclose(self) -> None:
+        """Close."""
+'''
+
+_BAD: dict[str, tuple[str, str]] = {
+    "awaitable callback": (
+        '''
+    async def run(self, cb: Callable[[], Awaitable[None]]) -> None:
+        """Run."""''',
+        "Awaitable",
+    ),
+    "async-only iterable parameter": (
+        '''
+    async def push(self, items: AsyncIterable[str]) -> None:
+        """Push."""''',
+        "no sync alternative",
+    ),
+    "missing docstring": (
+        """
+    async def get(self) -> int:
+        return 1""",
+        "no docstring",
+    ),
+    "missing return annotation": (
+        '''
+    async def get(self):
+        """Get."""''',
+        "no return annotation",
+    ),
+    "missing parameter annotation": (
+        '''
+    async def get(self, x) -> int:
+        """Get."""''',
+        "has no annotation",
+    ),
+    "public static method": (
+        '''
+    @staticmethod
+    def helper() -> int:
+        """Help."""''',
+        "instance method|decorators",
+    ),
+    "public untyped attribute": (
+        """
+    limit = 3""",
+        "public class attribute",
+    ),
+    "async generator without iterator annotation": (
+        '''
+    async def items(self) -> list[int]:
+        """Items."""
+        yield 1''',
+        "must be annotated AsyncIterator",
+    ),
+    "unknown name": (
+        '''
+    async def get(self) -> Missing:
+        """Get."""''',
+        "cannot resolve name 'Missing'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD))
+def test_generator_fails_loudly(case: str, tmp_path: Path) -> None:
+    member, message = _BAD[case]
+    pkg = tmp_path / "badpkg" / "_async"
+    pkg.mkdir(parents=True)
+    (pkg / "client.py").write_text(textwrap.dedent(_BASE).replace("{member}", member))
+    gen: Any = gen_sync.Generator("badpkg._async.client", root=tmp_path, output_package="badpkg._sync")
+    with pytest.raises(gen_sync.GenError, match=message):
+        gen.build()
+
+
+def test_sync_docstring_rewrites_examples() -> None:
+    doc = "Example::\n\n    async with AsyncClient() as c:\n        await c.aclose()\n        async for x in y: ..."
+    assert gen_sync.sync_docstring(doc, {"AsyncClient": "Client"}) == (
+        "Example::\n\n    with Client() as c:\n        c.close()\n        for x in y: ..."
+    )

@@ -1,0 +1,59 @@
+"""Test helpers: the vendor OpenAPI file (found via ``$MOENGAGE_OPENAPI_DIR`` or ``<repo>/../shared/...``)
+and a JSON-schema validator for its ``FilterGroupV3`` component."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC_FILE = "custom-segments.json"
+
+
+def spec_dir() -> Path:
+    env = os.environ.get("MOENGAGE_OPENAPI_DIR")
+    return Path(env) if env else REPO.parent / "shared" / "moengage-openapi"
+
+
+@functools.cache
+def _load() -> dict[str, Any] | None:
+    path = spec_dir() / SPEC_FILE
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def load_spec() -> dict[str, Any]:
+    """The parsed custom-segments spec, or skip naming where it was looked for."""
+    data = _load()
+    if data is None:
+        pytest.skip(f"vendor OpenAPI file {SPEC_FILE} not found in {spec_dir()} (set MOENGAGE_OPENAPI_DIR "
+                    "to the folder holding custom-segments.json)")
+    return data
+
+
+def spec_available() -> bool:
+    return _load() is not None
+
+
+@functools.cache
+def _validator(component: str) -> jsonschema.protocols.Validator:
+    spec = load_spec()
+    # OpenAPI 3.0 schemas are (close to) draft 4; the ``discriminator`` keyword is ignored, which is fine
+    # because every FilterV3 branch pins ``filter_type`` with an enum.
+    schema = {"$ref": f"#/components/schemas/{component}", "components": spec["components"]}
+    validator: jsonschema.protocols.Validator = jsonschema.Draft4Validator(schema)
+    return validator
+
+
+def assert_schema_valid(payload: Any, component: str = "FilterGroupV3") -> None:
+    """Fail with every schema error when ``payload`` does not match the spec's component schema."""
+    errors = sorted(_validator(component).iter_errors(payload), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])

@@ -14,9 +14,11 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import attrs
+import yarl
 
 from moengage_segments._async.endpoints import Endpoint
 from moengage_segments._async.ratelimit import RateLimiter
@@ -82,9 +84,11 @@ def parse_error(status: int, body: bytes, content_type: str, endpoint: Endpoint)
             request_id = error.get("request_id") or data.get("response_id")
             details = {k: v for k, v in error.items()
                        if k not in ("code", "type", "message", "attribute", "request_id")}
-        else:  # v2 envelope
+        else:  # v2 envelope, or a gateway's {"message": ...} / {"error": "..."}
             code = data.get("title")
-            message = data.get("description")
+            message = data.get("description") or data.get("message")
+            if message is None and isinstance(error, str):
+                message = error
             request_id = data.get("response_id") or data.get("request_id")
     elif body:
         kind = content_type.split(";")[0].strip() or "unknown content type"
@@ -205,7 +209,11 @@ class Transport:
         carrying ``attempts`` when the call finally fails.
         """
         session = self._get_session()
-        url = self.settings.base_url + (path or endpoint.path)
+        url: str | yarl.URL = self.settings.base_url + (path or endpoint.path)
+        if params:
+            # Percent-encode the query ourselves (space -> %20, as the API documents `?name=my%20segment`);
+            # aiohttp/yarl would send '+', which only form decoders read as a space.
+            url = yarl.URL(f"{url}?{urlencode(params, quote_via=quote, safe='')}", encoded=True)
         data = body if body is not None else (dump_json(json_body) if json_body is not None else None)
         headers = self.headers_for(endpoint)
         retrier = Retrier(retry or self.retry, idempotent=endpoint.idempotent, started=self._clock())
@@ -213,10 +221,12 @@ class Transport:
         while True:
             attempt += 1
             await self.limiter.acquire(endpoint.limit_family)
+            if self._closed:  # closed while this call waited for a slot or a retry
+                raise ClientStateError("this client was closed while the request was waiting; create a new one")
             started = self._clock()
             sent = True
             try:
-                response = await self._send(session, endpoint, url, headers, data, params, attempt)
+                response = await self._send(session, endpoint, url, headers, data, attempt, retrier)
                 error: APIError | None = None
                 if isinstance(response, APIStatusError):
                     error = response
@@ -250,18 +260,24 @@ class Transport:
         self,
         session: aiohttp.ClientSession,
         endpoint: Endpoint,
-        url: str,
+        url: str | yarl.URL,
         headers: Mapping[str, str],
         data: bytes | None,
-        params: Mapping[str, str] | None,
         attempt: int,
+        retrier: Retrier,
     ) -> Response | APIStatusError:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s (attempt %d, %d bytes, headers %s)",
                 endpoint.method, endpoint.path, attempt, len(data or b""), redact_headers(headers),
             )
-        async with session.request(endpoint.method, url, data=data, headers=headers, params=params) as resp:
+        timeout = None
+        deadline = retrier.policy.deadline
+        if deadline is not None:  # the deadline bounds the attempt in flight too, not only the waits
+            remaining = max(deadline - (self._clock() - retrier.started), 0.001)
+            if remaining < self.timeout:
+                timeout = aiohttp.ClientTimeout(total=remaining)
+        async with session.request(endpoint.method, url, data=data, headers=headers, timeout=timeout) as resp:
             raw = await resp.read()
             content_type = resp.headers.get("Content-Type", "")
             if resp.status >= 400:

@@ -1,0 +1,304 @@
+"""Retries on a virtual clock: what is retried, how long it waits, and what is never re-sent."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from aioresponses import CallbackResult, aioresponses
+
+from moengage_segments import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncClient,
+    ClientStateError,
+    Cohort,
+    RateLimitError,
+    RetryPolicy,
+    Segment,
+    SegmentAck,
+    ServerError,
+)
+from tests.core._support import BASE, SEG_ID, FakeClock, calls
+
+LIST = BASE + "/v3/custom-segments"
+FILE_CREATE = BASE + "/v2/custom-segments/file-segment"
+FILTER_CREATE = BASE + "/v3/custom-segments"
+LOOKUP = BASE + "/v3/custom-segments?name=vip"
+GROUP = {"filter_operator": "and", "filters": [
+    {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in", "value": ["Pune"],
+     "negate": False, "case_sensitive": False}]}
+OK = {"data": [{"id": SEG_ID, "name": "vip"}]}
+
+
+def n_calls(mocked: aioresponses, method: str, url: str) -> int:
+    return sum(1 for m, u, _ in calls(mocked) if (m, u) == (method, url))
+
+
+async def test_429_then_200(make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock) -> None:
+    mocked.get(LIST, status=429, payload={"error": {"code": "Too Many Requests"}})
+    mocked.get(LIST, payload=OK)
+    summaries = await make_client().segments.list()
+    assert [s.id for s in summaries] == [SEG_ID]
+    assert n_calls(mocked, "GET", LIST) == 2
+    assert clock.sleeps == [1.0]  # no hint: twice the first backoff step (0.5 s)
+
+
+async def test_429_honours_retry_after_seconds(make_client: Callable[..., AsyncClient], mocked: aioresponses,
+                                               clock: FakeClock) -> None:
+    mocked.get(LIST, status=429, headers={"Retry-After": "7"})
+    mocked.get(LIST, payload=OK)
+    await make_client().segments.list()
+    assert clock.sleeps == [7.0]
+
+
+async def test_429_honours_retry_after_http_date(make_client: Callable[..., AsyncClient], mocked: aioresponses,
+                                                 clock: FakeClock) -> None:
+    mocked.get(LIST, status=429, headers={"Retry-After": email.utils.formatdate(time.time() + 20, usegmt=True)})
+    mocked.get(LIST, payload=OK)
+    await make_client().segments.list()
+    assert len(clock.sleeps) == 1 and 18.5 <= clock.sleeps[0] <= 20.0
+
+
+async def test_429_honours_x_ratelimit_reset(make_client: Callable[..., AsyncClient], mocked: aioresponses,
+                                             clock: FakeClock) -> None:
+    mocked.get(LIST, status=429, headers={"x-ratelimit-reset": str(int(time.time()) + 12)})
+    mocked.get(LIST, payload=OK)
+    await make_client().segments.list()
+    assert len(clock.sleeps) == 1 and 10.5 <= clock.sleeps[0] <= 12.0
+
+
+async def test_unreadable_retry_after_falls_back_to_backoff(make_client: Callable[..., AsyncClient],
+                                                            mocked: aioresponses, clock: FakeClock) -> None:
+    mocked.get(LIST, status=429, headers={"Retry-After": "soon"})
+    mocked.get(LIST, payload=OK)
+    await make_client().segments.list()
+    assert clock.sleeps == [1.0]
+
+
+async def test_429_hint_above_rate_limit_cap_is_not_retried(make_client: Callable[..., AsyncClient],
+                                                            mocked: aioresponses, clock: FakeClock) -> None:
+    """An hourly file-ops window (Retry-After: 1800) is left to the caller instead of blocking the call."""
+    mocked.get(LIST, status=429, headers={"Retry-After": "1800"}, repeat=True)
+    with pytest.raises(RateLimitError) as caught:
+        await make_client(retry=RetryPolicy(rate_limit_cap=60)).segments.list()
+    assert (caught.value.retry_after, caught.value.attempts) == (1800.0, 1)
+    assert clock.sleeps == [] and n_calls(mocked, "GET", LIST) == 1
+
+
+@pytest.mark.parametrize("attempts", [1, 3, 5])
+async def test_503_n_times_gives_server_error(make_client: Callable[..., AsyncClient], mocked: aioresponses,
+                                              clock: FakeClock, attempts: int) -> None:
+    mocked.get(LIST, status=503, payload={"title": "Service Unavailable"}, repeat=True)
+    with pytest.raises(ServerError) as caught:
+        await make_client(retry=RetryPolicy(max_attempts=attempts, base=0.5, cap=1.5, jitter=False)).segments.list()
+    assert caught.value.attempts == attempts and caught.value.status == 503
+    assert n_calls(mocked, "GET", LIST) == attempts
+    assert clock.sleeps == [0.5, 1.0, 1.5, 1.5][: attempts - 1]  # exponential, capped
+
+
+async def test_jittered_waits_stay_within_the_exponential_envelope(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
+    mocked.get(LIST, status=500, repeat=True)
+    with pytest.raises(ServerError):
+        await make_client(retry=RetryPolicy(max_attempts=6, base=1.0, cap=8.0, jitter=True)).segments.list()
+    assert len(clock.sleeps) == 5
+    for wait, ceiling in zip(clock.sleeps, [1.0, 2.0, 4.0, 8.0, 8.0], strict=True):
+        assert 0.0 <= wait <= ceiling
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 412, 413, 415])
+async def test_client_errors_are_never_retried(make_client: Callable[..., AsyncClient], mocked: aioresponses,
+                                               clock: FakeClock, status: int) -> None:
+    mocked.get(LIST, status=status, payload={"error": {"code": "x"}}, repeat=True)
+    mocked.post(BASE + "/v1/integrations/cohortsync", status=status, payload={"status": "fail"}, repeat=True)
+    client = make_client(retry=RetryPolicy(max_attempts=5))
+    with pytest.raises(APIStatusError) as first:
+        await client.segments.list()
+    with pytest.raises(APIStatusError):
+        await client.cohorts.send_batch(Cohort(id="c", name="C", partner="p"), "add_members", ["u"])
+    assert first.value.status == status and first.value.attempts == 1
+    assert len(calls(mocked)) == 2 and clock.sleeps == []
+
+
+@pytest.mark.parametrize("exc", [aiohttp.ClientConnectionError("reset"), aiohttp.ServerDisconnectedError(),
+                                 aiohttp.ClientOSError(104, "Connection reset by peer")])
+async def test_connection_errors_are_retried_for_idempotent_calls(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock, exc: Exception
+) -> None:
+    mocked.get(LIST, exception=exc)
+    mocked.get(LIST, payload=OK)
+    assert len(await make_client().segments.list()) == 1
+    assert n_calls(mocked, "GET", LIST) == 2 and clock.sleeps == [0.5]
+
+
+async def test_connection_errors_exhaust_into_api_connection_error(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
+    mocked.get(LIST, exception=aiohttp.ServerDisconnectedError(), repeat=True)
+    with pytest.raises(APIConnectionError) as caught:
+        await make_client(retry=RetryPolicy(max_attempts=3)).segments.list()
+    assert caught.value.attempts == 3 and not isinstance(caught.value, APITimeoutError)
+
+
+async def test_timeouts_are_retried_then_raise_api_timeout_error(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
+    mocked.get(LIST, exception=asyncio.TimeoutError(), repeat=True)
+    with pytest.raises(APITimeoutError) as caught:
+        await make_client(retry=RetryPolicy(max_attempts=2)).segments.list()
+    assert caught.value.attempts == 2
+
+
+async def test_cohort_5xx_is_retried(make_client: Callable[..., AsyncClient], mocked: aioresponses) -> None:
+    """Cohort add/remove is idempotent: safe to re-send after a 5xx."""
+    url = BASE + "/v1/integrations/cohortsync"
+    mocked.post(url, status=502)
+    mocked.post(url, status=200, payload={"status": "success"})
+    result = await make_client().cohorts.send_batch(Cohort(id="c", name="C", partner="p"), "add_members", ["u"])
+    assert result.attempts == 2 and n_calls(mocked, "POST", url) == 2
+
+
+# --- creates are not blindly re-sent ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", [{"status": 503}, {"exception": aiohttp.ServerDisconnectedError()},
+                                     {"exception": asyncio.TimeoutError()}])
+async def test_ambiguous_file_create_resolves_by_name(make_client: Callable[..., AsyncClient],
+                                                      mocked: aioresponses, failure: dict[str, Any]) -> None:
+    mocked.post(FILE_CREATE, **failure)
+    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip"}]})
+    ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
+    assert isinstance(ack, SegmentAck) and ack.segment_id == SEG_ID and ack.name == "vip"
+    assert n_calls(mocked, "POST", FILE_CREATE) == 1
+
+
+@pytest.mark.parametrize(("failure", "error"), [({"status": 503}, ServerError),
+                                                ({"exception": aiohttp.ServerDisconnectedError()}, APIConnectionError)])
+async def test_ambiguous_file_create_not_found_raises(make_client: Callable[..., AsyncClient],
+                                                      mocked: aioresponses, failure: dict[str, Any],
+                                                      error: type[Exception]) -> None:
+    mocked.post(FILE_CREATE, **failure)
+    mocked.get(LOOKUP, payload={"data": []})
+    with pytest.raises(error):
+        await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
+    assert n_calls(mocked, "POST", FILE_CREATE) == 1 and n_calls(mocked, "GET", LOOKUP) == 1
+
+
+async def test_ambiguous_filter_create_returns_the_found_segment(make_client: Callable[..., AsyncClient],
+                                                                 mocked: aioresponses) -> None:
+    mocked.post(FILTER_CREATE, status=500)
+    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip"}]})
+    mocked.get(f"{BASE}/v3/custom-segments/{SEG_ID}", payload={"data": {"id": SEG_ID, "name": "vip"}})
+    segment = await make_client().filter_segments.create("vip", included=GROUP)
+    assert isinstance(segment, Segment) and segment.id == SEG_ID
+    assert n_calls(mocked, "POST", FILTER_CREATE) == 1
+
+
+async def test_create_is_resent_when_the_connection_was_never_made(make_client: Callable[..., AsyncClient],
+                                                                   mocked: aioresponses) -> None:
+    refused = aiohttp.ClientConnectorError(aiohttp.client_reqrep.ConnectionKey(  # type: ignore[attr-defined]
+        "api-01.moengage.com", 443, True, None, None, None, None), OSError(111, "Connection refused"))
+    mocked.post(FILE_CREATE, exception=refused)
+    mocked.post(FILE_CREATE, status=202, payload={"cs_id": SEG_ID})
+    ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
+    assert ack.segment_id == SEG_ID and n_calls(mocked, "POST", FILE_CREATE) == 2
+
+
+async def test_create_is_resent_after_429(make_client: Callable[..., AsyncClient], mocked: aioresponses) -> None:
+    """A 429 was not processed, so re-sending the create is safe."""
+    mocked.post(FILTER_CREATE, status=429)
+    mocked.post(FILTER_CREATE, status=201, payload={"data": {"id": SEG_ID, "name": "vip"}})
+    segment = await make_client().filter_segments.create("vip", included=GROUP)
+    assert segment.id == SEG_ID and n_calls(mocked, "POST", FILTER_CREATE) == 2
+
+
+# --- cancellation, deadline, close ----------------------------------------------------------------------
+
+
+async def test_cancellation_during_a_retry_wait_propagates(make_client: Callable[..., AsyncClient],
+                                                           mocked: aioresponses, clock: FakeClock) -> None:
+    mocked.get(LIST, status=503, repeat=True)
+    waiting = asyncio.Event()
+
+    async def blocking_sleep(seconds: float) -> None:
+        waiting.set()
+        await asyncio.Event().wait()
+
+    clock.hook = blocking_sleep
+    client = make_client()
+    task = asyncio.create_task(client.segments.list())
+    await asyncio.wait_for(waiting.wait(), 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled() and n_calls(mocked, "GET", LIST) == 1
+
+
+async def test_cancellation_during_the_request_propagates(make_client: Callable[..., AsyncClient],
+                                                          mocked: aioresponses) -> None:
+    started = asyncio.Event()
+
+    async def hang(url: Any, **kwargs: Any) -> CallbackResult:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    mocked.post(FILE_CREATE, callback=hang)
+    task = asyncio.create_task(
+        make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3))
+    await asyncio.wait_for(started.wait(), 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert n_calls(mocked, "GET", LOOKUP) == 0  # cancellation is not an "ambiguous failure" to resolve
+
+
+async def test_deadline_stops_retries_whose_wait_would_overrun(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
+    mocked.get(LIST, status=503, repeat=True)
+    policy = RetryPolicy(max_attempts=10, base=1.0, cap=100.0, jitter=False, deadline=5.0)
+    with pytest.raises(ServerError) as caught:
+        await make_client(retry=policy).segments.list()
+    assert clock.sleeps == [1.0, 2.0]  # a third wait (4 s) would end after 7 s > 5 s
+    assert caught.value.attempts == 3
+
+
+async def test_deadline_also_bounds_the_attempt_in_flight(make_client: Callable[..., AsyncClient]) -> None:
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(10)
+        return web.json_response({"data": []})
+
+    app = web.Application()
+    app.router.add_get("/v3/custom-segments", slow)
+    async with TestServer(app, host="127.0.0.1") as server:
+        client = make_client(base_url=str(server.make_url("")).rstrip("/"), timeout=30.0,
+                             retry=RetryPolicy(deadline=0.3))
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            await client.segments.list()
+        assert time.monotonic() - started < 3.0
+
+
+async def test_closing_during_a_retry_wait_stops_the_call(make_client: Callable[..., AsyncClient],
+                                                          mocked: aioresponses, clock: FakeClock) -> None:
+    mocked.get(LIST, status=503, repeat=True)
+    client = make_client()
+
+    async def close_while_waiting(seconds: float) -> None:
+        await client.aclose()
+
+    clock.hook = close_while_waiting
+    with pytest.raises(ClientStateError):
+        await client.segments.list()
+    assert n_calls(mocked, "GET", LIST) == 1

@@ -1,0 +1,87 @@
+"""Rate windows enforced exactly, with the documented bodies and x-ratelimit-* headers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from moengage_segments.testing import Emulator, Window
+from moengage_segments.testing._limits import DEFAULT_RATE_LIMITS, RateLimits, resolve_rate_limits
+from tests.emulator.conftest import Api
+
+
+@pytest.mark.emu(time_scale=600)  # a minute lasts 0.1 s
+async def test_list_allows_exactly_50_per_minute(api: Api, emu: Emulator) -> None:
+    for i in range(50):
+        reply = await api.call("GET", "/v3/custom-segments")
+        assert reply.status == 200, i
+        assert reply.headers["x-ratelimit-limit"] == "50"
+        assert reply.headers["x-ratelimit-remaining"] == str(49 - i)
+    reply = await api.call("GET", "/v3/custom-segments")
+    assert reply.status == 429
+    assert reply.body["error"] == {"code": "Too Many Requests",
+                                   "message": "API rate limit breached. Current limit: 50/1 mins"}
+    assert reply.headers["x-ratelimit-remaining"] == "0"
+    assert int(reply.headers["x-ratelimit-reset"]) >= int(time.time())
+    assert emu.counters.rate_limited == 1
+    await asyncio.sleep(0.12)  # the emulated minute is over
+    assert (await api.call("GET", "/v3/custom-segments")).status == 200
+
+
+@pytest.mark.emu(time_scale=600, rate_limits={"cohort_sync": [(5, 60)]})
+async def test_cohort_window_and_body(api: Api, emu: Emulator) -> None:
+    for _ in range(5):
+        assert (await api.cohort("add_members", "c", [])).status == 200
+    reply = await api.cohort("add_members", "c", [])
+    assert reply.status == 429
+    assert reply.body["error"]["message"] == "Rate limits for customers exceeded. Please Try After Some Time"
+    assert reply.body["error"]["type"] == "Rate Limits Exceeded"
+
+
+@pytest.mark.emu(rate_limits={"get_segment": [(2, 60)]})
+async def test_limits_are_per_endpoint_and_workspace(api: Api, emu: Emulator) -> None:
+    path = f"/v3/custom-segments/{'0' * 24}"
+    assert [(await api.call("GET", path)).status for _ in range(3)] == [404, 404, 429]
+    assert (await api.call("GET", "/v3/custom-segments")).status == 200  # other bucket
+    emu.add_workspace("OTHER", "k2")
+    headers = {"Authorization": api.auth("OTHER", "k2"), "MOE-APPKEY": "OTHER"}
+    assert (await api.call("GET", path, headers=headers)).status == 404  # other workspace
+
+
+@pytest.mark.emu(rate_limits=False)
+async def test_limits_can_be_disabled(api: Api) -> None:
+    for _ in range(60):
+        reply = await api.call("GET", "/v3/custom-segments")
+        assert reply.status == 200 and "x-ratelimit-limit" not in reply.headers
+
+
+async def test_update_and_archive_have_no_default_limit(api: Api) -> None:
+    reply = await api.call("PATCH", "/v2/custom-segments/archive", {"name": "x"})
+    assert "x-ratelimit-limit" not in reply.headers
+
+
+def test_defaults_match_the_documentation() -> None:
+    assert DEFAULT_RATE_LIMITS["cohort_sync"] == (Window(300, 60),)
+    assert DEFAULT_RATE_LIMITS["list_segments"] == (Window(50, 60), Window(200, 3600), Window(1000, 86400))
+    assert DEFAULT_RATE_LIMITS["get_segment"] == (Window(100, 60), Window(1000, 3600), Window(4000, 86400))
+    assert DEFAULT_RATE_LIMITS["file_segment_ops"] == (Window(10, 3600), Window(100, 86400))
+    with pytest.raises(ValueError, match="unknown rate-limit bucket"):
+        resolve_rate_limits({"nope": [(1, 1)]})
+
+
+def test_sliding_window_with_a_fake_clock() -> None:
+    now = [0.0]
+    limits = RateLimits({"b": (Window(2, 10), Window(3, 100))}, clock=lambda: now[0])
+    assert [limits.check(("w", "b")).allowed for _ in range(3)] == [True, True, False]
+    now[0] = 10.0  # the first window slid; the second still counts 2 of 3
+    decision = limits.check(("w", "b"))
+    assert decision.allowed and decision.remaining == 0 and decision.limit == 3
+    assert not limits.check(("w", "b")).allowed
+    now[0] = 100.0
+    assert limits.check(("w", "b")).allowed
+    refused = RateLimits({"b": (Window(1, 60),)}, time_scale=60, clock=lambda: now[0])
+    assert refused.check(("w", "b")).allowed and not refused.check(("w", "b")).allowed
+    now[0] += 1.0  # 60 emulated seconds
+    assert refused.check(("w", "b")).allowed

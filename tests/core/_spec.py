@@ -171,3 +171,12 @@ def assert_conforms(path: str, method: str, body: Any) -> None:
     )
     undocumented = set(body) - documented_properties(path, method)
     assert not undocumented, f"{method} {path} sends undocumented keys {sorted(undocumented)}"
+
+
+def request_example_params(path: str, method: str) -> list[Any]:
+    """``pytest.param`` per vendor request example, or one skipped param when the spec is absent."""
+    name = COHORT if path.startswith("/v1/") else SEGMENTS
+    if _load(name) is None:
+        reason = f"vendor OpenAPI file {name} not found in {spec_dir()} (set MOENGAGE_OPENAPI_DIR)"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
+    return [pytest.param(value, id=example) for example, value in request_examples(path, method)]

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,13 +44,12 @@ def spec_available() -> bool:
 
 
 @functools.cache
-def _validator(component: str) -> jsonschema.protocols.Validator:
+def _validator(component: str) -> Any:
     spec = load_spec()
     # OpenAPI 3.0 schemas are (close to) draft 4; the ``discriminator`` keyword is ignored, which is fine
     # because every FilterV3 branch pins ``filter_type`` with an enum.
     schema = {"$ref": f"#/components/schemas/{component}", "components": spec["components"]}
-    validator: jsonschema.protocols.Validator = jsonschema.Draft4Validator(schema)
-    return validator
+    return jsonschema.Draft4Validator(schema)
 
 
 def assert_schema_valid(payload: Any, component: str = "FilterGroupV3") -> None:

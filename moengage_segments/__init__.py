@@ -8,6 +8,7 @@ Example::
         report = await client.cohorts.add_members(Cohort(id="c1", name="VIP", partner="crm"), uids)
 """
 
+from moengage_segments._async.checkpoint import CheckpointError
 from moengage_segments._async.client import (
     AsyncClient,
     AsyncCohorts,
@@ -38,13 +39,18 @@ from moengage_segments.errors import (
     ValidationError,
 )
 from moengage_segments.models import (
+    BatchRecord,
     Cohort,
     CohortBatchResult,
+    CohortPlan,
+    CohortSyncProgress,
+    CohortSyncReport,
     FileSegmentCallback,
     Segment,
     SegmentAck,
     SegmentSummary,
 )
+from moengage_segments.uids import UidFile, read_uids
 
 __version__ = "0.1.0"
 
@@ -61,10 +67,15 @@ __all__ = [
     "AsyncSegments",
     "AuthenticationError",
     "BadRequestError",
+    "BatchRecord",
+    "CheckpointError",
     "ClientStateError",
     "Cohort",
     "CohortBatchResult",
+    "CohortPlan",
     "CohortSyncError",
+    "CohortSyncProgress",
+    "CohortSyncReport",
     "ConfigurationError",
     "ConflictError",
     "FileSegmentCallback",
@@ -81,8 +92,10 @@ __all__ = [
     "SegmentSummary",
     "ServerError",
     "Settings",
+    "UidFile",
     "UnsupportedMediaTypeError",
     "ValidationError",
     "Window",
     "__version__",
+    "read_uids",
 ]

@@ -7,13 +7,16 @@ plain ``async def`` (or ``def``) with full annotations and a docstring, and ever
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
 import attrs
 
+from moengage_segments._async import cohort_sync
 from moengage_segments._async import endpoints as ep
+from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT, CohortSync
 from moengage_segments._async.packing import CohortEnvelope, encode_member
 from moengage_segments._async.transport import Response, Transport
 from moengage_segments.config import (
@@ -29,6 +32,9 @@ from moengage_segments.models import (
     Cohort,
     CohortAction,
     CohortBatchResult,
+    CohortPlan,
+    CohortSyncProgress,
+    CohortSyncReport,
     Segment,
     SegmentAck,
     SegmentSummary,
@@ -478,6 +484,98 @@ class AsyncCohorts:
         extra = {k: v for k, v in data.items() if k != "message"}
         return CohortBatchResult(status=response.status, members=len(members), bytes=len(body),
                                  message=data.get("message"), attempts=response.attempts, extra=extra)
+
+    async def add_members(
+        self,
+        cohort: Cohort,
+        uids: Iterable[str] | AsyncIterable[str],
+        *,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        on_error: Literal["collect", "raise"] = "collect",
+        dedupe: bool = False,
+        on_progress: Callable[[CohortSyncProgress], object] | None = None,
+        on_report: Callable[[CohortSyncReport], object] | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        failed_uids_path: str | os.PathLike[str] | None = None,
+    ) -> CohortSyncReport:
+        """Add any number of uids to a cohort: packed into full requests, sent paced and concurrently.
+
+        ``uids`` may be a list, set, any iterable (files and generators are read in a worker thread) or
+        an async iterable; see :func:`moengage_segments.read_uids` for files. Each request body is packed
+        to at most ``max_request_bytes``; at most ``max_in_flight`` requests are in flight, paced by the
+        client's cohort limiter (300/min by default) and retried per its retry policy; a 413 splits the
+        batch in two. Invalid uids are counted and never sent; duplicates within a request are dropped
+        (``dedupe=True`` drops them run-wide, holding every distinct uid in memory).
+
+        ``on_error="collect"`` finishes the run whatever fails; ``"raise"`` stops at the first failed
+        batch with :class:`CohortSyncError` (``.report`` attached). ``on_progress`` receives a
+        :class:`CohortSyncProgress` about twice a second. ``on_report`` receives the final report however
+        the run ends, including on cancellation (the way to learn what was sent before a cancel).
+        ``checkpoint`` names a journal file making the run resumable: run again with the same input and
+        journal after a crash, and confirmed batches are skipped. ``failed_uids_path`` receives the uids
+        the service refused, one a line.
+
+        Example::
+
+            report = await client.cohorts.add_members(cohort, read_uids("uids.txt"), checkpoint="push.journal")
+            print(report.accepted, report.failed, report.throughput)
+        """
+        return await CohortSync(
+            self._transport, cohort, "add_members", max_request_bytes=max_request_bytes,
+            max_in_flight=max_in_flight, on_error=on_error, dedupe=dedupe, on_progress=on_progress,
+            on_report=on_report, checkpoint=checkpoint, failed_uids_path=failed_uids_path,
+        ).run(uids)
+
+    async def remove_members(
+        self,
+        cohort: Cohort,
+        uids: Iterable[str] | AsyncIterable[str],
+        *,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        on_error: Literal["collect", "raise"] = "collect",
+        dedupe: bool = False,
+        on_progress: Callable[[CohortSyncProgress], object] | None = None,
+        on_report: Callable[[CohortSyncReport], object] | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        failed_uids_path: str | os.PathLike[str] | None = None,
+    ) -> CohortSyncReport:
+        """Remove any number of uids from a cohort; the same engine and options as :meth:`add_members`.
+
+        Example::
+
+            report = await client.cohorts.remove_members(cohort, ["u1", "u2"], on_error="raise")
+            assert report.ok
+        """
+        return await CohortSync(
+            self._transport, cohort, "remove_members", max_request_bytes=max_request_bytes,
+            max_in_flight=max_in_flight, on_error=on_error, dedupe=dedupe, on_progress=on_progress,
+            on_report=on_report, checkpoint=checkpoint, failed_uids_path=failed_uids_path,
+        ).run(uids)
+
+    async def plan(
+        self,
+        cohort: Cohort,
+        uids: Iterable[str] | AsyncIterable[str],
+        *,
+        action: CohortAction = "add_members",
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        dedupe: bool = False,
+    ) -> CohortPlan:
+        """Pack ``uids`` exactly as a push would and return requests, bytes and ETA, sending nothing.
+
+        The ETA is the least time the requests take under the client's cohort rate limit (latency not
+        included). A generator is consumed by planning; files from ``read_uids`` can be read again.
+
+        Example::
+
+            plan = await client.cohorts.plan(cohort, read_uids("uids.txt"))
+            print(plan.requests, plan.bytes, plan.eta, plan.invalid)
+        """
+        return await cohort_sync.plan(
+            self._transport, cohort, action, uids, max_request_bytes=max_request_bytes, dedupe=dedupe
+        )
 
 
 class AsyncClient:

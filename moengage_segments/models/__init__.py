@@ -3,12 +3,24 @@
 from moengage_segments.models._converter import converter, parse_timestamp, structure
 from moengage_segments.models.callbacks import FileSegmentCallback
 from moengage_segments.models.cohorts import Cohort, CohortAction, CohortBatchResult
+from moengage_segments.models.reports import (
+    BatchRecord,
+    BatchStatus,
+    CohortPlan,
+    CohortSyncProgress,
+    CohortSyncReport,
+)
 from moengage_segments.models.segments import Segment, SegmentAck, SegmentSummary
 
 __all__ = [
+    "BatchRecord",
+    "BatchStatus",
     "Cohort",
     "CohortAction",
     "CohortBatchResult",
+    "CohortPlan",
+    "CohortSyncProgress",
+    "CohortSyncReport",
     "FileSegmentCallback",
     "Segment",
     "SegmentAck",

@@ -1,0 +1,500 @@
+"""The cohort-sync engine behind ``client.cohorts.add_members`` / ``remove_members`` / ``plan``.
+
+Shape of a run::
+
+    input --(chunks; files and generators read in a worker thread)--> producer: validate + pack
+          --(bounded queue, max_in_flight)--> max_in_flight sender tasks --> Transport (cohort limiter,
+          retry policy) --> report tallies (+ checkpoint journal, failed-uids file, on_progress)
+
+Memory stays flat: the producer blocks on the bounded queue, so at most about ``2 * max_in_flight``
+batches plus one input chunk exist at any time, whatever the input size. Accounting is explicit: every
+batch is registered the moment it is cut, and whatever is still registered when the run stops is
+reported as ``not_sent``, so ``submitted == accepted + skipped + failed + invalid + duplicates + not_sent``
+is a real check rather than a definition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Mapping, Sized
+from itertools import islice
+from typing import IO, Any, Literal
+
+from moengage_segments._async import endpoints as ep
+from moengage_segments._async.checkpoint import CheckpointError, Journal, digest
+from moengage_segments._async.packing import CohortEnvelope, PackedBatch, Packer, uid_from_wire
+from moengage_segments._async.transport import Response, Transport
+from moengage_segments.errors import APIError, CohortSyncError, PayloadTooLargeError, ValidationError
+from moengage_segments.models.cohorts import Cohort, CohortAction
+from moengage_segments.models.reports import (
+    BatchRecord,
+    BatchStatus,
+    CohortPlan,
+    CohortSyncProgress,
+    CohortSyncReport,
+)
+from moengage_segments.uids import UidFile
+from moengage_segments.validation import check_cohort
+
+__all__ = ["CHUNK_SIZE", "DEFAULT_MAX_IN_FLIGHT", "CohortSync", "OnError", "UidSource", "plan", "uid_chunks"]
+
+#: Input items read (and validated) at a time. Also fixes where batches are cut, which resumable runs
+#: rely on: changing it makes old journals unusable (it is part of the journal header).
+CHUNK_SIZE = 8192
+DEFAULT_MAX_IN_FLIGHT = 8
+
+OnError = Literal["collect", "raise"]
+UidSource = Iterable[Any] | AsyncIterable[Any]
+
+
+async def uid_chunks(uids: UidSource, size: int = CHUNK_SIZE) -> AsyncIterator[list[Any]]:
+    """Yield the input in lists of ``size`` items without blocking the event loop for long.
+
+    In-memory collections are sliced on the loop (yielding between chunks); files from
+    :func:`read_uids` and any other iterator (a generator may do slow I/O) are read in a worker thread.
+    """
+    if isinstance(uids, (str, bytes, bytearray)):
+        raise ValidationError("uids", "must be an iterable of uid strings, not a single string")
+    loop = asyncio.get_running_loop()
+    if isinstance(uids, UidFile):
+        file_chunks = uids.iter_chunks(size)
+        while True:
+            chunk = await loop.run_in_executor(None, next, file_chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    elif isinstance(uids, AsyncIterable):
+        chunk = []
+        async for uid in uids:
+            chunk.append(uid)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+    elif isinstance(uids, Collection):
+        iterator = iter(uids)
+        while chunk := list(islice(iterator, size)):
+            yield chunk
+            await asyncio.sleep(0)  # let senders and other tasks run between chunks
+    elif isinstance(uids, Iterable):
+        iterator = iter(uids)
+        while chunk := await loop.run_in_executor(None, _take, iterator, size):
+            yield chunk
+    else:
+        raise ValidationError("uids", f"must be an iterable or async iterable of uids, got {type(uids).__name__}")
+
+
+def _take(iterator: Iterable[Any], size: int) -> list[Any]:
+    return list(islice(iterator, size))
+
+
+def _check_options(max_request_bytes: int, max_in_flight: int, on_error: str) -> None:
+    if isinstance(max_request_bytes, bool) or not isinstance(max_request_bytes, int) or max_request_bytes <= 0:
+        raise ValidationError("max_request_bytes", "must be a positive number of bytes")
+    if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1:
+        raise ValidationError("max_in_flight", "must be an integer >= 1")
+    if on_error not in ("collect", "raise"):
+        raise ValidationError("on_error", f"must be 'collect' or 'raise', got {on_error!r}")
+
+
+def _packer(cohort: Cohort, action: str, max_request_bytes: int, dedupe: bool) -> Packer:
+    check_cohort(cohort)
+    if action not in ("add_members", "remove_members"):
+        raise ValidationError("action", f"must be 'add_members' or 'remove_members', got {action!r}")
+    envelope = CohortEnvelope(cohort, action)  # type: ignore[arg-type]  # checked just above
+    try:
+        return Packer(envelope, max_request_bytes, dedupe=dedupe)
+    except ValueError as exc:
+        raise ValidationError("max_request_bytes", str(exc)) from None
+
+
+async def plan(
+    transport: Transport,
+    cohort: Cohort,
+    action: CohortAction,
+    uids: UidSource,
+    *,
+    max_request_bytes: int,
+    dedupe: bool,
+) -> CohortPlan:
+    """Pack ``uids`` exactly as a push would, without sending; see ``AsyncCohorts.plan``."""
+    _check_options(max_request_bytes, 1, "collect")
+    packer = _packer(cohort, action, max_request_bytes, dedupe)
+    requests = size = 0
+    async for chunk in uid_chunks(uids):
+        for batch in packer.feed(chunk):
+            requests += 1
+            size += len(batch.body)
+    for batch in packer.finish():
+        requests += 1
+        size += len(batch.body)
+    limits = transport.limiter.limits
+    eta = 0.0
+    if limits is not None and requests:
+        # A sliding window of `limit` per `period` lets the first `limit` start at once, the next
+        # `limit` one period (plus the limiter's safety margin) later, and so on.
+        for window in limits.cohort:
+            eta = max(eta, ((requests - 1) // window.limit) * (window.period + limits.margin))
+    return CohortPlan(
+        submitted=packer.read,
+        members=packer.read - packer.invalid - packer.duplicates,
+        invalid=packer.invalid,
+        duplicates=packer.duplicates,
+        requests=requests,
+        bytes=size,
+        max_request_bytes=max_request_bytes,
+        eta=eta,
+        invalid_reasons=dict(packer.invalid_reasons),
+    )
+
+
+class _Flight:
+    """A batch between being cut and being resolved, with its running tallies."""
+
+    __slots__ = ("accepted", "attempts", "batch", "digest", "error", "failed", "parts", "remaining", "request_id")
+
+    def __init__(self, batch: PackedBatch, body_digest: str) -> None:
+        self.batch = batch
+        self.digest = body_digest
+        self.remaining = len(batch.wires)
+        self.accepted = 0
+        self.failed = 0
+        self.attempts = 0
+        self.parts = 1
+        self.request_id: str | None = None
+        self.error: str | None = None
+
+    def record(self) -> BatchRecord:
+        status: BatchStatus
+        if self.remaining:
+            status = "not_sent" if not (self.accepted or self.failed) else "partial"
+        elif self.failed:
+            status = "partial" if self.accepted else "failed"
+        else:
+            status = "accepted"
+        batch = self.batch
+        return BatchRecord(
+            index=batch.index, members=len(batch.wires), bytes=len(batch.body), status=status,
+            accepted=self.accepted, failed=self.failed, attempts=self.attempts, parts=self.parts,
+            request_id=self.request_id, error=self.error, position=batch.position,
+        )
+
+
+class _Stop(Exception):
+    """Raised inside the run by ``on_error="raise"`` at the first failed batch."""
+
+    def __init__(self, cause: APIError, index: int) -> None:
+        self.cause = cause
+        self.index = index
+        super().__init__(f"batch {index} failed: {cause}")
+
+
+def _request_id(response: Response) -> str | None:
+    data = response.data
+    if isinstance(data, Mapping):
+        value = data.get("request_id") or data.get("response_id")
+        if value:
+            return str(value)
+    for name in ("X-Request-Id", "x-request-id", "Request-Id"):
+        if name in response.headers:
+            return response.headers[name]
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class CohortSync:
+    """One add/remove run. Built by ``AsyncCohorts.add_members``/``remove_members``; use :meth:`run` once.
+
+    Example::
+
+        sync = CohortSync(transport, cohort, "add_members", max_in_flight=4)
+        report = await sync.run(uids)
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        cohort: Cohort,
+        action: CohortAction,
+        *,
+        max_request_bytes: int,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        on_error: OnError = "collect",
+        dedupe: bool = False,
+        on_progress: Callable[[CohortSyncProgress], object] | None = None,
+        on_report: Callable[[CohortSyncReport], object] | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        failed_uids_path: str | os.PathLike[str] | None = None,
+        progress_interval: float = 0.5,
+    ) -> None:
+        _check_options(max_request_bytes, max_in_flight, on_error)
+        self._packer = _packer(cohort, action, max_request_bytes, dedupe)
+        self._transport = transport
+        self._cohort = cohort
+        self._action = action
+        self._max_request_bytes = max_request_bytes
+        self._max_in_flight = max_in_flight
+        self._on_error = on_error
+        self._dedupe = dedupe
+        self._on_progress = on_progress
+        self._on_report = on_report
+        self._checkpoint = os.fspath(checkpoint) if checkpoint is not None else None
+        self._failed_path = os.fspath(failed_uids_path) if failed_uids_path is not None else None
+        self._progress_interval = progress_interval
+        self._clock = time.monotonic
+        self._journal: Journal | None = None
+        self._failed_file: IO[str] | None = None
+        self._outstanding: dict[int, _Flight] = {}
+        self._records: list[BatchRecord] = []
+        self._accepted = self._failed = self._skipped = 0
+        self._requests = self._bytes = self._retries = 0
+        self._in_flight = 0
+        self._total: int | None = None
+        self._started = 0.0
+        self._last_progress = 0.0
+        self._ran = False
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    async def run(self, uids: UidSource) -> CohortSyncReport:
+        """Push ``uids``; return the report (also passed to ``on_report``, whatever the outcome)."""
+        if self._ran:
+            raise RuntimeError("a CohortSync runs once; create a new one")
+        self._ran = True
+        if isinstance(uids, Sized) and not isinstance(uids, (str, bytes, UidFile)):
+            self._total = len(uids)
+        source = uid_chunks(uids)
+        self._started = self._clock()
+        if self._checkpoint is not None:
+            self._journal = Journal.open(self._checkpoint, self._journal_header())
+        outcome: BaseException | None = None
+        try:
+            if self._failed_path is not None:
+                # Opened (and emptied) up front so that an empty file means "nothing failed"; a one-off
+                # open is not worth a thread hop.
+                self._failed_file = open(  # noqa: SIM115, ASYNC230
+                    self._failed_path, "w", encoding="utf-8", errors="surrogateescape"
+                )
+            await self._run(source)
+        except BaseException as exc:  # including CancelledError: report, then re-raise
+            outcome = exc
+        finally:
+            self._close_files()
+        cancelled = isinstance(outcome, asyncio.CancelledError)
+        stopped_by = None if outcome is None or cancelled else _describe(outcome)
+        report = self._report(cancelled=cancelled, stopped_by=stopped_by)
+        try:
+            if outcome is None:
+                self._progress(force=True, done=True)
+        finally:
+            if self._on_report is not None:
+                self._on_report(report)
+        if isinstance(outcome, _Stop):
+            raise CohortSyncError(
+                f"cohort {self._action} stopped at the first failed batch ({outcome}); "
+                f"{report.accepted} accepted, {report.failed} failed, {report.not_sent} not sent",
+                report,
+            ) from outcome.cause
+        if outcome is not None:
+            raise outcome
+        return report
+
+    async def _run(self, source: AsyncIterator[list[Any]]) -> None:
+        queue: asyncio.Queue[_Flight | None] = asyncio.Queue(self._max_in_flight)
+        tasks = [asyncio.ensure_future(self._produce(source, queue))]
+        tasks += [asyncio.ensure_future(self._send_loop(queue)) for _ in range(self._max_in_flight)]
+        try:
+            pending: set[asyncio.Future[None]] = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    error = task.exception()
+                    if error is not None:
+                        raise error
+        finally:
+            for task in tasks:
+                task.cancel()
+            # Wait for the tasks to unwind so nothing is resolved after the report is built.
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await _aclose(source)
+
+    async def _produce(self, source: AsyncIterator[list[Any]], queue: asyncio.Queue[_Flight | None]) -> None:
+        packer = self._packer
+        async for chunk in source:
+            # Register every batch of the chunk before the first await, so that a cancellation while
+            # waiting for queue space still finds them (as not sent).
+            flights = [self._register(b) for b in packer.feed(chunk)]
+            for flight in flights:
+                if flight is not None:
+                    await queue.put(flight)
+        for flight in [self._register(b) for b in packer.finish()]:
+            if flight is not None:
+                await queue.put(flight)
+        if self._journal is not None and self._journal.unmatched():
+            missing = self._journal.unmatched()
+            raise CheckpointError(
+                f"the checkpoint journal {self._checkpoint!r} confirms {len(missing)} batch(es) that this input "
+                f"does not produce (first: {missing[0]}); was the input shortened or changed?"
+            )
+        for _ in range(self._max_in_flight):
+            await queue.put(None)  # one stop marker per sender
+
+    def _register(self, batch: PackedBatch) -> _Flight | None:
+        body_digest = digest(batch.body) if self._journal is not None else ""
+        if self._journal is not None and self._journal.is_confirmed(batch.index, batch.position, body_digest):
+            members = len(batch.wires)
+            self._skipped += members
+            self._records.append(BatchRecord(
+                index=batch.index, members=members, bytes=len(batch.body), status="skipped",
+                accepted=0, attempts=0, position=batch.position,
+            ))
+            self._progress()
+            return None
+        flight = _Flight(batch, body_digest)
+        self._outstanding[batch.index] = flight
+        return flight
+
+    async def _send_loop(self, queue: asyncio.Queue[_Flight | None]) -> None:
+        while True:
+            flight = await queue.get()
+            if flight is None:
+                return
+            self._in_flight += 1
+            try:
+                await self._deliver(flight)
+            finally:
+                self._in_flight -= 1
+
+    async def _deliver(self, flight: _Flight) -> None:
+        """Send one batch; on 413 split it in two and send the halves (recursively)."""
+        parts: list[tuple[list[str], bytes]] = [(flight.batch.wires, flight.batch.body)]
+        stop: _Stop | None = None
+        while parts:
+            wires, body = parts.pop(0)
+            try:
+                response = await self._transport.request(ep.COHORT_SYNC, body=body)
+            except PayloadTooLargeError as exc:
+                self._count(exc.attempts, len(body))
+                flight.attempts += exc.attempts
+                if len(wires) > 1:
+                    half = len(wires) // 2
+                    first, second = wires[:half], wires[half:]
+                    parts[0:0] = [(first, self._packer.body(first)), (second, self._packer.body(second))]
+                    flight.parts += 1
+                    continue
+                stop = self._fail(flight, wires, exc)
+            except APIError as exc:
+                self._count(exc.attempts, len(body))
+                flight.attempts += exc.attempts
+                stop = self._fail(flight, wires, exc)
+            else:
+                self._count(response.attempts, len(body))
+                flight.attempts += response.attempts
+                flight.accepted += len(wires)
+                flight.remaining -= len(wires)
+                self._accepted += len(wires)
+                flight.request_id = _request_id(response) or flight.request_id
+            if stop is not None:
+                break  # on_error="raise": the other parts stay not sent
+        if stop is None:
+            self._resolve(flight)
+        else:
+            raise stop
+
+    def _count(self, attempts: int, size: int) -> None:
+        self._requests += attempts
+        self._retries += attempts - 1
+        self._bytes += attempts * size
+
+    def _fail(self, flight: _Flight, wires: list[str], exc: APIError) -> _Stop | None:
+        flight.failed += len(wires)
+        flight.remaining -= len(wires)
+        self._failed += len(wires)
+        flight.error = _describe(exc)
+        flight.request_id = getattr(exc, "request_id", None) or flight.request_id
+        if self._failed_file is not None:
+            self._failed_file.write("".join(_failed_line(uid_from_wire(w)) for w in wires))
+        return _Stop(exc, flight.batch.index) if self._on_error == "raise" else None
+
+    def _resolve(self, flight: _Flight) -> None:
+        del self._outstanding[flight.batch.index]
+        self._records.append(flight.record())
+        if self._journal is not None and flight.accepted == len(flight.batch.wires):
+            self._journal.confirm(flight.batch.index, flight.batch.position, flight.accepted, flight.digest)
+        self._progress()
+
+    # -- reporting ---------------------------------------------------------------------------------
+
+    def _journal_header(self) -> dict[str, Any]:
+        cohort = self._cohort
+        return {
+            "action": self._action, "cohort_id": cohort.id, "cohort_name": cohort.name, "partner": cohort.partner,
+            "max_request_bytes": self._max_request_bytes, "dedupe": self._dedupe, "chunk": CHUNK_SIZE,
+        }
+
+    def _progress(self, *, force: bool = False, done: bool = False) -> None:
+        if self._on_progress is None:
+            return
+        now = self._clock()
+        if not force and now - self._last_progress < self._progress_interval:
+            return
+        self._last_progress = now
+        packer = self._packer
+        elapsed = now - self._started
+        resolved = self._accepted + self._failed + self._skipped
+        rate = resolved / elapsed if elapsed > 0 else 0.0
+        eta: float | None = None
+        if self._total is not None:
+            left = max(self._total - resolved - packer.invalid - packer.duplicates, 0)
+            eta = 0.0 if left == 0 else (left / rate if rate > 0 else None)
+        self._on_progress(CohortSyncProgress(
+            submitted=packer.read, accepted=self._accepted, failed=self._failed, invalid=packer.invalid,
+            duplicates=packer.duplicates, skipped=self._skipped, requests=self._requests,
+            in_flight=self._in_flight, elapsed=elapsed, rate=rate, total=self._total, eta=eta, done=done,
+        ))
+
+    def _report(self, *, cancelled: bool, stopped_by: str | None) -> CohortSyncReport:
+        for flight in self._outstanding.values():
+            self._records.append(flight.record())
+        not_sent = self._packer.pending + sum(f.remaining for f in self._outstanding.values())
+        packer = self._packer
+        return CohortSyncReport(
+            action=self._action, cohort_id=self._cohort.id, submitted=packer.read, accepted=self._accepted,
+            failed=self._failed, invalid=packer.invalid, duplicates=packer.duplicates, not_sent=not_sent,
+            skipped=self._skipped, requests=self._requests, bytes=self._bytes, retries=self._retries,
+            elapsed=self._clock() - self._started, batches=tuple(sorted(self._records, key=lambda r: r.index)),
+            invalid_reasons=dict(packer.invalid_reasons), failed_uids_path=self._failed_path,
+            cancelled=cancelled, stopped_by=stopped_by,
+        )
+
+    def _close_files(self) -> None:
+        journal, self._journal = self._journal, None
+        failed, self._failed_file = self._failed_file, None
+        try:
+            if journal is not None:
+                journal.close()
+        finally:
+            if failed is not None:
+                failed.close()
+
+
+def _failed_line(uid: str) -> str:
+    # One uid a line; the rare uid containing a line break is written as a JSON string literal.
+    if "\n" in uid or "\r" in uid:
+        return json.dumps(uid, ensure_ascii=False) + "\n"
+    return uid + "\n"
+
+
+async def _aclose(source: AsyncIterator[list[Any]]) -> None:
+    close = getattr(source, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(Exception, asyncio.CancelledError):  # best effort after the run ended
+            await close()

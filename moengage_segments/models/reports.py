@@ -1,0 +1,186 @@
+"""What a cohort push reports: per-run totals, one record per batch, progress snapshots and plans.
+
+None of these objects holds user IDs or credentials: counts, sizes, statuses, request ids and error
+descriptions only (failed uids go to the ``failed_uids_path`` file when one is asked for).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+__all__ = ["BatchRecord", "BatchStatus", "CohortPlan", "CohortSyncProgress", "CohortSyncReport"]
+
+#: ``accepted``: every member accepted; ``failed``: none accepted; ``partial``: split after a 413 and
+#: only some parts accepted; ``skipped``: confirmed by an earlier run (checkpoint), not re-sent;
+#: ``not_sent``: the run stopped (cancelled, or ``on_error="raise"``) before the batch was confirmed.
+BatchStatus = Literal["accepted", "failed", "partial", "skipped", "not_sent"]
+
+
+@attrs.frozen
+class BatchRecord:
+    """The outcome of one batch (one packed request body, possibly split after a 413).
+
+    ``members``/``bytes`` describe the batch as packed; ``accepted``/``failed`` count its members by
+    outcome; ``attempts`` counts HTTP attempts over all its parts; ``parts`` is 1 unless a 413 split it;
+    ``request_id`` is the last one the service returned; ``error`` describes the failure, if any.
+
+    Example::
+
+        for record in report.batches:
+            if record.status == "failed":
+                print(record.index, record.members, record.error, record.request_id)
+    """
+
+    index: int
+    members: int
+    bytes: int
+    status: BatchStatus
+    accepted: int = 0
+    failed: int = 0
+    attempts: int = 0
+    parts: int = 1
+    request_id: str | None = None
+    error: str | None = None
+    #: Input items read when this batch was cut (the position journaled for resumable runs).
+    position: int = 0
+
+
+@attrs.frozen
+class CohortSyncProgress:
+    """A snapshot passed to ``on_progress`` while a push runs (and once more at the end, ``done=True``).
+
+    ``rate`` is members resolved (accepted, failed or skipped) per second since the start; ``eta`` the
+    seconds left at that rate, or ``None`` when the input's length is unknown (``total`` is ``None``).
+
+    Example::
+
+        def show(p: CohortSyncProgress) -> None:
+            print(f"{p.accepted:,} accepted, {p.rate:,.0f}/s, eta {p.eta or 0:.0f}s")
+
+        await client.cohorts.add_members(cohort, uids, on_progress=show)
+    """
+
+    submitted: int
+    accepted: int
+    failed: int
+    invalid: int
+    duplicates: int
+    skipped: int
+    requests: int
+    in_flight: int
+    elapsed: float
+    rate: float
+    total: int | None = None
+    eta: float | None = None
+    done: bool = False
+
+
+@attrs.frozen
+class CohortSyncReport:
+    """The outcome of ``add_members``/``remove_members``: every input uid is counted exactly once.
+
+    ``submitted == accepted + skipped + failed + invalid + duplicates + not_sent``, where ``submitted``
+    counts the items read from the input, ``skipped`` those confirmed by an earlier run of the same
+    checkpoint, and ``not_sent`` those read but not confirmed when the run stopped early (cancelled, or
+    ``on_error="raise"``; the rest of the input was never read). ``requests`` counts HTTP attempts,
+    ``bytes`` the body bytes of all attempts and ``retries`` the attempts beyond the first of each
+    request. ``batches`` has one :class:`BatchRecord` per packed batch.
+
+    Example::
+
+        report = await client.cohorts.add_members(cohort, uids)
+        assert report.ok, report.to_json()
+        print(report.accepted, report.throughput)
+    """
+
+    action: str
+    cohort_id: str
+    submitted: int
+    accepted: int
+    failed: int
+    invalid: int
+    duplicates: int
+    not_sent: int
+    skipped: int
+    requests: int
+    bytes: int
+    retries: int
+    elapsed: float
+    batches: tuple[BatchRecord, ...] = ()
+    invalid_reasons: Mapping[str, int] = attrs.field(factory=dict)
+    #: Where failed uids were written (one per line), when ``failed_uids_path`` was given.
+    failed_uids_path: str | None = None
+    cancelled: bool = False
+    #: Why the run stopped early (``on_error="raise"`` or an unexpected error), if it did.
+    stopped_by: str | None = None
+
+    @property
+    def throughput(self) -> float:
+        """Accepted members per second of the run."""
+        return self.accepted / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every valid, non-duplicate uid was accepted (now or by an earlier run)."""
+        return self.failed == 0 and self.not_sent == 0 and not self.cancelled
+
+    @property
+    def accounted(self) -> int:
+        """``accepted + skipped + failed + invalid + duplicates + not_sent`` (always ``submitted``)."""
+        return self.accepted + self.skipped + self.failed + self.invalid + self.duplicates + self.not_sent
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the report, derived figures included.
+
+        Example::
+
+            json.dump(report.to_dict(), sys.stdout)
+        """
+        data = attrs.asdict(self, recurse=True)
+        data["batches"] = [attrs.asdict(b) for b in self.batches]
+        data["invalid_reasons"] = dict(self.invalid_reasons)
+        data["throughput"] = self.throughput
+        data["ok"] = self.ok
+        return data
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The report as JSON text (see :meth:`to_dict`).
+
+        Example::
+
+            Path("report.json").write_text(report.to_json(indent=2))
+        """
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+@attrs.frozen
+class CohortPlan:
+    """What a push would do, computed by ``client.cohorts.plan`` without sending anything.
+
+    ``eta`` is the least time the requests take under the client's cohort rate limit (0 when limits are
+    off), request latency not included.
+
+    Example::
+
+        plan = await client.cohorts.plan(cohort, read_uids("uids.txt"))
+        print(f"{plan.requests} requests, {plan.bytes:,} bytes, at least {plan.eta:.0f}s")
+    """
+
+    submitted: int
+    members: int
+    invalid: int
+    duplicates: int
+    requests: int
+    bytes: int
+    max_request_bytes: int
+    eta: float
+    invalid_reasons: Mapping[str, int] = attrs.field(factory=dict)
+
+    @property
+    def fill(self) -> float:
+        """Average fill of the request bodies, as a fraction of ``max_request_bytes``."""
+        return self.bytes / (self.requests * self.max_request_bytes) if self.requests else 0.0

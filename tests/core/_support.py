@@ -32,9 +32,9 @@ class FakeClock:
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += max(seconds, 0.0)
-        if self.hook is not None:
+        if self.hook is not None:  # runs before time moves on: the wait is still "in progress"
             await self.hook(seconds)
+        self.now += max(seconds, 0.0)
         await asyncio.sleep(0)
 
     def advance(self, seconds: float) -> None:

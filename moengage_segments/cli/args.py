@@ -1,0 +1,234 @@
+"""The argument parser: every subcommand, its options, and the options all of them share.
+
+argparse (standard library) keeps the command dependency-free; see ``docs/cli.md`` for why.
+
+Example::
+
+    args = build_parser().parse_args(["segments", "list", "--json"])
+    assert args.command == ("segments", "list") and args.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from moengage_segments.cli.failures import UsageError
+from moengage_segments.config import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    ENV_DATA_CENTER,
+    ENV_DB_NAME,
+    ENV_WORKSPACE_ID,
+)
+
+__all__ = ["COMMON_DEFAULTS", "build_parser", "parse_args"]
+
+PROG = "moengage-segments"
+
+#: Values of the shared options when given nowhere (they may appear before or after the subcommand).
+COMMON_DEFAULTS: dict[str, Any] = {
+    "workspace_id": None,
+    "api_key": None,
+    "data_center": None,
+    "base_url": None,
+    "db_name": None,
+    "timeout": 30.0,
+    "json": False,
+    "plain": False,
+    "debug": False,
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises :class:`UsageError` instead of exiting, so ``main`` owns exit codes."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    """The shared options. On subcommands their default is SUPPRESS, so a value given before the
+    subcommand is not overwritten by the subcommand's default."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    parent = _Parser(add_help=False)
+    creds = parent.add_argument_group("connection (flags win over the environment)")
+    creds.add_argument("--workspace-id", default=default, metavar="ID", help=f"workspace ID (env {ENV_WORKSPACE_ID})")
+    creds.add_argument(
+        "--api-key", default=default, metavar="KEY",
+        help=f"API key (env {ENV_API_KEY}; prefer the environment: flags show in the process list)",
+    )
+    creds.add_argument("--data-center", default=default, metavar="DC", help=f"01-06 or 101 (env {ENV_DATA_CENTER})")
+    creds.add_argument("--base-url", default=default, metavar="URL",
+                       help=f"API base URL, e.g. an emulator (env {ENV_BASE_URL})")
+    creds.add_argument("--db-name", default=default, metavar="NAME",
+                       help=f"MOE-DBNAME for v2 calls (env {ENV_DB_NAME})")
+    creds.add_argument("--timeout", type=_positive_float, default=default, metavar="SECONDS",
+                       help="per-request timeout (default 30)")
+    out = parent.add_argument_group("output")
+    out.add_argument("--json", action="store_true", default=default, help="print one JSON document on stdout")
+    out.add_argument("--plain", action="store_true", default=default, help="plain lines even on a terminal")
+    out.add_argument("--debug", action="store_true", default=default,
+                     help="DEBUG logging and full tracebacks (the API key stays masked)")
+    return parent
+
+
+def _target_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", help="segment name (or give --id)")
+    parser.add_argument("--id", dest="segment_id", metavar="SEGMENT_ID", help="24-hex segment id")
+
+
+def _file_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--file-url", required=True, metavar="URL", help="URL of the one-column CSV file")
+    parser.add_argument("--attribute-name", default="ID", metavar="ATTR",
+                        help="user attribute the file's values match (default ID, the MoEngage user id)")
+    parser.add_argument("--attribute-type", choices=("string", "double"), default="string")
+    parser.add_argument("--email", dest="emails", action="append", metavar="ADDRESS",
+                        help="notify this address when processing ends (repeatable)")
+    wait = parser.add_argument_group("processing result")
+    wait.add_argument("--callback-url", metavar="URL", help="where MoEngage POSTs the processing result")
+    wait.add_argument("--wait", action="store_true",
+                      help="receive the callback here and wait for it (exit 1 if processing failed)")
+    wait.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
+                      help="with --wait: address of the callback receiver (default 127.0.0.1, any free port)")
+    wait.add_argument("--public-url", metavar="URL",
+                      help="with --wait: your HTTPS URL that forwards to --listen (sent as callback_url)")
+    wait.add_argument("--wait-timeout", type=_positive_float, default=600.0, metavar="SECONDS",
+                      help="with --wait: give up after this long (default 600)")
+
+
+def _cohort_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="FILE", help="uids, one a line (or a CSV with --column); '-' for stdin")
+    parser.add_argument("--column", metavar="NAME|INDEX", help="read this CSV column (a header name or 0-based index)")
+    parser.add_argument("--cohort-id", required=True, metavar="ID", help="cohort id (parameters.cohort_id)")
+    parser.add_argument("--cohort-name", metavar="NAME", help="cohort name (default: the cohort id)")
+    parser.add_argument("--partner", required=True, help="partner name (the syncing system)")
+    parser.add_argument("--description", help="cohort description")
+    parser.add_argument("--dry-run", action="store_true", help="count, validate and pack; send nothing")
+    parser.add_argument("--checkpoint", metavar="FILE", help="journal confirmed batches here; rerun to resume")
+    parser.add_argument("--report", metavar="FILE", help="write the full JSON report here")
+    parser.add_argument("--failed-uids", metavar="FILE", help="write the uids that were not accepted here")
+    parser.add_argument("--max-in-flight", type=_positive_int, metavar="N", help="concurrent requests")
+    parser.add_argument("--max-request-bytes", type=_positive_int, default=DEFAULT_MAX_REQUEST_BYTES, metavar="N",
+                        help=f"request body budget, envelope included (default {DEFAULT_MAX_REQUEST_BYTES})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser. Each leaf sets ``command`` to a tuple such as ``("cohort", "add")``.
+
+    Example::
+
+        build_parser().print_help()
+    """
+    common = _common(suppress=True)
+    parser = _Parser(
+        prog=PROG,
+        parents=[_common(suppress=False)],
+        description="Command line for the MoEngage Segments API (and its local emulator).",
+        epilog="Exit codes: 0 ok, 1 API error, 2 usage error, 3 partial cohort push, 130 interrupted. "
+        "Try 'moengage-segments demo'.",
+    )
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True, parser_class=_Parser)
+
+    def leaf(sub: Any, name: str, help_text: str, command: tuple[str, ...]) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p.set_defaults(command=command)
+        return p
+
+    file_group = groups.add_parser("file", help="file segments: create, add, remove, replace users from a CSV URL")
+    file_sub = file_group.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    p = leaf(file_sub, "create", "create a file segment from a CSV URL", ("file", "create"))
+    p.add_argument("name", help="segment name")
+    p.add_argument("--expiry-days", type=_positive_int, required=True, metavar="DAYS",
+                   help="archive the segment after this many days")
+    _file_args(p)
+    for action, text in (("add", "add the users in a CSV URL to a file segment"),
+                         ("remove", "remove the users in a CSV URL from a file segment"),
+                         ("replace", "replace all users of a file segment by those in a CSV URL")):
+        p = leaf(file_sub, action, text, ("file", action))
+        _target_args(p)
+        _file_args(p)
+
+    seg = groups.add_parser("segments", help="any segment: list, find, get, archive, unarchive")
+    seg_sub = seg.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    p = leaf(seg_sub, "list", "list segments", ("segments", "list"))
+    p.add_argument("--name", help="only the segment with exactly this name")
+    p = leaf(seg_sub, "find", "find the segment with exactly this name (exit 1 if none)", ("segments", "find"))
+    p.add_argument("name")
+    p = leaf(seg_sub, "get", "show a segment by id", ("segments", "get"))
+    p.add_argument("segment_id", metavar="SEGMENT_ID")
+    for action in ("archive", "unarchive"):
+        p = leaf(seg_sub, action, f"{action} a segment", ("segments", action))
+        _target_args(p)
+
+    flt = groups.add_parser("filter", help="filter segments: create, update from a JSON definition")
+    flt_sub = flt.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    definition_help = ("JSON file: {\"included_filters\": {...}, \"excluded_filters\": {...}} or just the "
+                       "included group; '-' for stdin")
+    p = leaf(flt_sub, "create", "create a filter segment", ("filter", "create"))
+    p.add_argument("name")
+    p.add_argument("--definition", required=True, metavar="FILE", help=definition_help)
+    p = leaf(flt_sub, "update", "replace a filter segment's definition", ("filter", "update"))
+    p.add_argument("segment_id", metavar="SEGMENT_ID")
+    p.add_argument("--definition", required=True, metavar="FILE", help=definition_help)
+    p.add_argument("--name", help="rename the segment too")
+    p.add_argument("--updated-by", metavar="EMAIL", help="e-mail recorded as the updater")
+
+    coh = groups.add_parser("cohort", help="cohort sync: add or remove members from a file or stdin")
+    coh_sub = coh.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    for action in ("add", "remove"):
+        p = leaf(coh_sub, action, f"{action} cohort members (any number; batched, paced, resumable)",
+                 ("cohort", action))
+        _cohort_args(p)
+
+    p = leaf(groups, "emulator", "serve the local emulator of the API on a loopback port", ("emulator",))
+    p.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any free port)")
+    p.add_argument("--time-scale", type=_positive_float, default=1.0, metavar="X",
+                   help="run emulated time X times faster (60: a rate-limit minute lasts a second)")
+    p.add_argument("--no-rate-limits", action="store_true", help="disable the emulator's rate limits")
+    p.add_argument("--accept-any-uid", action="store_true", help="cohort pushes add uids that were never seeded")
+    p.add_argument("--generate-users", type=int, default=0, metavar="N", help="seed N users")
+
+    p = leaf(groups, "demo", "tour the SDK on the built-in emulator (no account needed)", ("demo",))
+    p.add_argument("--uids", type=_positive_int, default=200_000, metavar="N",
+                   help="cohort size to push (default 200,000)")
+    p.add_argument("--time-scale", type=_positive_float, default=60.0, metavar="X",
+                   help="speed-up of rate-limit windows on both sides (default 60: a minute lasts a second)")
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse ``argv``; shared options may come before or after the subcommand.
+
+    Example::
+
+        args = parse_args(["--json", "segments", "list"])
+    """
+    args = build_parser().parse_args(list(argv))
+    for name, value in COMMON_DEFAULTS.items():
+        if not hasattr(args, name) or getattr(args, name) is None:
+            setattr(args, name, value)
+    return args

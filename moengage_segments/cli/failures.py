@@ -1,0 +1,106 @@
+"""Exit codes, and the mapping from an exception to an exit code and one clear line.
+
+Example::
+
+    code, line = describe(NotFoundError(404, message="segment not found"))
+    assert code == ExitCode.API_ERROR
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+
+from moengage_segments._async.checkpoint import CheckpointError
+from moengage_segments.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    CohortSyncError,
+    ConfigurationError,
+    RateLimitError,
+    ValidationError,
+)
+
+__all__ = ["ExitCode", "UsageError", "describe", "error_document"]
+
+
+class ExitCode(enum.IntEnum):
+    """The exit codes of ``moengage-segments`` (documented in ``docs/cli.md``).
+
+    Example::
+
+        sys.exit(ExitCode.PARTIAL)
+    """
+
+    OK = 0
+    #: The API (or the network) failed, or a file-segment callback reported a failure.
+    API_ERROR = 1
+    #: Bad arguments or input: unknown flags, missing credentials, invalid names or filter files.
+    USAGE = 2
+    #: A cohort push finished but some members were not accepted.
+    PARTIAL = 3
+    #: Interrupted by Ctrl-C (128 + SIGINT, the shell convention).
+    INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A command-line mistake found by the CLI itself (exit code 2).
+
+    Example::
+
+        raise UsageError("--column needs a CSV file, not stdin")
+    """
+
+
+def describe(exc: BaseException) -> tuple[ExitCode, str]:
+    """The exit code and the one-line message for an exception that ended a command.
+
+    Example::
+
+        describe(ConfigurationError("missing MoEngage configuration: api_key"))
+        # (ExitCode.USAGE, 'missing MoEngage configuration: api_key')
+    """
+    if isinstance(exc, (UsageError, ValidationError, ConfigurationError, CheckpointError)):
+        return ExitCode.USAGE, _one_line(str(exc))
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
+        return ExitCode.USAGE, _one_line(f"{exc.strerror}: {exc.filename}")
+    if isinstance(exc, json.JSONDecodeError):
+        return ExitCode.USAGE, _one_line(f"not valid JSON: {exc}")
+    if isinstance(exc, TimeoutError):
+        return ExitCode.API_ERROR, _one_line(str(exc) or "timed out")
+    if isinstance(exc, CohortSyncError):
+        return ExitCode.PARTIAL, _one_line(str(exc))
+    if isinstance(exc, APIError):
+        return ExitCode.API_ERROR, _one_line(str(exc) + _hint(exc))
+    return ExitCode.API_ERROR, _one_line(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+
+
+def error_document(exc: BaseException, code: ExitCode, line: str) -> dict[str, object]:
+    """The ``--json`` form of an error: what a script needs to react, never a secret.
+
+    Example::
+
+        error_document(exc, ExitCode.API_ERROR, "HTTP 404 ...")["error"]["status"]  # 404
+    """
+    error: dict[str, object] = {"type": type(exc).__name__, "message": line, "exit_code": int(code)}
+    if isinstance(exc, APIStatusError):
+        error.update(status=exc.status, code=exc.code, attribute=exc.attribute, request_id=exc.request_id)
+    if isinstance(exc, ValidationError):
+        error.update(field=exc.field, reason=exc.reason)
+    return {"error": error}
+
+
+def _hint(exc: APIError) -> str:
+    if isinstance(exc, AuthenticationError):
+        return " (check --workspace-id/--api-key or MOENGAGE_WORKSPACE_ID/MOENGAGE_API_KEY)"
+    if isinstance(exc, RateLimitError):
+        return " (rate limited; try again later)"
+    if isinstance(exc, APIConnectionError):
+        return " (check --data-center/--base-url and the network)"
+    return ""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

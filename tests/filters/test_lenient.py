@@ -23,7 +23,7 @@ def group(*filters: Any) -> dict[str, Any]:
     return {"filter_operator": "and", "filters": list(filters)}
 
 
-EVENT = {"filter_type": "actions", "action_name": "purchase", "executed": True,
+EVENT: dict[str, Any] = {"filter_type": "actions", "action_name": "purchase", "executed": True,
          "execution": {"type": "atleast", "count": 1},
          "primary_time_range": {"type": "inTheLast", "value": 30, "value_type": "relative_past",
                                 "period_unit": "days"},

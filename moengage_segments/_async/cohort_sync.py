@@ -289,7 +289,9 @@ class CohortSync:
         finally:
             self._close_files()
         cancelled = isinstance(outcome, asyncio.CancelledError)
-        stopped_by = None if outcome is None or cancelled else _describe(outcome)
+        stopped_by = None if outcome is None or cancelled else _describe(
+            outcome.cause if isinstance(outcome, _Stop) else outcome
+        )
         report = self._report(cancelled=cancelled, stopped_by=stopped_by)
         try:
             if outcome is None:

@@ -19,12 +19,16 @@ Fault = Callable[[int, dict[str, Any]], "tuple[int, dict[str, str]] | None"]
 class Sink:
     """Cohort endpoint on 127.0.0.1; ``members`` is the resulting membership per cohort id."""
 
-    def __init__(self, *, max_bytes: int = 128_000, fault: Fault | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self, *, max_bytes: int = 128_000, fault: Fault | None = None, delay: float = 0.0, record: bool = True
+    ) -> None:
+        self.record = record
         self.max_bytes = max_bytes
         self.fault = fault
         self.delay = delay
         self.members: dict[str, set[str]] = {}
         self.requests = 0
+        self.received = 0
         self.accepted_bodies: list[list[str]] = []
         self.sizes: list[int] = []
         self.statuses: list[int] = []
@@ -71,6 +75,10 @@ class Sink:
                 if injected is not None:
                     return self._error(injected[0], f"injected {injected[0]}", injected[1])
             uids = [m["uid"] for m in data["parameters"]["members"]]
+            self.received += len(uids)
+            if not self.record:
+                self.statuses.append(200)
+                return web.json_response({"status": "success", "message": "accepted"})
             cohort = self.members.setdefault(data["parameters"]["cohort_id"], set())
             if data["action"] == "add_members":
                 cohort.update(uids)

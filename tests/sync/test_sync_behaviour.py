@@ -185,3 +185,16 @@ async def test_sync_client_inside_a_running_loop(emu: Emulator) -> None:
     asyncio.get_running_loop()
     with Client(**_settings(emu)) as client:
         assert isinstance(client.segments.list(), list)
+
+
+@MODES
+def test_cohort_push_of_any_size(mode: str, emu: Emulator) -> None:
+    async def scenario(client: Any, do: Do, emu: Emulator) -> None:
+        cohort = Cohort(id=f"push-{mode}", name=f"Push {mode}", partner="tests")
+        uids = (f"{mode}-{i:05d}" for i in range(5000))  # a generator: streamed, not a list
+        report = await do(client.cohorts.add_members, cohort, uids, max_request_bytes=8_000)
+        assert report.accepted == 5000
+        removed = await do(client.cohorts.remove_members, cohort, [f"{mode}-00000"])
+        assert removed.accepted == 1
+
+    run(mode, emu, scenario)

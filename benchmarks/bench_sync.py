@@ -90,14 +90,14 @@ def bench_cohort(emu: Emulator, members: int) -> tuple[float, float] | None:
         async with AsyncClient(**_settings(emu)) as client:
             cohort = Cohort(id="bench-async", name="Bench async", partner="bench")
             start = time.perf_counter()
-            await client.cohorts.add_members(cohort, uids)  # type: ignore[attr-defined]
+            await client.cohorts.add_members(cohort, uids)
             return members / (time.perf_counter() - start)
 
     async_rate = asyncio.run(run_async())
     with Client(**_settings(emu)) as client:
         cohort = Cohort(id="bench-sync", name="Bench sync", partner="bench")
         start = time.perf_counter()
-        client.cohorts.add_members(cohort, uids)  # type: ignore[attr-defined]
+        client.cohorts.add_members(cohort, uids)
         sync_rate = members / (time.perf_counter() - start)
     return async_rate, sync_rate
 

@@ -276,7 +276,7 @@ class Execution:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict (``{"type": ..., "count": ...}``)."""
+        """Return the JSON-ready dict, e.g. ``Execution(type="atleast", count=1).to_payload()``."""
         out: dict[str, Any] = {"type": self.type}
         _put(out, "count", self.count)
         return _merge_extra(out, self.extra)
@@ -308,7 +308,7 @@ class TimeRange:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict."""
+        """Return the JSON-ready dict, e.g. ``TimeRange(type="inTheLast", days=30).to_payload()``."""
         out: dict[str, Any] = {"type": self.type}
         for key in ("value", "value1", "value_type", "period_unit", "days", "days1"):
             _put(out, key, getattr(self, key))
@@ -332,7 +332,7 @@ class AttributeGroup:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict (``{"filter_operator": ..., "filters": [...]}``)."""
+        """Return the JSON-ready dict, e.g. ``{"filter_operator": "and", "filters": []}``."""
         out = {"filter_operator": self.operator, "filters": [f.to_payload() for f in self.filters]}
         return _merge_extra(out, self.extra)
 
@@ -353,7 +353,7 @@ class BaseTimeRange:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict."""
+        """Return the JSON-ready dict, e.g. ``BaseTimeRange(type="previousPeriod").to_payload()``."""
         out: dict[str, Any] = {"type": self.type}
         _put(out, "value", self.value)
         _put(out, "value1", self.value1)
@@ -386,7 +386,7 @@ class Aggregation:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict."""
+        """Return the JSON-ready dict, e.g. ``sum_of("revenue").greater_than(9).to_payload()["operator"]``."""
         out: dict[str, Any] = {"attribute_name": self.attribute_name}
         _put(out, "data_type", self.data_type)
         out["aggregation_type"] = self.aggregation_type
@@ -437,7 +437,7 @@ class AggregationGroup:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict."""
+        """Return the JSON-ready dict, e.g. ``{"filter_operator": "and", "filters": [{...}]}``."""
         out = {"filter_operator": self.operator, "filters": [f.to_payload() for f in self.filters]}
         return _merge_extra(out, self.extra)
 
@@ -497,7 +497,7 @@ class EventFilter(_EventLike):
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict."""
+        """Return the JSON-ready dict, e.g. ``event("purchase").in_the_last(7).to_payload()["executed"]``."""
         out: dict[str, Any] = {"filter_type": "actions", "action_name": self.action_name}
         _put(out, "project_name", self.project_name)
         _put(out, "executed", self.executed)
@@ -690,7 +690,7 @@ class AffinityFilter(_EventLike):
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict."""
+        """Return the JSON-ready dict, e.g. ``affinity("buy").predominantly(attr("c").exists()).to_payload()``."""
         out: dict[str, Any] = {"filter_type": "psychographic_event", "action_name": self.action_name}
         _put(out, "project_name", self.project_name)
         _put(out, "executed", self.executed)
@@ -768,7 +768,7 @@ class SegmentRef(_Combinable):
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map, kw_only=True)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict."""
+        """Return the JSON-ready dict, e.g. ``segment("5c93982f573bb92004975a36").to_payload()["id"]``."""
         out: dict[str, Any] = {"filter_type": "custom_segments", "id": self.id}
         _put(out, "name", self.name)
         return _merge_extra(out, self.extra)
@@ -793,7 +793,7 @@ class RawFilter(_Combinable):
     payload: Any = attrs.field(converter=freeze)
 
     def to_payload(self) -> Any:
-        """Return the stored JSON, unchanged."""
+        """Return the stored JSON unchanged, e.g. ``RawFilter({"filter_type": "x"}).to_payload()``."""
         return thaw(self.payload)
 
     @property

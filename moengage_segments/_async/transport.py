@@ -284,7 +284,7 @@ class Transport:
                 error = parse_error(resp.status, raw, content_type, endpoint)
                 if isinstance(error, RateLimitError):
                     error.retry_after = hinted_wait(resp.headers)
-                logger.debug("%s %s -> %s", endpoint.method, endpoint.path, error)
+                logger.debug("%s (attempt %d)", error, attempt)  # the error text starts with "METHOD path ->"
                 return error
             try:
                 decoded = json.loads(raw) if raw else None

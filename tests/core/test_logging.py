@@ -37,7 +37,8 @@ async def test_debug_lines_and_no_secrets(make_client: Callable[..., AsyncClient
     path = "/v1/integrations/cohortsync"
     assert any(m.startswith(f"POST {path} (attempt 1") for m in messages), messages
     assert any(m.startswith(f"POST {path} (attempt 2") for m in messages), messages
-    assert any(f"POST {path} -> HTTP 503" in m and "REQ12345" in m for m in messages), messages
+    assert any(m.startswith(f"POST {path} -> HTTP 503: Server Error - m [request_id=REQ12345]")
+               and m.endswith("(attempt 1)") for m in messages), messages
     assert any("retrying POST " + path in m and "HTTP 503" in m and "attempt 1 of 5" in m for m in messages), messages
     assert any(m.startswith(f"POST {path} -> 200 in") and "(attempt 2)" in m for m in messages), messages
     text = _all_text(caplog)

@@ -12,7 +12,7 @@ from moengage_segments.testing._limits import DEFAULT_RATE_LIMITS, RateLimits, r
 from tests.emulator.conftest import Api
 
 
-@pytest.mark.emu(time_scale=600)  # a minute lasts 0.1 s
+@pytest.mark.emu(time_scale=10)  # a minute lasts 6 s: ample for 51 requests even on a busy machine
 async def test_list_allows_exactly_50_per_minute(api: Api, emu: Emulator) -> None:
     for i in range(50):
         reply = await api.call("GET", "/v3/custom-segments")
@@ -26,7 +26,12 @@ async def test_list_allows_exactly_50_per_minute(api: Api, emu: Emulator) -> Non
     assert reply.headers["x-ratelimit-remaining"] == "0"
     assert int(reply.headers["x-ratelimit-reset"]) >= int(time.time())
     assert emu.counters.rate_limited == 1
-    await asyncio.sleep(0.12)  # the emulated minute is over
+
+
+@pytest.mark.emu(time_scale=120, rate_limits={"list_segments": [(2, 60)]})  # a minute lasts 0.5 s
+async def test_window_reopens_after_an_emulated_minute(api: Api) -> None:
+    assert [(await api.call("GET", "/v3/custom-segments")).status for _ in range(3)] == [200, 200, 429]
+    await asyncio.sleep(0.55)
     assert (await api.call("GET", "/v3/custom-segments")).status == 200
 
 

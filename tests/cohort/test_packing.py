@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -72,7 +73,7 @@ def test_bodies_fit_round_trip_and_account_for_every_item(items: list[Any], budg
        budget=st.integers(min_value=300, max_value=3_000))
 def test_greedy_every_batch_but_the_last_is_full(items: list[str], budget: int) -> None:
     _, batches = pack_all(items, budget, chunk=37)
-    for batch, following in zip(batches, batches[1:], strict=False):
+    for batch, following in itertools.pairwise(batches):
         # The next batch's first member would not have fitted: the batch was filled greedily.
         grown = Packer(ENV, 10**9).body([*batch.wires, following.wires[0]])
         assert len(grown) > budget

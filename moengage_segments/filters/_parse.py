@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from moengage_segments.errors import ValidationError
 from moengage_segments.filters._model import (
     AffinityFilter,
@@ -190,7 +192,7 @@ def parse_filter(item: Any, path: str, *, strict: bool) -> Filter:
     if kind == "custom_segments":
         obj.used.add("filter_type")
         ref = SegmentRef(obj.req_str("id", "the id of the saved segment"), obj.str_("name"))
-        return SegmentRef(ref.id, ref.name, extra=obj.extra())
+        return attrs.evolve(ref, extra=obj.extra())
     if kind == "nested_filters":
         obj.used.add("filter_type")
         operator = obj.req_str("filter_operator", '"and" or "or"')
@@ -217,7 +219,7 @@ def _user(obj: _Obj, strict: bool) -> UserFilter:
         geo = GeoFilter(name=name, latitude=obj.number("value"), longitude=obj.number("value1"),
                         radius=obj.number("radius"), negate=obj.bool_("negate"), category=category,
                         project_name=project_name, filter_type=filter_type)
-        return _with_extra(geo, obj)
+        return attrs.evolve(geo, extra=obj.extra())
     if data_type in ("object", "array_object"):
         operator = obj.req_str("filter_operator", f'"and" or "or" (combines the {data_type} child filters)')
         items = obj.list_("filters", f"the child filters of the {data_type} attribute")
@@ -233,12 +235,6 @@ def _user(obj: _Obj, strict: bool) -> UserFilter:
         dynamic_attribute_type=obj.str_("dynamic_attribute_type"), category=category,
         project_name=project_name, filter_type=filter_type, extra=obj.extra(),
     )
-
-
-def _with_extra(geo: GeoFilter, obj: _Obj) -> GeoFilter:
-    return GeoFilter(name=geo.name, latitude=geo.latitude, longitude=geo.longitude, radius=geo.radius,
-                     negate=geo.negate, category=geo.category, project_name=geo.project_name,
-                     filter_type=geo.filter_type, extra=obj.extra())
 
 
 def _child_or_raw(item: Any, path: str, strict: bool) -> UserFilter | RawFilter:

@@ -444,7 +444,7 @@ def _check_attribute_group(group: AttributeGroup, path: str, context: Context, *
     _check_extra(group.extra, path, ("filter_operator", "filters"))
 
 
-def _check_window(tr: TimeRange, path: str, *, affinity: bool = False) -> None:
+def _check_window(tr: TimeRange, path: str) -> None:
     at = f"{path}.".__add__
     if tr.type not in TIME_RANGE_TYPES:
         raise ValidationError(at("type"), f"must be one of {_one_of(TIME_RANGE_TYPES)}")
@@ -494,7 +494,6 @@ def _check_window(tr: TimeRange, path: str, *, affinity: bool = False) -> None:
             parsed.append(bound)
     if len(parsed) == 2 and not parsed[1] > parsed[0]:
         raise ValidationError(at(end_key), f"must be greater than {start_key} (the start of the window)")
-    _ = affinity
 
 
 def _check_aggregation(f: EventFilter, group: AggregationGroup, path: str) -> None:
@@ -589,5 +588,5 @@ def _check_affinity(f: AffinityFilter, path: str) -> None:
     if f.primary_time_range is None:
         raise ValidationError(at("primary_time_range"), "is required for affinity filters: e.g. "
                               '{"type": "inTheLast", "value_type": "relative_past", "days": 90}')
-    _check_window(f.primary_time_range, at("primary_time_range"), affinity=True)
+    _check_window(f.primary_time_range, at("primary_time_range"))
     _check_extra(f.extra, path, _AFFINITY_KEYS)

@@ -16,6 +16,7 @@ from moengage_segments._async.client import (
     AsyncFilterSegments,
     AsyncSegments,
 )
+from moengage_segments._sync import Client, Cohorts, FileSegments, FilterSegments, Segments
 from moengage_segments.config import DATA_CENTERS, RateLimits, RetryPolicy, Settings, Window
 from moengage_segments.errors import (
     APIConnectionError,
@@ -69,6 +70,7 @@ __all__ = [
     "BadRequestError",
     "BatchRecord",
     "CheckpointError",
+    "Client",
     "ClientStateError",
     "Cohort",
     "CohortBatchResult",
@@ -76,9 +78,12 @@ __all__ = [
     "CohortSyncError",
     "CohortSyncProgress",
     "CohortSyncReport",
+    "Cohorts",
     "ConfigurationError",
     "ConflictError",
     "FileSegmentCallback",
+    "FileSegments",
+    "FilterSegments",
     "MoEngageError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -90,6 +95,7 @@ __all__ = [
     "Segment",
     "SegmentAck",
     "SegmentSummary",
+    "Segments",
     "ServerError",
     "Settings",
     "UidFile",

@@ -12,8 +12,6 @@ from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
-import attrs
-
 from moengage_segments._async import cohort_sync
 from moengage_segments._async import endpoints as ep
 from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT, CohortSync
@@ -28,6 +26,7 @@ from moengage_segments.config import (
     Settings,
 )
 from moengage_segments.errors import APIConnectionError, APIError, ServerError, ValidationError
+from moengage_segments.filters import Filter, FilterGroup, coerce_group
 from moengage_segments.models import (
     Cohort,
     CohortAction,
@@ -53,7 +52,8 @@ from moengage_segments.validation import (
 __all__ = ["AsyncClient", "AsyncCohorts", "AsyncFileSegments", "AsyncFilterSegments", "AsyncSegments"]
 
 AttributeType = Literal["string", "double"]
-FilterInput = Mapping[str, Any]
+#: What ``included``/``excluded`` accept: a typed group, a single filter, or a plain payload dict.
+FilterInput = FilterGroup | Filter | Mapping[str, Any]
 
 
 def _ambiguous(error: APIError) -> bool:
@@ -61,52 +61,15 @@ def _ambiguous(error: APIError) -> bool:
     return isinstance(error, (APIConnectionError, ServerError))
 
 
-def _filter_payload(value: Any, path: str) -> dict[str, Any]:
-    """Validate a filter group (typed object or plain dict) and return its payload."""
-    try:
-        from moengage_segments.filters import coerce_group as coerce
-    except ImportError:  # pragma: no cover - until the typed filter model lands
-        coerce = None
-    if coerce is not None:
-        group = coerce(value, path)
-        payload: dict[str, Any] = group.to_payload()
-        return payload
-    if not isinstance(value, Mapping):
-        raise ValidationError(path, f"must be a filter group, got {type(value).__name__}")
-    if value.get("filter_operator") not in ("and", "or"):
-        raise ValidationError(f"{path}.filter_operator", "must be 'and' or 'or'")
-    if not isinstance(value.get("filters"), list):
-        raise ValidationError(f"{path}.filters", "must be a list of filters")
-    return dict(value)
-
-
-def _parse_group(value: Any) -> Any:
-    """Read a filter group the service returned, without ever failing on unknown content."""
-    if value is None:
-        return None
-    try:
-        from moengage_segments.filters import parse_group as parse
-    except ImportError:  # pragma: no cover - until the typed filter model lands
-        return value
-    try:
-        return parse(value, strict=False)
-    except (TypeError, ValueError):
-        return value
+def _filter_payload(value: FilterGroup | Filter | Mapping[str, Any], path: str) -> dict[str, Any]:
+    """Validate a filter group (typed object, single filter or plain dict) and return its payload."""
+    return coerce_group(value, path).to_payload()
 
 
 def _segment(response: Response) -> Segment:
     body = response.data if isinstance(response.data, Mapping) else {}
     data = dict(body.get("data") or {})
-    segment = structure({**data, "response_id": body.get("response_id")}, Segment)
-    return _with_typed_filters(segment)
-
-
-def _with_typed_filters(segment: Segment) -> Segment:
-    return attrs.evolve(
-        segment,
-        included_filters=_parse_group(segment.included_filters),
-        excluded_filters=_parse_group(segment.excluded_filters),
-    )
+    return structure({**data, "response_id": body.get("response_id")}, Segment)
 
 
 class AsyncSegments:
@@ -371,7 +334,7 @@ class AsyncFilterSegments:
         self._transport = transport
         self._segments = segments
 
-    async def create(self, name: str, *, included: Any, excluded: Any = None) -> Segment:
+    async def create(self, name: str, *, included: FilterInput, excluded: FilterInput | None = None) -> Segment:
         """Create a filter segment. Both the name and the definition must be unique (else 409).
 
         ``included``/``excluded`` are filter groups (typed objects from :mod:`moengage_segments.filters`
@@ -404,8 +367,8 @@ class AsyncFilterSegments:
         self,
         segment_id: str,
         *,
-        included: Any,
-        excluded: Any = None,
+        included: FilterInput,
+        excluded: FilterInput | None = None,
         name: str | None = None,
         updated_by: str | None = None,
     ) -> Segment:
@@ -583,9 +546,8 @@ class AsyncClient:
 
     Configuration falls back to ``MOENGAGE_WORKSPACE_ID``, ``MOENGAGE_API_KEY``,
     ``MOENGAGE_DATA_CENTER``, ``MOENGAGE_BASE_URL`` and ``MOENGAGE_DB_NAME``. ``base_url`` overrides
-    the data centre (point it at the emulator). The aiohttp session is created by the first request,
-    inside the running loop; use the client from that loop only, and close it (``async with`` or
-    ``aclose()``).
+    the data centre (point it at the emulator). Network resources are created by the first request,
+    not here; close the client when done (``async with`` or ``aclose()``).
 
     Example::
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 
 from moengage_segments._async.client import (
     AsyncClient,
@@ -20,6 +20,7 @@ from moengage_segments._async.client import (
     AsyncFilterSegments,
     AsyncSegments,
     AttributeType,
+    FilterInput,
 )
 from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT
 from moengage_segments._runtime import Portal
@@ -51,9 +52,8 @@ class Client:
 
     Configuration falls back to ``MOENGAGE_WORKSPACE_ID``, ``MOENGAGE_API_KEY``,
     ``MOENGAGE_DATA_CENTER``, ``MOENGAGE_BASE_URL`` and ``MOENGAGE_DB_NAME``. ``base_url`` overrides
-    the data centre (point it at the emulator). The aiohttp session is created by the first request,
-    inside the running loop; use the client from that loop only, and close it (``with`` or
-    ``close()``).
+    the data centre (point it at the emulator). Network resources are created by the first request,
+    not here; close the client when done (``with`` or ``close()``).
 
     This blocking client is generated from the async one and runs every call on its own private
     event-loop thread (started by the first call, stopped by ``close()``), so it works in scripts,
@@ -341,7 +341,7 @@ class FilterSegments:
         self._async = async_namespace
         self._portal = portal
 
-    def create(self, name: str, *, included: Any, excluded: Any = None) -> Segment:
+    def create(self, name: str, *, included: FilterInput, excluded: FilterInput | None = None) -> Segment:
         """Create a filter segment. Both the name and the definition must be unique (else 409).
 
         ``included``/``excluded`` are filter groups (typed objects from :mod:`moengage_segments.filters`
@@ -359,8 +359,8 @@ class FilterSegments:
         self,
         segment_id: str,
         *,
-        included: Any,
-        excluded: Any = None,
+        included: FilterInput,
+        excluded: FilterInput | None = None,
         name: str | None = None,
         updated_by: str | None = None,
     ) -> Segment:

@@ -14,6 +14,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn
 
+from moengage_segments.filters import FilterGroup, parse_group
+
 __all__ = ["converter", "parse_timestamp", "structure"]
 
 T = TypeVar("T")
@@ -37,6 +39,8 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 converter.register_structure_hook(datetime, lambda value, _: parse_timestamp(value))
+# Definitions the service returns are read leniently: unknown filter kinds become RawFilter, never errors.
+converter.register_structure_hook(FilterGroup, lambda value, _: parse_group(value, strict=False))
 converter.register_unstructure_hook(datetime, lambda value: value.isoformat())
 
 

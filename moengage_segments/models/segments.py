@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from moengage_segments.filters import FilterGroup
 from moengage_segments.models._converter import structure
 
 __all__ = ["Segment", "SegmentAck", "SegmentSummary"]
@@ -77,8 +78,10 @@ class SegmentSummary:
 class Segment:
     """A full segment as returned by ``GET``/``POST``/``PATCH /v3/custom-segments``.
 
-    ``included_filters``/``excluded_filters`` hold the definition of a filter segment (``None`` for
-    other kinds, or when not used). ``response_id`` is the service's id for the response that carried it.
+    ``included_filters``/``excluded_filters`` hold the definition of a filter segment as typed
+    :class:`~moengage_segments.filters.FilterGroup` objects (``None`` for other kinds, or when not used);
+    filter kinds this SDK does not know are kept as ``RawFilter`` rather than rejected.
+    ``response_id`` is the service's id for the response that carried it.
 
     Example::
 
@@ -93,7 +96,7 @@ class Segment:
     type: str | None = None
     source: str | None = None
     description: str | None = None
-    included_filters: Any = None
-    excluded_filters: Any = None
+    included_filters: FilterGroup | None = None
+    excluded_filters: FilterGroup | None = None
     response_id: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)

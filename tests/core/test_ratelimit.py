@@ -178,3 +178,22 @@ async def test_waiting_for_a_slot_holds_no_connection(make_client: Callable[...,
         assert not queued.done()
         release.set()
         assert (await asyncio.wait_for(queued, 2)).id == SEG_ID
+
+
+async def test_replace_counts_in_the_file_ops_limit(make_client: Callable[..., AsyncClient], mocked: aioresponses,
+                                                    clock: FakeClock) -> None:
+    """Assumption: replace is counted with create/add/remove (the docs name only those three)."""
+    for path in ("file-segment", "file-segment/add-users", "file-segment/remove-users", "file-segment/replace"):
+        mocked.add(f"{BASE}/v2/custom-segments/{path}", "POST" if path == "file-segment" else "PUT",
+                   status=202, payload={"cs_id": SEG_ID}, repeat=True)
+    mocked.patch(f"{BASE}/v2/custom-segments/archive", payload={"success": True})
+    client = make_client(rate_limits=RateLimits(file_ops=(Window(3, 3600),), margin=0.0))
+    url = "https://h.example/f.csv"
+    await client.file_segments.create("s", file_url=url, expiry_days=1)
+    await client.file_segments.add_users("s", file_url=url)
+    await client.file_segments.remove_users("s", file_url=url)
+    assert clock.sleeps == []
+    await client.file_segments.replace_users("s", file_url=url)
+    assert clock.sleeps == [3600.0]
+    await client.segments.archive("s")  # another family: not held
+    assert clock.sleeps == [3600.0]

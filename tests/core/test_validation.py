@@ -140,3 +140,14 @@ async def test_valid_cohort_names_pass(make_client: Callable[..., AsyncClient], 
     mocked.post("https://api-01.moengage.com/v1/integrations/cohortsync", status=200, payload={"status": "success"})
     await make_client().cohorts.send_batch(Cohort(id="c", name=name, partner="p"), "add_members", ["u"])
     assert len(calls(mocked)) == 1
+
+
+async def test_default_byte_budget_is_128_000(make_client: Callable[..., AsyncClient], mocked: aioresponses) -> None:
+    from moengage_segments.config import DEFAULT_MAX_REQUEST_BYTES
+
+    assert DEFAULT_MAX_REQUEST_BYTES == 128_000
+    uids = [f"user-{i:010d}" for i in range(128_000 // len('{"uid":"user-0000000000"},'))]
+    with pytest.raises(ValidationError) as caught:
+        await make_client().cohorts.send_batch(COHORT, "add_members", uids)
+    assert caught.value.field == "uids" and "128000" in caught.value.reason
+    assert calls(mocked) == []

@@ -1,0 +1,140 @@
+"""cohort add|remove: dry run, report file, stdin and CSV columns, partial failure, resume, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from moengage_segments.testing import Emulator, Fault
+
+from .conftest import SEEDED, RunCLI, assert_no_secret, cli_env
+
+COHORT = ("--cohort-id", "churn", "--cohort-name", "Churn risk", "--partner", "warehouse")
+
+
+def _uid_file(tmp_path: Path, n: int = SEEDED, name: str = "uids.txt") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(f"user-{i:07d}\n" for i in range(n)))
+    return path
+
+
+def test_dry_run_plans_and_sends_nothing(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    path = _uid_file(tmp_path)
+    path.write_text(path.read_text() + "user-0000001\n\nbad|uid\n")  # a duplicate and a blank line
+    proc = run("cohort", "add", str(path), *COHORT, "--dry-run", "--max-request-bytes", "8000", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert plan["dry_run"] is True and plan["submitted"] == SEEDED + 2
+    assert plan["members"] + plan["invalid"] + plan["duplicates"] == SEEDED + 2
+    assert plan["requests"] > 1 and 0 < plan["fill"] <= 1
+    assert emu.cohort_segment("churn") is None
+    assert emu.counters.requests_by_endpoint["cohort_sync"] == 0
+
+
+def test_dry_run_needs_no_credentials(run: RunCLI, tmp_path: Path) -> None:
+    proc = run("cohort", "remove", str(_uid_file(tmp_path, 10)), *COHORT, "--dry-run", connect=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing was sent" in proc.stdout
+
+
+def test_push_writes_report_and_adds_members(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    report_path = tmp_path / "report.json"
+    proc = run("cohort", "add", str(_uid_file(tmp_path)), *COHORT, "--report", str(report_path),
+               "--max-request-bytes", "10000", "--max-in-flight", "4", "--json")
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    written = json.loads(report_path.read_text())
+    assert printed == written
+    assert written["accepted"] == SEEDED and written["ok"] is True and written["requests"] > 1
+    assert all(b["bytes"] <= 10000 for b in written["batches"])
+    segment = emu.cohort_segment("churn")
+    assert segment is not None and segment.member_count == SEEDED
+    # Progress went to stderr as plain lines (not a terminal).
+    assert "cohort add churn:" in proc.stderr
+
+
+def test_remove_from_stdin_csv_column(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    assert run("cohort", "add", str(_uid_file(tmp_path)), *COHORT).returncode == 0
+    csv_text = "email,user_id\n" + "".join(f"u{i}@x.test,user-{i:07d}\n" for i in range(100))
+    proc = run("cohort", "remove", "-", "--column", "user_id", *COHORT, stdin=csv_text)
+    assert proc.returncode == 0, proc.stderr
+    assert "accepted" in proc.stdout
+    segment = emu.cohort_segment("churn")
+    assert segment is not None and segment.member_count == SEEDED - 100
+
+
+def test_csv_file_column_by_name_and_missing_column(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("user_id,plan\n" + "".join(f"user-{i:07d},pro\n" for i in range(50)))
+    proc = run("cohort", "add", str(path), "--column", "user_id", *COHORT, "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["accepted"] == 50
+    proc = run("cohort", "add", str(path), "--column", "nope", *COHORT)
+    assert proc.returncode == 2 and "nope" in proc.stderr
+
+
+def test_partial_failure_exits_3_then_checkpoint_resumes(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    path, journal = _uid_file(tmp_path), tmp_path / "push.journal"
+    options = ("--checkpoint", str(journal), "--max-request-bytes", "10000", "--max-in-flight", "1")
+    # Two batches refused with a 400 (never retried): the push completes, minus those two.
+    emu.faults.script(Fault("status", 400), Fault("status", 400), target="cohort")
+    first = run("cohort", "add", str(path), *COHORT, *options, "--json")
+    assert first.returncode == 3, first.stderr
+    r1 = json.loads(first.stdout)
+    assert r1["failed"] > 0 and r1["accepted"] > 0 and r1["accepted"] + r1["failed"] == SEEDED
+
+    second = run("cohort", "add", str(path), *COHORT, *options, "--json")
+    assert second.returncode == 0, second.stderr
+    r2 = json.loads(second.stdout)
+    assert r2["skipped"] == r1["accepted"] and r2["accepted"] == r1["failed"]
+    assert r2["requests"] == 2  # only the two refused batches were sent again
+    segment = emu.cohort_segment("churn")
+    assert segment is not None and segment.member_count == SEEDED
+
+
+def test_checkpoint_of_another_input_is_a_usage_error(run: RunCLI, tmp_path: Path) -> None:
+    journal = str(tmp_path / "push.journal")
+    assert run("cohort", "add", str(_uid_file(tmp_path, 100)), *COHORT, "--checkpoint", journal).returncode == 0
+    other = _uid_file(tmp_path, 50, "other.txt")
+    proc = run("cohort", "remove", str(other), *COHORT, "--checkpoint", journal)
+    assert proc.returncode == 2 and "checkpoint" in proc.stderr
+
+
+def test_everything_failing_exits_1(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    emu.faults.set_random(Fault("status", 400), 1.0, target="cohort")
+    proc = run("cohort", "add", str(_uid_file(tmp_path, 10)), *COHORT, "--json")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["failed"] == 10
+
+
+def test_missing_input_and_bad_options_are_usage_errors(run: RunCLI, tmp_path: Path) -> None:
+    assert run("cohort", "add", str(tmp_path / "none.txt"), *COHORT).returncode == 2
+    assert run("cohort", "add", "-", "--partner", "p").returncode == 2  # --cohort-id missing
+    assert run("cohort", "add", "-", *COHORT, "--max-in-flight", "0").returncode == 2
+    proc = run("cohort", "add", "-", *COHORT, "--dry-run", "--checkpoint", "x.journal")
+    assert proc.returncode == 2 and "--dry-run" in proc.stderr
+    proc = run("cohort", "add", "-", "--cohort-id", "c", "--cohort-name", "bad|name", "--partner", "p", stdin="u1\n")
+    assert proc.returncode == 2 and "cohort.name" in proc.stderr
+
+
+def test_ctrl_c_cancels_cleanly_reports_and_exits_130(emu: Emulator, tmp_path: Path) -> None:
+    path, report = _uid_file(tmp_path), tmp_path / "report.json"
+    emu.faults.set_random(Fault.slow(0.5), 1.0, target="cohort")  # every request takes half a second
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moengage_segments", "cohort", "add", str(path), *COHORT, "--report", str(report),
+         "--max-request-bytes", "5000", "--max-in-flight", "1", "--checkpoint", str(tmp_path / "j")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(emu),
+    )
+    assert proc.stderr is not None
+    first_progress = proc.stderr.readline()  # the first progress line: the push is under way
+    assert "cohort add churn" in first_progress
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert_no_secret(out, err)
+    assert proc.returncode == 130, err
+    assert "interrupted" in out and "not sent" in out and "--checkpoint" in out
+    written = json.loads(report.read_text())
+    assert written["cancelled"] is True and written["accepted"] < SEEDED
+    assert written["accepted"] + written["not_sent"] == written["submitted"]

@@ -1,0 +1,79 @@
+"""``emulator`` serves until Ctrl-C; ``demo`` runs the whole tour to completion."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from .conftest import RunCLI, cli_env
+
+
+def _read_json_document(stream: object) -> dict[str, object]:
+    lines = []
+    while True:
+        line = stream.readline()  # type: ignore[attr-defined]
+        assert line, "the emulator exited before printing its address"
+        lines.append(line)
+        if line.rstrip() == "}":
+            return json.loads("".join(lines))  # type: ignore[no-any-return]
+
+
+def test_emulator_serves_until_ctrl_c(run: RunCLI) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moengage_segments", "emulator", "--port", "0", "--generate-users", "10", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(None),
+    )
+    try:
+        info = _read_json_document(proc.stdout)
+        assert str(info["base_url"]).startswith("http://127.0.0.1:")
+        assert info["api_key"] == "emulator-api-key"  # the public default, printed because the user gave none
+        env = {"MOENGAGE_BASE_URL": str(info["base_url"]), "MOENGAGE_WORKSPACE_ID": str(info["workspace_id"]),
+               "MOENGAGE_API_KEY": str(info["api_key"]), "MOENGAGE_DB_NAME": str(info["db_name"])}
+        listed = run("segments", "list", "--json", connect=False, env=env)
+        assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "emulator stopped" in err
+
+
+def test_emulator_never_echoes_a_key_the_user_chose(run: RunCLI) -> None:
+    key = "sk-user-CHOSEN-KEY-999"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moengage_segments", "emulator", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(None, {"MOENGAGE_API_KEY": key}),
+    )
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert "emulator running" in first
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert key not in first + out + err and "(the key you gave)" in out
+
+
+def test_demo_small_runs_to_completion(run: RunCLI) -> None:
+    proc = run("demo", "--uids", "20000", "--json", connect=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] is True and doc["problems"] == []
+    assert doc["file_segment"]["callback"]["status"] == 201
+    assert doc["file_segment"]["callback"]["user_count"] == 600
+    assert doc["filter_segment"]["name"] == "demo-new-york"
+    assert doc["cohort"]["add"]["accepted"] == 20000 and doc["cohort"]["remove"]["accepted"] == 2000
+    assert doc["archived"]["status"] in (200, 202)
+    assert [row["cohort"] for row in doc["summary"]] == ["add", "remove"]
+
+
+def test_demo_default_size_is_fast_with_plain_output(run: RunCLI) -> None:
+    started = time.monotonic()
+    proc = run("demo", connect=False, timeout=60)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    assert "200,000 pushed" in proc.stdout and "summary" in proc.stdout
+    assert "cohort add: 200,000/200,000 uids (100%)" in proc.stderr  # the plain progress renderer
+    assert elapsed < 45, f"demo took {elapsed:.1f}s"

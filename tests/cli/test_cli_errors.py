@@ -1,0 +1,79 @@
+"""Exit codes, one-line errors, --json error documents, --debug, and the API key never printed."""
+
+from __future__ import annotations
+
+import json
+
+from moengage_segments.testing import Emulator
+
+from .conftest import API_KEY, RunCLI
+
+
+def test_help_and_missing_command(run: RunCLI) -> None:
+    proc = run("--help", connect=False)
+    assert proc.returncode == 0 and "cohort" in proc.stdout and "demo" in proc.stdout
+    assert run("cohort", "add", "--help", connect=False).returncode == 0
+    proc = run(connect=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("error:")
+
+
+def test_unknown_command_or_option_is_2(run: RunCLI) -> None:
+    assert run("segments", "lst").returncode == 2
+    proc = run("segments", "list", "--bogus", "--json")
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["error"]["exit_code"] == 2
+
+
+def test_missing_credentials_is_2_and_names_the_variables(run: RunCLI) -> None:
+    proc = run("segments", "list", connect=False)
+    assert proc.returncode == 2
+    assert "MOENGAGE_API_KEY" in proc.stderr and "MOENGAGE_WORKSPACE_ID" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bad_data_center_and_segment_id_are_2(run: RunCLI) -> None:
+    assert run("segments", "list", "--data-center", "99", "--base-url", "", connect=False,
+               env={"MOENGAGE_WORKSPACE_ID": "w", "MOENGAGE_API_KEY": "some-key"}).returncode == 2
+    proc = run("segments", "get", "not-an-id", "--json")
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["error"]["field"] == "segment_id"
+
+
+def test_wrong_key_is_an_api_error_and_neither_key_is_printed(run: RunCLI) -> None:
+    wrong = "sk-wrong-ALSO-SECRET-77"
+    proc = run("segments", "list", "--api-key", wrong, "--json")
+    assert proc.returncode == 1
+    error = json.loads(proc.stdout)["error"]
+    assert error["status"] == 401 and error["type"] == "AuthenticationError"
+    assert wrong not in proc.stdout + proc.stderr
+    assert "--api-key" in proc.stderr  # the hint
+
+
+def test_not_found_is_1_with_one_line(run: RunCLI) -> None:
+    proc = run("segments", "get", "0123456789abcdef01234567")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "404" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_debug_shows_traceback_and_requests_but_masks_the_key(run: RunCLI, emu: Emulator) -> None:
+    proc = run("segments", "get", "0123456789abcdef01234567", "--debug")
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "DEBUG" in proc.stderr
+    # (the fixture already checks that API_KEY is absent)
+
+
+def test_key_inside_an_error_message_is_masked(run: RunCLI) -> None:
+    # A base URL with the key in it: the configuration error quotes the URL, the redactor masks the key.
+    proc = run("segments", "list", "--base-url", f"ftp://{API_KEY}@example.com", "--json")
+    assert proc.returncode == 2
+    assert "***" in proc.stderr and "***" in json.loads(proc.stdout)["error"]["message"]
+
+
+def test_key_given_as_flag_is_masked_in_a_usage_error(run: RunCLI) -> None:
+    flag_key = "sk-flag-SECRET-1234"
+    # argparse quotes the bad --timeout value, which happens to be the key: it must come out masked.
+    proc = run("segments", "list", "--api-key", flag_key, "--timeout", flag_key, connect=False)
+    assert proc.returncode == 2
+    assert "--timeout" in proc.stderr and "***" in proc.stderr
+    assert flag_key not in proc.stdout + proc.stderr

@@ -1,0 +1,72 @@
+"""file create|add|remove|replace, with and without waiting for the processing callback."""
+
+from __future__ import annotations
+
+import json
+
+from moengage_segments.testing import Emulator
+
+from .conftest import RunCLI
+
+
+def _uids(emu: Emulator, start: int, stop: int) -> list[str]:
+    return [f"user-{i:07d}" for i in range(start, stop)]
+
+
+def test_create_and_wait_for_the_callback(run: RunCLI, emu: Emulator) -> None:
+    url = emu.host_file("vip.csv", _uids(emu, 0, 100))
+    proc = run("file", "create", "vip", "--file-url", url, "--expiry-days", "7", "--wait", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["ack"]["name"] == "vip" and doc["ack"]["status"] in (200, 202)
+    assert doc["callback"]["status"] == 201 and doc["callback"]["user_count"] == 100
+    assert emu.members(doc["ack"]["segment_id"]) == set(_uids(emu, 0, 100))
+
+
+def test_add_remove_replace_by_name_and_id(run: RunCLI, emu: Emulator) -> None:
+    created = run("file", "create", "vip", "--file-url", emu.host_file("a.csv", _uids(emu, 0, 10)),
+                  "--expiry-days", "7", "--wait", "--json")
+    seg_id = json.loads(created.stdout)["ack"]["segment_id"]
+
+    proc = run("file", "add", "vip", "--file-url", emu.host_file("b.csv", _uids(emu, 10, 20)), "--wait", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["callback"]["user_count"] == 10
+    assert len(emu.members(seg_id)) == 20
+
+    # By id only: the CLI looks the name up to know which callback to wait for.
+    proc = run("file", "remove", "--id", seg_id, "--file-url", emu.host_file("c.csv", _uids(emu, 0, 5)), "--wait")
+    assert proc.returncode == 0, proc.stderr
+    assert "processing result" in proc.stdout
+    assert len(emu.members(seg_id)) == 15
+
+    proc = run("file", "replace", "vip", "--file-url", emu.host_file("d.csv", _uids(emu, 50, 53)), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "callback" not in json.loads(proc.stdout)  # no --wait: the ack only
+    emu.drain_blocking()
+    assert emu.members(seg_id) == set(_uids(emu, 50, 53))
+
+
+def test_failed_processing_exits_1(run: RunCLI, emu: Emulator) -> None:
+    missing = f"{emu.base_url}/_emulator/files/not-there.csv"
+    proc = run("file", "create", "broken", "--file-url", missing, "--expiry-days", "7", "--wait", "--json")
+    assert proc.returncode == 1
+    callback = json.loads(proc.stdout)["callback"]
+    assert callback["status"] == 400 and "download failed" in callback["error_message"].lower()
+
+
+def test_wait_timeout_exits_1(run: RunCLI, emu: Emulator) -> None:
+    emu.config.file_processing_delay = 3600.0  # emulated seconds: a minute of real time at scale 60
+    url = emu.host_file("slow.csv", _uids(emu, 0, 3))
+    proc = run("file", "create", "slow", "--file-url", url, "--expiry-days", "7", "--wait", "--wait-timeout", "0.5")
+    assert proc.returncode == 1
+    assert "no file-segment callback" in proc.stderr
+
+
+def test_wait_options_are_checked(run: RunCLI, emu: Emulator) -> None:
+    url = emu.host_file("x.csv", ["user-0000001"])
+    base = ("file", "create", "x", "--file-url", url, "--expiry-days", "7")
+    assert run(*base, "--wait", "--callback-url", "https://h.example.com/cb").returncode == 2
+    assert run(*base, "--public-url", "https://h.example.com/cb").returncode == 2
+    assert run(*base, "--wait", "--listen", "nonsense").returncode == 2
+    assert run("file", "add", "--file-url", url).returncode == 2  # neither name nor --id
+    assert emu.segments() == []

@@ -1,0 +1,120 @@
+"""segments list|find|get|archive|unarchive and filter create|update, driven as a subprocess."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from moengage_segments.testing import Emulator
+
+from .conftest import RunCLI
+
+NEW_YORK = {"filter_operator": "and", "filters": [
+    {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in",
+     "negate": False, "case_sensitive": False, "value": ["New York"]}]}
+LONDON = {"filter_operator": "and", "filters": [
+    {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in",
+     "negate": False, "case_sensitive": False, "value": ["London"]}]}
+
+
+def _definition(tmp_path: Path, doc: object, name: str = "def.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def _create(run: RunCLI, tmp_path: Path, name: str = "ny-users") -> dict[str, object]:
+    proc = run("filter", "create", name, "--definition", _definition(tmp_path, {"included_filters": NEW_YORK}),
+               "--json")
+    assert proc.returncode == 0, proc.stderr
+    created: dict[str, object] = json.loads(proc.stdout)
+    return created
+
+
+def test_filter_create_then_get_find_list(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    created = _create(run, tmp_path)
+    seg_id = str(created["id"])
+    assert created["name"] == "ny-users" and created["included_filters"] == NEW_YORK
+    assert emu.segment(seg_id).kind == "filter"
+
+    got = json.loads(run("segments", "get", seg_id, "--json").stdout)
+    assert (got["id"], got["name"], got["included_filters"]) == (seg_id, "ny-users", NEW_YORK)
+
+    found = run("segments", "find", "ny-users", "--json")
+    assert found.returncode == 0 and json.loads(found.stdout)["id"] == seg_id
+
+    listed = json.loads(run("segments", "list", "--json").stdout)
+    assert [(s["id"], s["name"]) for s in listed] == [(seg_id, "ny-users")]
+
+    human = run("segments", "list")
+    assert human.returncode == 0 and seg_id in human.stdout and "ny-users" in human.stdout
+
+
+def test_find_missing_exits_1_with_null(run: RunCLI) -> None:
+    proc = run("segments", "find", "nobody-has-this-name", "--json")
+    assert proc.returncode == 1 and json.loads(proc.stdout) is None
+    human = run("segments", "find", "nobody-has-this-name")
+    assert human.returncode == 1 and "no segment named" in human.stdout
+
+
+def test_archive_and_unarchive_by_name_and_id(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    seg_id = str(_create(run, tmp_path)["id"])
+    proc = run("segments", "archive", "ny-users", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] in (200, 202)
+    assert emu.segment(seg_id).status == "archived"
+    proc = run("segments", "unarchive", "--id", seg_id)
+    assert proc.returncode == 0, proc.stderr
+    assert emu.segment(seg_id).status == "active"
+
+
+def test_archive_needs_a_name_or_id(run: RunCLI) -> None:
+    proc = run("segments", "archive")
+    assert proc.returncode == 2 and "NAME or --id" in proc.stderr
+
+
+def test_filter_update_replaces_definition_and_renames(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    seg_id = str(_create(run, tmp_path)["id"])
+    # A bare group is accepted as the included definition.
+    proc = run("filter", "update", seg_id, "--definition", _definition(tmp_path, LONDON, "london.json"),
+               "--name", "london-users", "--json")
+    assert proc.returncode == 0, proc.stderr
+    updated = json.loads(proc.stdout)
+    assert updated["name"] == "london-users" and updated["included_filters"] == LONDON
+    info = emu.segment(seg_id)
+    assert info.name == "london-users" and info.included_filters == LONDON
+
+
+def test_filter_definition_from_stdin(run: RunCLI, emu: Emulator) -> None:
+    proc = run("filter", "create", "from-stdin", "--definition", "-", stdin=json.dumps(NEW_YORK))
+    assert proc.returncode == 0, proc.stderr
+    assert emu.find_segment("from-stdin") is not None
+
+
+def test_invalid_definition_is_a_usage_error_naming_the_field(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    bad = {"included_filters": {"filter_operator": "and", "filters": [{**NEW_YORK["filters"][0], "operator": "??"}]}}
+    proc = run("filter", "create", "bad", "--definition", _definition(tmp_path, bad), "--json")
+    assert proc.returncode == 2
+    error = json.loads(proc.stdout)["error"]
+    assert error["type"] == "ValidationError" and error["field"].startswith("included_filters.filters[0]")
+    assert len(proc.stderr.strip().splitlines()) == 1  # one clear line
+    assert emu.segments() == []  # nothing was sent
+
+
+def test_unreadable_definitions_are_usage_errors(run: RunCLI, tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("{not json")
+    assert run("filter", "create", "x", "--definition", str(path)).returncode == 2
+    assert run("filter", "create", "x", "--definition", str(tmp_path / "missing.json")).returncode == 2
+    other = _definition(tmp_path, {"something": 1})
+    proc = run("filter", "create", "x", "--definition", other)
+    assert proc.returncode == 2 and "included_filters" in proc.stderr
+
+
+def test_duplicate_filter_segment_is_an_api_error(run: RunCLI, tmp_path: Path) -> None:
+    _create(run, tmp_path)
+    proc = run("filter", "create", "ny-users", "--definition",
+               _definition(tmp_path, {"included_filters": NEW_YORK}), "--json")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["error"]["status"] == 409
+    assert "409" in proc.stderr

@@ -21,7 +21,7 @@ from moengage_segments.cli.output import (
     rich_available,
 )
 from moengage_segments.cli.progress import PlainProgress
-from moengage_segments.cli.redact import Redactor, RedactingStream
+from moengage_segments.cli.redact import RedactingStream, Redactor
 from moengage_segments.errors import ConflictError, RateLimitError, ValidationError
 
 

@@ -327,7 +327,7 @@ class AsyncFilterSegments:
     Example::
 
         from moengage_segments.filters import attr, all_of
-        segment = await client.filter_segments.create("adults", included=all_of(attr("age", "double").at_least(18)))
+        segment = await client.filter_segments.create("adults", included=all_of(attr("age", "double").greater_than(17)))
     """
 
     def __init__(self, transport: Transport, segments: AsyncSegments) -> None:

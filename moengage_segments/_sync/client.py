@@ -334,7 +334,7 @@ class FilterSegments:
     Example::
 
         from moengage_segments.filters import attr, all_of
-        segment = client.filter_segments.create("adults", included=all_of(attr("age", "double").at_least(18)))
+        segment = client.filter_segments.create("adults", included=all_of(attr("age", "double").greater_than(17)))
     """
 
     def __init__(self, async_namespace: AsyncFilterSegments, portal: Portal) -> None:

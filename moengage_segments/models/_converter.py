@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, get_args
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn
 
-from moengage_segments.filters import FilterGroup, parse_group
+from moengage_segments.errors import ValidationError
+from moengage_segments.filters import FilterGroup, RawFilter, parse_group
 
 __all__ = ["converter", "parse_timestamp", "structure"]
 
@@ -39,8 +40,24 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 converter.register_structure_hook(datetime, lambda value, _: parse_timestamp(value))
-# Definitions the service returns are read leniently: unknown filter kinds become RawFilter, never errors.
-converter.register_structure_hook(FilterGroup, lambda value, _: parse_group(value, strict=False))
+
+
+def _structure_group(value: Any, _: Any) -> FilterGroup | RawFilter | None:
+    # Definitions the service returns are read leniently: unknown filter kinds become RawFilter inside the
+    # group, and a root that is not even a group is kept whole as a RawFilter rather than failing the model.
+    if value is None:
+        return None
+    try:
+        return parse_group(value, strict=False)
+    except ValidationError:
+        return RawFilter(value)
+
+
+def _is_group_type(tp: Any) -> bool:
+    return tp is FilterGroup or FilterGroup in get_args(tp)
+
+
+converter.register_structure_hook_func(_is_group_type, _structure_group)
 converter.register_unstructure_hook(datetime, lambda value: value.isoformat())
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from moengage_segments.filters import FilterGroup
+from moengage_segments.filters import FilterGroup, RawFilter
 from moengage_segments.models._converter import structure
 
 __all__ = ["Segment", "SegmentAck", "SegmentSummary"]
@@ -80,7 +80,8 @@ class Segment:
 
     ``included_filters``/``excluded_filters`` hold the definition of a filter segment as typed
     :class:`~moengage_segments.filters.FilterGroup` objects (``None`` for other kinds, or when not used);
-    filter kinds this SDK does not know are kept as ``RawFilter`` rather than rejected.
+    filter kinds this SDK does not know are kept as ``RawFilter`` rather than rejected (a root that is
+    not a group at all is kept whole as one ``RawFilter``).
     ``response_id`` is the service's id for the response that carried it.
 
     Example::
@@ -96,7 +97,7 @@ class Segment:
     type: str | None = None
     source: str | None = None
     description: str | None = None
-    included_filters: FilterGroup | None = None
-    excluded_filters: FilterGroup | None = None
+    included_filters: FilterGroup | RawFilter | None = None
+    excluded_filters: FilterGroup | RawFilter | None = None
     response_id: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)

@@ -343,3 +343,15 @@ def test_every_documented_operation_is_covered() -> None:
                   for p, ops in _spec.load(name)["paths"].items() for m in ops if re.fullmatch(r"[a-z]+", m)
                   and m in ("get", "post", "put", "patch", "delete")}
     assert documented == covered
+
+
+async def test_list_item_without_id_does_not_escape_as_a_cattrs_error(make_client: Callable[..., AsyncClient],
+                                                                      mocked: aioresponses) -> None:
+    from moengage_segments import MoEngageError
+
+    mocked.get(BASE + "/v3/custom-segments", payload={"data": [{"name": "no id"}, {"id": SEG_ID, "name": "ok"}]})
+    try:
+        summaries = await make_client().segments.list()
+    except MoEngageError:
+        return
+    assert [s.id for s in summaries] == [SEG_ID]

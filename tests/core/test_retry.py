@@ -302,3 +302,14 @@ async def test_closing_during_a_retry_wait_stops_the_call(make_client: Callable[
     with pytest.raises(ClientStateError):
         await client.segments.list()
     assert n_calls(mocked, "GET", LIST) == 1
+
+
+
+async def test_failed_lookup_after_ambiguous_create_surfaces_the_create_error(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
+    mocked.post(FILE_CREATE, status=503)
+    mocked.get(LOOKUP, status=429, headers={"Retry-After": "3600"})
+    with pytest.raises(ServerError) as caught:
+        await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
+    assert isinstance(caught.value.__context__, RateLimitError)

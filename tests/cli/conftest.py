@@ -58,3 +58,24 @@ def run(emu: Emulator) -> RunCLI:
         return proc
 
     return invoke
+
+
+InProcess = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run_main(emu: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> InProcess:
+    """Call ``main()`` in this process (fast, for checks that end before any request is sent)."""
+    from moengage_segments.cli import main
+
+    for key, value in cli_env(emu).items():
+        if key.startswith("MOENGAGE_"):
+            monkeypatch.setenv(key, value)
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        assert_no_secret(captured.out, captured.err)
+        return code, captured.out, captured.err
+
+    return invoke

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from moengage_segments.testing import Emulator, Fault
 
-from .conftest import SEEDED, RunCLI, assert_no_secret, cli_env
+from .conftest import SEEDED, InProcess, RunCLI, assert_no_secret, cli_env
 
 COHORT = ("--cohort-id", "churn", "--cohort-name", "Churn risk", "--partner", "warehouse")
 
@@ -109,14 +109,19 @@ def test_everything_failing_exits_1(run: RunCLI, emu: Emulator, tmp_path: Path) 
     assert json.loads(proc.stdout)["failed"] == 10
 
 
-def test_missing_input_and_bad_options_are_usage_errors(run: RunCLI, tmp_path: Path) -> None:
-    assert run("cohort", "add", str(tmp_path / "none.txt"), *COHORT).returncode == 2
-    assert run("cohort", "add", "-", "--partner", "p").returncode == 2  # --cohort-id missing
-    assert run("cohort", "add", "-", *COHORT, "--max-in-flight", "0").returncode == 2
-    proc = run("cohort", "add", "-", *COHORT, "--dry-run", "--checkpoint", "x.journal")
-    assert proc.returncode == 2 and "--dry-run" in proc.stderr
+def test_missing_input_and_bad_options_are_usage_errors(run_main: InProcess, tmp_path: Path) -> None:
+    code, _, err = run_main("cohort", "add", str(tmp_path / "none.txt"), *COHORT)
+    assert code == 2 and "none.txt" in err
+    assert run_main("cohort", "add", "-", "--partner", "p")[0] == 2  # --cohort-id missing
+    assert run_main("cohort", "add", "-", *COHORT, "--max-in-flight", "0")[0] == 2
+    code, _, err = run_main("cohort", "add", "-", *COHORT, "--dry-run", "--checkpoint", "x.journal")
+    assert code == 2 and "--dry-run" in err
+
+
+def test_bad_cohort_name_is_a_usage_error(run: RunCLI, emu: Emulator) -> None:
     proc = run("cohort", "add", "-", "--cohort-id", "c", "--cohort-name", "bad|name", "--partner", "p", stdin="u1\n")
     assert proc.returncode == 2 and "cohort.name" in proc.stderr
+    assert emu.counters.requests_by_endpoint["cohort_sync"] == 0
 
 
 def test_ctrl_c_cancels_cleanly_reports_and_exits_130(emu: Emulator, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import json
 
 from moengage_segments.testing import Emulator
 
-from .conftest import RunCLI
+from .conftest import InProcess, RunCLI
 
 
 def _uids(emu: Emulator, start: int, stop: int) -> list[str]:
@@ -62,11 +62,15 @@ def test_wait_timeout_exits_1(run: RunCLI, emu: Emulator) -> None:
     assert "no file-segment callback" in proc.stderr
 
 
-def test_wait_options_are_checked(run: RunCLI, emu: Emulator) -> None:
+def test_wait_options_are_checked(run_main: InProcess, emu: Emulator) -> None:
     url = emu.host_file("x.csv", ["user-0000001"])
     base = ("file", "create", "x", "--file-url", url, "--expiry-days", "7")
-    assert run(*base, "--wait", "--callback-url", "https://h.example.com/cb").returncode == 2
-    assert run(*base, "--public-url", "https://h.example.com/cb").returncode == 2
-    assert run(*base, "--wait", "--listen", "nonsense").returncode == 2
-    assert run("file", "add", "--file-url", url).returncode == 2  # neither name nor --id
+    code, _, err = run_main(*base, "--wait", "--callback-url", "https://h.example.com/cb")
+    assert code == 2 and "--callback-url" in err
+    code, _, err = run_main(*base, "--public-url", "https://h.example.com/cb")
+    assert code == 2 and "--public-url" in err
+    code, _, err = run_main(*base, "--wait", "--listen", "nonsense")
+    assert code == 2 and "--listen" in err
+    code, _, err = run_main("file", "add", "--file-url", url)
+    assert code == 2 and "NAME or --id" in err
     assert emu.segments() == []

@@ -36,6 +36,7 @@ from moengage_segments.errors import (
     PreconditionFailedError,
     RateLimitError,
     ServerError,
+    UnexpectedResponseError,
     UnsupportedMediaTypeError,
     ValidationError,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "ServerError",
     "Settings",
     "UidFile",
+    "UnexpectedResponseError",
     "UnsupportedMediaTypeError",
     "ValidationError",
     "Window",

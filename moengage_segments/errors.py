@@ -10,6 +10,7 @@ Everything the SDK raises on purpose derives from :class:`MoEngageError`::
     └── APIError
         ├── APIConnectionError      the request did not get an HTTP response
         │   └── APITimeoutError
+        ├── UnexpectedResponseError a success response without what the API documents
         └── APIStatusError          the service answered with an error status
             ├── BadRequestError (400)        ├── PayloadTooLargeError (413)
             ├── AuthenticationError (401)    ├── UnsupportedMediaTypeError (415)
@@ -51,6 +52,7 @@ __all__ = [
     "PreconditionFailedError",
     "RateLimitError",
     "ServerError",
+    "UnexpectedResponseError",
     "UnsupportedMediaTypeError",
     "ValidationError",
     "error_for_status",
@@ -141,6 +143,16 @@ class APITimeoutError(APIConnectionError):
     Example::
 
         AsyncClient(timeout=5.0)  # requests slower than 5 s raise APITimeoutError
+    """
+
+
+class UnexpectedResponseError(APIError):
+    """A success response lacked what the API documents (for example a segment without an id).
+
+    Example::
+
+        except UnexpectedResponseError:
+            log.error("MoEngage answered without a segment; retry later")
     """
 
 

@@ -16,7 +16,7 @@ from moengage_segments._async import cohort_sync
 from moengage_segments._async import endpoints as ep
 from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT, CohortSync
 from moengage_segments._async.packing import CohortEnvelope, encode_member
-from moengage_segments._async.transport import Response, Transport
+from moengage_segments._async.transport import Response, Transport, logger
 from moengage_segments.config import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_RATE_LIMITS,
@@ -25,7 +25,14 @@ from moengage_segments.config import (
     RetryPolicy,
     Settings,
 )
-from moengage_segments.errors import APIConnectionError, APIError, ServerError, ValidationError
+from moengage_segments.errors import (
+    APIConnectionError,
+    APIError,
+    ConfigurationError,
+    ServerError,
+    UnexpectedResponseError,
+    ValidationError,
+)
 from moengage_segments.filters import Filter, FilterGroup, coerce_group
 from moengage_segments.models import (
     Cohort,
@@ -66,9 +73,19 @@ def _filter_payload(value: FilterGroup | Filter | Mapping[str, Any], path: str) 
     return coerce_group(value, path).to_payload()
 
 
+def _is_summary(item: Any) -> bool:
+    # An item without an id or a name cannot be used for anything; skip it rather than fail the listing.
+    ok = isinstance(item, Mapping) and isinstance(item.get("id"), str) and isinstance(item.get("name"), str)
+    if not ok:
+        logger.warning("skipping a segment list item without a string id and name")
+    return ok
+
+
 def _segment(response: Response) -> Segment:
     body = response.data if isinstance(response.data, Mapping) else {}
-    data = dict(body.get("data") or {})
+    data = body.get("data")
+    if not isinstance(data, Mapping) or not isinstance(data.get("id"), str) or not isinstance(data.get("name"), str):
+        raise UnexpectedResponseError(f"HTTP {response.status} response without a segment (no data.id/data.name)")
     return structure({**data, "response_id": body.get("response_id")}, Segment)
 
 
@@ -98,7 +115,7 @@ class AsyncSegments:
         response = await self._transport.request(ep.LIST_SEGMENTS, params=params)
         body = response.data if isinstance(response.data, Mapping) else {}
         items = body.get("data") or []
-        return [structure(item, SegmentSummary) for item in items if isinstance(item, Mapping)]
+        return [structure(item, SegmentSummary) for item in items if _is_summary(item)]
 
     async def find(self, name: str) -> SegmentSummary | None:
         """Return the segment named exactly ``name``, or ``None`` when there is none.
@@ -147,6 +164,22 @@ class AsyncSegments:
         body = await self._target(name, segment_id)
         response = await self._transport.request(ep.UNARCHIVE, json_body=body)
         return SegmentAck.from_response(response.status, response.data)
+
+    async def _recover_create(self, name: str, error: APIError) -> SegmentSummary:
+        """After a create failed, find the segment if the failure was ambiguous; else re-raise ``error``.
+
+        A dropped connection or a 5xx may hide a create that succeeded, so the name is looked up rather
+        than re-sending. When the lookup itself fails, the create's own error is what the caller sees.
+        """
+        if not _ambiguous(error):
+            raise error
+        try:
+            found = await self.find(name)
+        except APIError:
+            raise error from None
+        if found is None:
+            raise error
+        return found
 
     async def _target(self, name: str | None, segment_id: str | None) -> dict[str, Any]:
         """The ``{name, cs_id}`` pair of the v2 bodies; the API requires ``name`` even when ``cs_id`` is set."""
@@ -207,11 +240,7 @@ class AsyncFileSegments:
         try:
             response = await self._transport.request(ep.FILE_CREATE, json_body=body)
         except APIError as error:
-            if not _ambiguous(error):
-                raise
-            found = await self._segments.find(name)
-            if found is None:
-                raise
+            found = await self._segments._recover_create(name, error)
             return SegmentAck(status=202, segment_id=found.id, name=found.name,
                               message="recovered: the segment exists although the create call failed")
         return SegmentAck.from_response(response.status, response.data)
@@ -355,11 +384,7 @@ class AsyncFilterSegments:
         try:
             response = await self._transport.request(ep.CREATE_FILTER_SEGMENT, json_body=body)
         except APIError as error:
-            if not _ambiguous(error):
-                raise
-            found = await self._segments.find(name)
-            if found is None:
-                raise
+            found = await self._segments._recover_create(name, error)
             return await self._segments.get(found.id)
         return _segment(response)
 
@@ -578,10 +603,10 @@ class AsyncClient:
             workspace_id, api_key, data_center, base_url=base_url, db_name=db_name,
             allow_insecure_http=allow_insecure_http,
         )
-        if timeout <= 0:
-            raise ValidationError("timeout", "must be a positive number of seconds")
+        if not timeout > 0:
+            raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if max_connections < 1:
-            raise ValidationError("max_connections", "must be at least 1")
+            raise ConfigurationError(f"max_connections must be at least 1, got {max_connections!r}")
         self._transport = Transport(
             settings, timeout=timeout, retry=retry, rate_limits=rate_limits, max_connections=max_connections
         )

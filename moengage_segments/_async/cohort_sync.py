@@ -161,7 +161,7 @@ class _Flight:
     def __init__(self, batch: PackedBatch, body_digest: str) -> None:
         self.batch = batch
         self.digest = body_digest
-        self.remaining = len(batch.wires)
+        self.remaining = batch.members
         self.accepted = 0
         self.failed = 0
         self.attempts = 0
@@ -179,7 +179,7 @@ class _Flight:
             status = "accepted"
         batch = self.batch
         return BatchRecord(
-            index=batch.index, members=len(batch.wires), bytes=len(batch.body), status=status,
+            index=batch.index, members=batch.members, bytes=len(batch.body), status=status,
             accepted=self.accepted, failed=self.failed, attempts=self.attempts, parts=self.parts,
             request_id=self.request_id, error=self.error, position=batch.position,
         )
@@ -352,7 +352,7 @@ class CohortSync:
     def _register(self, batch: PackedBatch) -> _Flight | None:
         body_digest = digest(batch.body) if self._journal is not None else ""
         if self._journal is not None and self._journal.is_confirmed(batch.index, batch.position, body_digest):
-            members = len(batch.wires)
+            members = batch.members
             self._skipped += members
             self._records.append(BatchRecord(
                 index=batch.index, members=members, bytes=len(batch.body), status="skipped",
@@ -377,32 +377,35 @@ class CohortSync:
 
     async def _deliver(self, flight: _Flight) -> None:
         """Send one batch; on 413 split it in two and send the halves (recursively)."""
-        parts: list[tuple[list[str], bytes]] = [(flight.batch.wires, flight.batch.body)]
+        # (members in wire form, or None for "the whole batch": decoded only when needed), count, body
+        parts: list[tuple[list[str] | None, int, bytes]] = [(None, flight.batch.members, flight.batch.body)]
         stop: _Stop | None = None
         while parts:
-            wires, body = parts.pop(0)
+            wires, count, body = parts.pop(0)
             try:
                 response = await self._transport.request(ep.COHORT_SYNC, body=body)
             except PayloadTooLargeError as exc:
                 self._count(exc.attempts, len(body))
                 flight.attempts += exc.attempts
-                if len(wires) > 1:
-                    half = len(wires) // 2
+                if count > 1:
+                    wires = flight.batch.wires if wires is None else wires
+                    half = count // 2
                     first, second = wires[:half], wires[half:]
-                    parts[0:0] = [(first, self._packer.body(first)), (second, self._packer.body(second))]
+                    parts[0:0] = [(first, len(first), self._packer.body(first)),
+                                  (second, len(second), self._packer.body(second))]
                     flight.parts += 1
                     continue
-                stop = self._fail(flight, wires, exc)
+                stop = self._fail(flight, flight.batch.wires if wires is None else wires, exc)
             except APIError as exc:
                 self._count(exc.attempts, len(body))
                 flight.attempts += exc.attempts
-                stop = self._fail(flight, wires, exc)
+                stop = self._fail(flight, flight.batch.wires if wires is None else wires, exc)
             else:
                 self._count(response.attempts, len(body))
                 flight.attempts += response.attempts
-                flight.accepted += len(wires)
-                flight.remaining -= len(wires)
-                self._accepted += len(wires)
+                flight.accepted += count
+                flight.remaining -= count
+                self._accepted += count
                 flight.request_id = _request_id(response) or flight.request_id
             if stop is not None:
                 break  # on_error="raise": the other parts stay not sent
@@ -429,7 +432,7 @@ class CohortSync:
     def _resolve(self, flight: _Flight) -> None:
         del self._outstanding[flight.batch.index]
         self._records.append(flight.record())
-        if self._journal is not None and flight.accepted == len(flight.batch.wires):
+        if self._journal is not None and flight.accepted == flight.batch.members:
             self._journal.confirm(flight.batch.index, flight.batch.position, flight.accepted, flight.digest)
         self._progress()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from itertools import accumulate
 from typing import Any
 
 from moengage_segments._async.transport import dump_json
@@ -77,14 +76,14 @@ class CohortEnvelope:
 # Greedy exact-byte packer
 # --------------------------------------------------------------------------------------------------
 
-#: ``{"uid":""}`` is 10 bytes, plus the comma that separates it from the next member.
-_MEMBER_COST = 11
 _WIRE_OPEN = b'{"uid":"'
 _WIRE_SEP = '"},{"uid":"'
 _WIRE_CLOSE = b'"}'
 _TOO_LARGE = "uid too large to fit in one request"
-#: Bytes that make a uid need JSON escaping (controls, quote, backslash, DEL) or may make it blank (space).
-_NOT_PLAIN = bytes(range(0x21)) + b'"\\\x7f'
+#: Bytes that make a uid need JSON escaping (controls, quote, backslash, DEL) or may make it blank (space);
+#: and '{', so that in plain text each member after the first starts with the only '{' (fast counting).
+_NOT_PLAIN = bytes(range(0x21)) + b'"\\\x7f{'
+_SEP_BYTES = _WIRE_SEP.encode()
 
 
 def wire_form(uid: str) -> str:
@@ -116,20 +115,28 @@ class PackedBatch:
     """One request body built by :class:`Packer`.
 
     ``index`` numbers the batches of a run from 0; ``position`` is how many input items had been read
-    when the batch was cut (the same on every run over the same input); ``wires`` are the members in
-    wire form (see :func:`wire_form`), kept so a 413 can split the batch and failures can be listed.
+    when the batch was cut (the same on every run over the same input); ``members`` is the member count.
+    ``wires`` (the members in wire form, see :func:`wire_form`) is decoded from the body on demand, for a
+    413 split or to list failed uids, so a batch costs little more than its body.
     """
 
-    __slots__ = ("body", "index", "position", "wires")
+    __slots__ = ("body", "index", "members", "position", "start", "stop")
 
-    def __init__(self, index: int, position: int, wires: list[str], body: bytes) -> None:
+    def __init__(self, index: int, position: int, members: int, body: bytes, start: int, stop: int) -> None:
         self.index = index
         self.position = position
-        self.wires = wires
+        self.members = members
         self.body = body
+        self.start = start  # the members' text is body[start:stop]
+        self.stop = stop
+
+    @property
+    def wires(self) -> list[str]:
+        """The members in wire form, in body order."""
+        return self.body[self.start : self.stop].decode("utf-8").split(_WIRE_SEP)
 
     def __repr__(self) -> str:
-        return f"<PackedBatch #{self.index} {len(self.wires)} members, {len(self.body)} bytes>"
+        return f"<PackedBatch #{self.index} {self.members} members, {len(self.body)} bytes>"
 
 
 class Packer:
@@ -138,6 +145,11 @@ class Packer:
     Feed input in chunks with :meth:`feed`, which returns the batches that are full; :meth:`finish`
     returns the last, partial one. Every body is exactly ``prefix + members + suffix`` and no larger than
     the budget; every batch but the last is filled until the next member would not fit.
+
+    How it stays fast: a chunk's members are joined into their final JSON text in one C call, validated
+    by a few whole-text scans (plain printable ASCII needs no escaping), and cut at the last member
+    separator that fits (``bytes.rfind``), so no Python code runs per uid on that path. Chunks holding
+    anything else take the exact path: per-uid checks and ``json.dumps`` escaping.
 
     Duplicates are dropped within the window being packed (the current chunk plus the unsent tail of the
     previous one), which covers every request; ``dedupe=True`` drops them across the whole run instead,
@@ -154,10 +166,10 @@ class Packer:
     """
 
     def __init__(self, envelope: CohortEnvelope, max_request_bytes: int, *, dedupe: bool = False) -> None:
-        # sum(len(wire) + 11) over the members must not exceed this: the body is
-        # overhead + sum(len + 10) + (n - 1) commas.
-        self.room = max_request_bytes - envelope.overhead + 1
-        if self.room < _MEMBER_COST + 1:
+        # The members' text (members joined by '"},{"uid":"', without the outer '{"uid":"' and '"}')
+        # may take this many bytes: the body is prefix + '{"uid":"' + text + '"}' + suffix.
+        self.limit = max_request_bytes - envelope.overhead - len(_WIRE_OPEN) - len(_WIRE_CLOSE)
+        if self.limit < 1:
             raise ValueError(
                 f"max_request_bytes={max_request_bytes} leaves no room for members "
                 f"(the envelope alone is {envelope.overhead} bytes)"
@@ -169,8 +181,9 @@ class Packer:
         self.duplicates = 0
         self.invalid_reasons: dict[str, int] = {}
         self._next_index = 0
-        self._carry: list[str] = []
-        self._carry_lens: list[int] = []
+        self._carry: list[str] = []  # members (wire form) not yet in a batch, in order
+        self._carry_text = b""  # their joined text
+        self._carry_plain = True  # whether that text came from plain chunks only
         self._seen: set[str] | None = set() if dedupe else None
         self._head = envelope.prefix + _WIRE_OPEN
         self._tail = _WIRE_CLOSE + envelope.suffix
@@ -187,33 +200,37 @@ class Packer:
     def feed(self, chunk: list[Any]) -> list[PackedBatch]:
         """Validate and pack one chunk of input; return the batches that are now full."""
         self.read += len(chunk)
-        fast = self._valid_fast(chunk)
-        if fast is not None:
-            return self._pack(chunk, fast, final=False)
+        if self._plain(chunk):
+            members = self._dedupe(chunk)
+            batches = self._cut(members, final=False, plain=True)
+            if batches is not None:
+                self._commit(chunk, members)
+                return batches
+            # A member too large to fit alone: redo the chunk on the exact path, which drops it.
         valid = self._valid_slow(chunk)
-        return self._pack(valid, list(map(len, map(str.encode, valid))), final=False)
+        members = self._dedupe(valid)
+        batches = self._cut(members, final=False, checked=True) or []
+        self._commit(valid, members)
+        return batches
 
     def finish(self) -> list[PackedBatch]:
         """Return the last (partial) batch, if any member is left."""
-        return self._pack([], [], final=True)
+        return self._cut([], final=True, checked=True) or []
 
-    def _valid_fast(self, chunk: list[Any]) -> list[int] | None:
-        # A few C-level passes over the whole chunk instead of several method calls per uid: a chunk of
-        # printable-ASCII ids without quote, backslash or space (hence no blank id) needs no escaping,
-        # and its byte lengths are its character lengths. Returns those lengths, or None.
+    @staticmethod
+    def _plain(chunk: list[Any]) -> bool:
+        # Whole-chunk scans instead of per-uid method calls: printable ASCII without quote, backslash or
+        # space (hence no blank id) needs no escaping. Too-large ids are caught by the cut.
         try:
             text = "".join(chunk)
         except TypeError:  # a non-string somewhere
-            return None
+            return False
         if not text.isascii():
-            return None
+            return False
         raw = text.encode("ascii")
         if len(raw.translate(None, _NOT_PLAIN)) != len(raw):
-            return None
-        lens = list(map(len, chunk))
-        if lens and (min(lens) == 0 or max(lens) + _MEMBER_COST > self.room):
-            return None
-        return lens
+            return False
+        return "" not in chunk
 
     def _invalid(self, reason: str) -> None:
         self.invalid += 1
@@ -221,68 +238,82 @@ class Packer:
 
     def _valid_slow(self, chunk: list[Any]) -> list[str]:
         valid: list[str] = []
-        room = self.room
+        limit = self.limit
         for uid in chunk:
             problem = uid_problem(uid)
             if problem is not None:
                 self._invalid(problem)
                 continue
             wire = wire_form(uid)
-            if len(wire.encode("utf-8")) + _MEMBER_COST > room:
+            if len(wire.encode("utf-8")) > limit:
                 self._invalid(_TOO_LARGE)
                 continue
             valid.append(wire)
         return valid
 
-    def _dedupe(self, valid: list[str], lens: list[int]) -> tuple[list[str], list[int]]:
-        """Drop members already pending (or, with ``dedupe``, already seen in the run)."""
+    def _dedupe(self, valid: list[str]) -> list[str]:
+        """``valid`` without members already pending (or, with ``dedupe``, already seen in the run).
+
+        Changes nothing: :meth:`_commit` records the outcome once the chunk is packed.
+        """
         seen = self._seen
         if seen is None:
             distinct = set(valid)
             if len(distinct) == len(valid) and distinct.isdisjoint(self._carry):
-                return valid, lens  # the common case: nothing to drop, order and lengths kept
+                return valid  # the common case: nothing to drop
             carry = set(self._carry)
-            keep = {w: n for w, n in zip(valid, lens, strict=False) if w not in carry}
-        else:
-            keep = {w: n for w, n in zip(valid, lens, strict=False) if w not in seen}
-            seen.update(keep)
-        self.duplicates += len(valid) - len(keep)
-        return list(keep), list(keep.values())
+            return [w for w in dict.fromkeys(valid) if w not in carry]
+        return [w for w in dict.fromkeys(valid) if w not in seen]
 
-    def _pack(self, valid: list[str], lens: list[int], *, final: bool) -> list[PackedBatch]:
-        valid, lens = self._dedupe(valid, lens)
-        if self._carry:
-            valid = self._carry + valid
-            lens = self._carry_lens + lens
-        n = len(valid)
-        # cum[k] = bytes of the first k+1 members without their 11-byte frame; members start..end-1
-        # fit when cum[end-1] - cum[start-1] + 11 * (end - start) <= room.
-        cum = list(accumulate(lens))
-        batches: list[PackedBatch] = []
+    def _commit(self, valid: list[str], members: list[str]) -> None:
+        self.duplicates += len(valid) - len(members)
+        if self._seen is not None:
+            self._seen.update(members)
+
+    def _cut(
+        self, members: list[str], *, final: bool, checked: bool = False, plain: bool = False
+    ) -> list[PackedBatch] | None:
+        """Cut the pending members plus ``members`` into full batches; keep the rest as the carry.
+
+        Returns None, changing nothing, when an unchecked member is too large to fit in a body alone.
+        """
+        # Plain text holds no '{' but the one opening each member: counting it is a fast byte count.
+        plain = plain and self._carry_plain
+        counter = b"{" if plain else _SEP_BYTES
+        parts = [self._carry_text] if self._carry else []
+        if members:
+            parts.append(_WIRE_SEP.join(members).encode("utf-8"))
+        text = _SEP_BYTES.join(parts)
+        pending = self._carry + members if self._carry else members
+        limit = self.limit
+        sep = _SEP_BYTES
+        step = len(sep)
+        head, tail = self._head, self._tail
+        cuts: list[tuple[int, int, int]] = []  # (start, stop, members) in `text`
         start = 0
-        base = 0
-        room = self.room
-        while start < n:
-            end = _last_fit(cum, start, base, room)
-            if end >= n and not final:
-                break  # not full yet: wait for more input
-            wires = valid[start:end]
-            batches.append(PackedBatch(self._next_index, self.read, wires, self.body(wires)))
-            self._next_index += 1
-            base = cum[end - 1]
+        end = len(text)
+        taken = 0
+        while pending and end - start > limit:
+            stop = text.rfind(sep, start, start + limit + step)
+            if stop < 0:  # the member at `start` cannot fit even alone
+                if checked:
+                    raise AssertionError("a member that passed the size check does not fit")
+                return None
+            count = text.count(counter, start, stop) + 1
+            cuts.append((start, stop, count))
+            taken += count
+            start = stop + step
+        if final and pending and start < end:
+            cuts.append((start, end, len(pending) - taken))
+            taken = len(pending)
             start = end
-        self._carry = valid[start:]
-        self._carry_lens = lens[start:]
+        batches = []
+        offset = len(head)
+        for begin, stop, count in cuts:
+            body = b"".join((head, text[begin:stop], tail))
+            batches.append(PackedBatch(self._next_index, self.read, count, body, offset, offset + stop - begin))
+            self._next_index += 1
+        self._carry = pending[taken:]
+        self._carry_text = text[start:] if self._carry else b""
+        self._carry_plain = plain or not self._carry
         return batches
-
-
-def _last_fit(cum: list[int], start: int, base: int, room: int) -> int:
-    """The largest ``end`` such that members ``start..end-1`` fit in ``room`` (binary search)."""
-    lo, hi = start + 1, len(cum)  # the member at ``start`` always fits (checked at validation)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if cum[mid - 1] - base + _MEMBER_COST * (mid - start) <= room:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo

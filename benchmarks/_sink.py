@@ -1,0 +1,69 @@
+"""A minimal HTTP sink for the cohort benchmarks: reads each request body, answers 200, nothing else.
+
+Run as a separate process so the client under test has a core of its own::
+
+    python benchmarks/_sink.py          # prints the port it listens on, then serves until killed
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+
+_BODY = b'{"status":"success","message":"accepted, will be processed"}'
+_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(_BODY), _BODY)
+_LENGTH = re.compile(rb"(?i)content-length:\s*(\d+)")
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.need: int | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            if self.need is None:
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                match = _LENGTH.search(self.buffer, 0, end)
+                self.need = int(match.group(1)) if match else 0
+                del self.buffer[: end + 4]
+            if len(self.buffer) < self.need:
+                return
+            del self.buffer[: self.need]
+            self.need = None
+            assert self.transport is not None
+            self.transport.write(_RESPONSE)
+
+
+async def _serve() -> None:
+    server = await asyncio.get_running_loop().create_server(_Protocol, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+
+class SinkProcess:
+    """Start the sink in a child process: ``with SinkProcess() as url: ...``."""
+
+    def __enter__(self) -> str:
+        self.proc = subprocess.Popen([sys.executable, __file__], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        port = int(self.proc.stdout.readline())
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve())

@@ -1,0 +1,105 @@
+"""End to end, limits off, against a minimal local sink (a separate process): uids/s of add_members.
+
+Measured in the same run beside
+  (a) a reference raw aiohttp client posting pre-built 128 KB bodies at the same concurrency
+      (goal: add_members >= 0.8x of it; the reference does no validation, packing or accounting), and
+  (b) a naive loop of sequential 1,000-uid requests built with json.dumps (goal: add_members >= 10x).
+
+    python benchmarks/bench_cohort_e2e.py [uids] [concurrency]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _sink import SinkProcess  # noqa: E402
+
+from moengage_segments import AsyncClient, Cohort  # noqa: E402
+from moengage_segments._async.packing import CohortEnvelope, Packer  # noqa: E402
+
+COHORT = Cohort(id="bench", name="Bench", partner="warehouse")
+PATH = "/v1/integrations/cohortsync"
+HEADERS = {"Content-Type": "application/json", "Authorization": "Basic d3M6a2V5", "MOE-APPKEY": "ws"}
+
+
+def uids(n: int) -> list[str]:
+    return [f"{i:024d}" for i in range(n)]
+
+
+async def ours(url: str, items: list[str], concurrency: int) -> float:
+    async with AsyncClient("ws", "key", base_url=url, rate_limits=None, max_connections=concurrency) as client:
+        await client.cohorts.add_members(COHORT, items[:10])  # open the connection pool
+        started = time.perf_counter()
+        report = await client.cohorts.add_members(COHORT, items, max_in_flight=concurrency)
+        elapsed = time.perf_counter() - started
+    assert report.ok and report.accepted == len(items), report
+    return elapsed
+
+
+async def reference(url: str, items: list[str], concurrency: int) -> float:
+    packer = Packer(CohortEnvelope(COHORT, "add_members"), 128_000)  # bodies built before the clock starts
+    bodies = [b.body for b in packer.feed(items) + packer.finish()]
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+        async def post(body: bytes) -> None:
+            async with session.post(url + PATH, data=body, headers=HEADERS) as resp:
+                await resp.read()
+                assert resp.status == 200
+
+        await post(bodies[0])
+        for body in bodies:
+            queue.put_nowait(body)
+
+        async def worker() -> None:
+            while not queue.empty():
+                await post(queue.get_nowait())
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started
+
+
+async def naive(url: str, items: list[str]) -> float:
+    async with aiohttp.ClientSession() as session:
+        started = time.perf_counter()
+        for i in range(0, len(items), 1000):
+            body = json.dumps({"action": "add_members", "partner": COHORT.partner, "parameters": {
+                "cohort_name": COHORT.name, "cohort_id": COHORT.id,
+                "members": [{"uid": uid} for uid in items[i : i + 1000]]}})
+            async with session.post(url + PATH, data=body, headers=HEADERS) as resp:
+                await resp.read()
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000_000
+    concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+    items = uids(n)
+    with SinkProcess() as url:
+        runs: dict[str, list[float]] = {"ours": [], "reference": []}
+        for _ in range(3):  # interleaved, best of 3 each
+            runs["reference"].append(asyncio.run(reference(url, items, concurrency)))
+            runs["ours"].append(asyncio.run(ours(url, items, concurrency)))
+        naive_n = min(n, 500_000)
+        naive_time = asyncio.run(naive(url, items[:naive_n]))
+    ref_rate = n / min(runs["reference"])
+    our_rate = n / min(runs["ours"])
+    naive_rate = naive_n / naive_time
+    print(f"uids={n:,} concurrency={concurrency} body<=128,000 B, limits off, sink in a separate process")
+    print(f"reference raw aiohttp, pre-built bodies : {ref_rate:>12,.0f} uids/s")
+    print(f"add_members (validate+pack+send+report) : {our_rate:>12,.0f} uids/s  = {our_rate / ref_rate:.2f}x reference")
+    print(f"naive sequential 1,000-uid json.dumps   : {naive_rate:>12,.0f} uids/s  -> add_members is "
+          f"{our_rate / naive_rate:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

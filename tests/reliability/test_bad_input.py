@@ -1,0 +1,227 @@
+"""Hostile input, across every operation, against the emulator.
+
+Client-side failures raise :class:`ValidationError` (or :class:`ConfigurationError` for the client's own
+settings) naming the offending field, and the emulator's request log shows that nothing was sent. Wrong
+credentials reach the service once and come back as the documented 401 :class:`AuthenticationError`.
+Bad uids in a cohort *push* are not raised: they are reported (``invalid``, ``invalid_reasons``) and never
+reach the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moengage_segments import (
+    AsyncClient,
+    AuthenticationError,
+    Cohort,
+    ConfigurationError,
+    ValidationError,
+    read_uids,
+)
+from moengage_segments.testing import Emulator
+from moengage_segments.validation import COHORT_NAME_FORBIDDEN, MAX_NAME_LENGTH
+from tests.reliability._support import assert_accounted, async_client, cohort_members
+
+URL = "https://files.example.com/u.csv"
+SEG = "6388a97a02adb9071ca84ce9"
+COHORT = Cohort(id="bad-input", name="Bad input", partner="reliability")
+GROUP: dict[str, Any] = {"filter_operator": "and", "filters": [
+    {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in", "value": ["Pune"],
+     "negate": False, "case_sensitive": False}]}
+BIG_UID = "u" * 200_000  # 200 KB: larger than any request may be
+
+Call = Callable[[AsyncClient], Awaitable[Any]]
+
+
+def file_create(**overrides: Any) -> Call:
+    kwargs: dict[str, Any] = {"file_url": URL, "expiry_days": 30, **overrides}
+    name = kwargs.pop("name", "vip")
+    return lambda c: c.file_segments.create(name, **kwargs)
+
+
+def push(cohort: Any = COHORT, uids: Any = ("u1",), **options: Any) -> Call:
+    return lambda c: c.cohorts.add_members(cohort, list(uids) if isinstance(uids, tuple) else uids, **options)
+
+
+def batch(uids: Any, cohort: Any = COHORT) -> Call:
+    return lambda c: c.cohorts.send_batch(cohort, "add_members", uids)
+
+
+def cohort_named(name: str) -> Cohort:
+    return Cohort(id="c1", name=name, partner="p")
+
+
+def group(**changes: Any) -> dict[str, Any]:
+    return {**GROUP, **changes}
+
+
+def one_filter(**changes: Any) -> dict[str, Any]:
+    return group(filters=[{**GROUP["filters"][0], **changes}])
+
+
+CASES: list[tuple[str, Call, str]] = [
+    # names
+    ("empty segment name", file_create(name=""), "name"),
+    ("whitespace segment name", file_create(name=" \t\u3000 "), "name"),
+    ("over-long segment name", file_create(name="n" * (MAX_NAME_LENGTH + 1)), "name"),
+    ("NUL in a name", file_create(name="vip\x00"), "name"),
+    ("lone surrogate in a name", file_create(name="vip\udc80"), "name"),
+    ("HTML in a filter segment name", lambda c: c.filter_segments.create("<script>", included=GROUP), "name"),
+    ("whitespace name to list", lambda c: c.segments.list("   "), "name"),
+    ("empty attribute name", file_create(attribute_name=""), "attribute_name"),
+    *[(f"cohort name with {ch!r}", push(cohort_named(f"churn{ch}risk")), "cohort.name")
+      for ch in sorted(COHORT_NAME_FORBIDDEN)],
+    ("cohort name starting with '.'", push(cohort_named(".hidden")), "cohort.name"),
+    ("over-long cohort name", push(cohort_named("c" * (MAX_NAME_LENGTH + 1))), "cohort.name"),
+    ("empty cohort id", push(Cohort(id="", name="n", partner="p")), "cohort.id"),
+    ("whitespace partner", push(Cohort(id="c", name="n", partner="  ")), "cohort.partner"),
+    ("cohort given as a dict", push({"id": "c", "name": "n", "partner": "p"}), "cohort"),
+    # uids (single-request API: raised, since one request cannot be partly sent)
+    ("non-string uid", batch(["ok", 42]), "uids[1]"),
+    ("empty uid", batch([""]), "uids[0]"),
+    ("whitespace uid", batch(["  "]), "uids[0]"),
+    ("NUL in a uid", batch(["a\x00b"]), "uids[0]"),
+    ("lone surrogate uid", batch(["\ud800x"]), "uids[0]"),
+    ("200 KB uid", batch([BIG_UID]), "uids"),
+    ("uids as one string", batch("u1,u2"), "uids"),
+    ("no uids", batch([]), "uids"),
+    ("push of one string", push(uids="u1"), "uids"),
+    ("push of bytes", push(uids=b"u1\nu2"), "uids"),
+    ("push budget too small for the envelope", push(max_request_bytes=50), "max_request_bytes"),
+    ("push max_in_flight 0", push(max_in_flight=0), "max_in_flight"),
+    # file URLs
+    ("ftp file_url", file_create(file_url="ftp://files.example.com/u.csv"), "file_url"),
+    ("relative file_url", file_create(file_url="uploads/u.csv"), "file_url"),
+    ("file_url with a space", file_create(file_url="https://files.example.com/my file.csv"), "file_url"),
+    ("file:// file_url", file_create(file_url="file:///etc/passwd"), "file_url"),
+    ("javascript: callback_url", file_create(callback_url="javascript:alert(1)"), "callback_url"),
+    # attribute types and numbers
+    ("attribute_type int", file_create(attribute_type="int"), "attribute_type"),
+    ("attribute_type None", file_create(attribute_type=None), "attribute_type"),
+    ("expiry_days as text", file_create(expiry_days="30"), "expiry_days"),
+    ("expiry_days zero", file_create(expiry_days=0), "expiry_days"),
+    # segment ids
+    ("short segment id", lambda c: c.segments.get("6388a97a"), "segment_id"),
+    ("non-hex segment id", lambda c: c.segments.get("z" * 24), "segment_id"),
+    ("path traversal as a segment id", lambda c: c.segments.get("../../../v2/custom-segments"), "segment_id"),
+    ("int segment id", lambda c: c.segments.archive(segment_id=0x6388A97A02ADB9071CA84CE9), "segment_id"),
+    ("malformed id to update", lambda c: c.filter_segments.update(SEG + "0", included=GROUP), "segment_id"),
+    ("malformed id to add users", lambda c: c.file_segments.add_users("vip", segment_id="x", file_url=URL),
+     "segment_id"),
+    # filter trees
+    ("empty filter group", lambda c: c.filter_segments.create("n", included={}), "included.filter_operator"),
+    ("xor operator", lambda c: c.filter_segments.create("n", included=group(filter_operator="xor")),
+     "included.filter_operator"),
+    ("filters not a list", lambda c: c.filter_segments.create("n", included=group(filters="city=Pune")),
+     "included.filters"),
+    ("unknown filter type", lambda c: c.filter_segments.create("n", included=one_filter(filter_type="sql")),
+     "included.filters[0].filter_type"),
+    ("operator wrong for the data type",
+     lambda c: c.filter_segments.create("n", included=one_filter(operator="between")), "included.filters[0].operator"),
+    ("bad excluded group", lambda c: c.filter_segments.create("n", included=GROUP, excluded=[GROUP]), "excluded"),
+    ("bad group in an update", lambda c: c.filter_segments.update(SEG, included=group(filters=[])), "included"),
+]
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(CASES) >= 25
+    assert len({name for name, _, _ in CASES}) == len(CASES)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Any:
+    with Emulator.in_thread(accept_any_uid=True) as emu:
+        yield emu
+
+
+@pytest.mark.parametrize(("call", "field"), [pytest.param(call, field, id=name) for name, call, field in CASES])
+async def test_refused_before_sending_with_the_field_named(emulator: Emulator, call: Call, field: str) -> None:
+    emulator.reset_counters()
+    async with async_client(emulator) as client:
+        with pytest.raises(ValidationError) as info:
+            await call(client)
+    error = info.value
+    assert error.field == field or error.field.startswith(field + ".") or error.field.startswith(field + "[")
+    assert str(error).startswith(error.field + ": ") and error.reason
+    assert emulator.counters.requests == 0 and emulator.requests == []
+
+
+async def test_invalid_uids_in_a_push_are_reported_and_never_sent(emulator: Emulator) -> None:
+    valid = [f"ok-{i}" for i in range(1_000)]
+    hostile: list[Any] = [42, None, b"bytes", "", "   ", "a\x00b", "\ud800", "x\udfff", BIG_UID, 1.5, ["u"]]
+    emulator.reset_counters()
+    async with async_client(emulator) as client:
+        report = await client.cohorts.add_members(COHORT, [*valid[:500], *hostile, *valid[500:]])
+    assert report.ok  # the valid uids all landed; the invalid ones are counted, not raised
+    assert (report.accepted, report.invalid) == (len(valid), len(hostile))
+    assert_accounted(report)
+    assert report.invalid_reasons == {
+        "uid must be a string, got int": 1, "uid must be a string, got NoneType": 1,
+        "uid must be a string, got bytes": 1, "uid must be a string, got float": 1,
+        "uid must be a string, got list": 1, "empty uid": 2, "uid contains NUL": 1,
+        "uid is not valid Unicode (lone surrogate)": 2, "uid too large to fit in one request": 1,
+    }
+    assert cohort_members(emulator, COHORT) == frozenset(valid)
+    # The service only ever saw well-formed bodies (it would answer 400 to a non-string uid).
+    assert set(emulator.counters.statuses) == {200}
+    assert max(r.body_size for r in emulator.requests) < 128_000
+
+
+async def test_a_push_of_only_invalid_uids_sends_nothing(emulator: Emulator) -> None:
+    emulator.reset_counters()
+    async with async_client(emulator) as client:
+        report = await client.cohorts.add_members(COHORT, ["", " ", "\x00", BIG_UID])
+    assert (report.invalid, report.accepted, report.requests) == (4, 0, 0)
+    assert emulator.counters.requests == 0
+
+
+@pytest.mark.parametrize("where", ["missing", "directory"])
+async def test_unreadable_uid_file_is_an_os_error_naming_the_path(emulator: Emulator, tmp_path: Path,
+                                                                  where: str) -> None:
+    # read_uids is lazy (a re-iterable stream): opening the file happens when the push reads it, and fails
+    # the way open() does. Nothing is sent; the report (on_report) says nothing was read.
+    path = tmp_path / "nope.txt" if where == "missing" else tmp_path
+    reports: list[Any] = []
+    emulator.reset_counters()
+    async with async_client(emulator) as client:
+        with pytest.raises(OSError) as info:
+            await client.cohorts.add_members(COHORT, read_uids(path), on_report=reports.append)
+        with pytest.raises(OSError):
+            await client.cohorts.plan(COHORT, read_uids(path))
+    assert info.value.filename == str(path)
+    assert reports[0].submitted == 0 and reports[0].stopped_by.startswith(type(info.value).__name__)
+    assert emulator.counters.requests == 0
+
+
+async def test_wrong_credentials_are_the_documented_401(emulator: Emulator) -> None:
+    emulator.reset_counters()
+    async with AsyncClient(emulator.workspace_id, "wrong-key-123", base_url=emulator.base_url,
+                           rate_limits=None) as client:
+        with pytest.raises(AuthenticationError) as info:
+            await client.segments.list()
+        report = await client.cohorts.add_members(COHORT, ["u1", "u2"])
+    assert info.value.status == 401 and info.value.attempts == 1  # never retried
+    assert "wrong-key-123" not in repr(info.value.args)
+    # A cohort push does not raise per batch (on_error="collect"): the 401 is in the report.
+    assert (report.failed, report.accepted) == (2, 0) and "401" in (report.batches[0].error or "")
+    assert [r.status for r in emulator.requests] == [401, 401]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"data_center": "07"}, "unknown data centre '07'"),
+        ({"data_center": "dc-99"}, "unknown data centre"),
+        ({"data_center": "eu"}, "unknown data centre"),
+        ({"base_url": "ftp://api-01.moengage.com"}, "must be an http"),
+        ({"base_url": "http://api-01.moengage.com"}, "refusing plain-http"),
+    ],
+)
+def test_bad_configuration_is_refused_at_construction(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        AsyncClient("ws", "key", **options)

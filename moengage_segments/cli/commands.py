@@ -15,11 +15,13 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from moengage_segments.callbacks import CallbackServer
 from moengage_segments.cli.context import Context
 from moengage_segments.cli.failures import ExitCode, UsageError
 from moengage_segments.cli.output import Fields, Result, Table, Text, View, jsonable
+from moengage_segments.config import _is_loopback as is_loopback_host
 from moengage_segments.models import FileSegmentCallback, Segment, SegmentAck, SegmentSummary
 
 __all__ = ["COMMANDS", "callback_fields", "load_definition"]
@@ -53,20 +55,33 @@ def callback_fields(callback: FileSegmentCallback) -> Fields:
     return Fields(items, title=f"processing result of {callback.segment_name!r}")
 
 
-@contextlib.asynccontextmanager
-async def _receiver(ctx: Context) -> AsyncIterator[CallbackServer | None]:
+def _listen_address(ctx: Context) -> tuple[str, int] | None:
+    """Check the --wait options before anything is sent; the receiver's address, or None without --wait."""
     a = ctx.args
     if not a.wait:
         if a.public_url:
             raise UsageError("--public-url only makes sense with --wait")
-        yield None
-        return
+        return None
     if a.callback_url:
         raise UsageError("--wait receives the callback itself: drop --callback-url (use --public-url for a proxy)")
     host, _, port = a.listen.rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(f"--listen must be HOST:PORT, got {a.listen!r}")
-    async with CallbackServer(host.strip("[]"), int(port), public_url=a.public_url) as server:
+    return host.strip("[]"), int(port)
+
+
+@contextlib.asynccontextmanager
+async def _receiver(
+    ctx: Context, address: tuple[str, int] | None, api_url: str
+) -> AsyncIterator[CallbackServer | None]:
+    if address is None:
+        yield None
+        return
+    if ctx.args.public_url is None and not is_loopback_host(urlsplit(api_url).hostname):
+        # The real service cannot POST to this machine's loopback address.
+        ctx.out.note("note: MoEngage cannot reach a loopback callback URL; pass --public-url (your HTTPS "
+                     "endpoint forwarding to --listen) or the wait will time out")
+    async with CallbackServer(*address, public_url=ctx.args.public_url) as server:
         yield server
 
 
@@ -80,7 +95,8 @@ async def file_operation(ctx: Context) -> Result:
         "file_url": a.file_url, "attribute_name": a.attribute_name, "attribute_type": a.attribute_type,
         "emails": a.emails,
     }
-    async with ctx.client() as client, _receiver(ctx) as receiver:
+    address = _listen_address(ctx)
+    async with ctx.client() as client, _receiver(ctx, address, client.settings.base_url) as receiver:
         common["callback_url"] = receiver.url if receiver is not None else a.callback_url
         if action == "create":
             ack = await client.file_segments.create(a.name, expiry_days=a.expiry_days, **common)

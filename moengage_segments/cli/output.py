@@ -227,14 +227,14 @@ class RichRenderer(Renderer):
 
     def __init__(self, stdout: TextIO, stderr: TextIO, *, force_terminal: bool | None = None) -> None:
         super().__init__(stdout, stderr)
-        from rich.console import Console
+        from rich.console import Console  # type: ignore[import-not-found, unused-ignore]  # optional extra
 
         # highlight=False: rich would otherwise colour numbers and ids inside our plain messages.
         self._out = Console(file=stdout, highlight=False, force_terminal=force_terminal)
         self._err = Console(file=stderr, highlight=False, force_terminal=force_terminal)
 
     def render(self, view: View) -> None:
-        from rich.table import Table as RichTable
+        from rich.table import Table as RichTable  # type: ignore[import-not-found, unused-ignore]
 
         if isinstance(view, Text):
             self._out.print(view.text, markup=False)
@@ -274,7 +274,7 @@ def rich_available() -> bool:
         if not rich_available(): print("plain output")
     """
     try:
-        import rich  # noqa: F401
+        import rich  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
     except ImportError:
         return False
     return True

@@ -119,7 +119,7 @@ class RichProgress:
     """
 
     def __init__(self, console: Any, label: str, total: int | None, unit: str) -> None:
-        from rich.progress import (
+        from rich.progress import (  # type: ignore[import-not-found, unused-ignore]  # optional extra
             BarColumn,
             MofNCompleteColumn,
             Progress,

@@ -133,8 +133,8 @@ def _main(argv: list[str], redactor: Redactor) -> int:
     out = make_output(json_mode="--json" in argv, plain=True)
     try:
         args = parse_args(argv)
-    except SystemExit as exc:  # --help and --version exit through argparse
-        return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else ExitCode.USAGE
+    except SystemExit as exc:  # --help exits through argparse (errors raise UsageError instead)
+        return exc.code if isinstance(exc.code, int) else 0
     except Exception as exc:
         return _fail(out, exc, "--debug" in argv)
     out = make_output(json_mode=args.json, plain=args.plain)

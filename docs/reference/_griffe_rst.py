@@ -81,6 +81,6 @@ def _short(match: re.Match[str]) -> str:
 class ReSTBlocks(griffe.Extension):
     """Rewrite each docstring once, when its object is loaded."""
 
-    def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+    def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None:
             obj.docstring.value = convert(obj.docstring.value)

@@ -29,6 +29,7 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "Window",
+    "is_loopback",
     "normalize_data_center",
 ]
 
@@ -198,7 +199,13 @@ class RetryPolicy:
         return cls(max_attempts=1)
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
+    """True for ``localhost`` and loopback IP addresses (where plain http is acceptable).
+
+    Example::
+
+        assert is_loopback("127.0.0.1") and not is_loopback("api-01.moengage.com")
+    """
     if not host:
         return False
     if host == "localhost":
@@ -213,7 +220,7 @@ def _check_base_url(url: str, allow_insecure_http: bool) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(f"base_url must be an http(s) URL, got {url!r}")
-    if parts.scheme == "http" and not (allow_insecure_http or _is_loopback(parts.hostname)):
+    if parts.scheme == "http" and not (allow_insecure_http or is_loopback(parts.hostname)):
         raise ConfigurationError(
             f"refusing plain-http base_url {url!r}: the API key would travel unencrypted. Use https, a "
             "loopback host (emulator), or pass allow_insecure_http=True"

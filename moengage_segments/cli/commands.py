@@ -21,7 +21,7 @@ from moengage_segments.callbacks import CallbackServer
 from moengage_segments.cli.context import Context
 from moengage_segments.cli.failures import ExitCode, UsageError
 from moengage_segments.cli.output import Fields, Result, Table, Text, View, jsonable
-from moengage_segments.config import _is_loopback as is_loopback_host
+from moengage_segments.config import is_loopback as is_loopback_host
 from moengage_segments.models import FileSegmentCallback, Segment, SegmentAck, SegmentSummary
 
 __all__ = ["COMMANDS", "callback_fields", "load_definition"]

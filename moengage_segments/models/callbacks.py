@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import cattrs
 
 from moengage_segments.errors import ValidationError
 from moengage_segments.models._converter import structure
@@ -60,4 +61,14 @@ class FileSegmentCallback:
                 raise ValidationError("callback", f"not valid JSON: {exc}") from None
         if not isinstance(data, Mapping) or "status" not in data:
             raise ValidationError("callback", "expected a JSON object with a 'status' key")
-        return structure(dict(data), cls)
+        try:
+            return structure(dict(data), cls)
+        except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+            raise ValidationError("callback", f"ill-typed field ({_first_problem(exc)})") from None
+
+
+def _first_problem(exc: BaseException) -> str:
+    """A short description of what cattrs rejected, e.g. ``invalid value for type, expected int @ $.status``."""
+    if isinstance(exc, cattrs.BaseValidationError):
+        return cattrs.transform_error(exc)[0]
+    return str(exc)

@@ -12,6 +12,9 @@ and the working directory is a temporary one. The namespace starts with:
 * ``uids``: the 1,000 seeded uids; the same uids are in ``uids.txt`` in the working directory;
 * ``__name__ == "__main__"``, so ``if __name__ == "__main__": asyncio.run(main())`` runs.
 
+The emulator enforces the documented limits (a page may do at most 10 file-segment operations, the
+hourly quota), and a block taking longer than 60 s fails.
+
 A block containing top-level ``await``/``async with``/``async for`` runs on the test's event loop; any
 other block runs in a worker thread, so blocking code (``Client``, ``asyncio.run``) works as in a script.
 Skip a block with ``<!-- docs-test: skip -->`` on the line before its fence (see ``_blocks.py``).

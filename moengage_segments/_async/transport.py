@@ -271,7 +271,9 @@ class Transport:
                 "%s %s (attempt %d, %d bytes, headers %s)",
                 endpoint.method, endpoint.path, attempt, len(data or b""), redact_headers(headers),
             )
-        timeout = None
+        # Always explicit: aiohttp reads an explicit ``timeout=None`` as "no timeout at all" (not as "the
+        # session's default"), which would let a server that never answers hang the call forever.
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
         deadline = retrier.policy.deadline
         if deadline is not None:  # the deadline bounds the attempt in flight too, not only the waits
             remaining = max(deadline - (self._clock() - retrier.started), 0.001)

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -139,6 +139,7 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
         self._closed = False
+        self._guard: AsyncGenerator[None, None] | None = None
 
     def __repr__(self) -> str:
         return f"<Transport {self.settings.base_url} workspace={self.settings.workspace_id}>"
@@ -190,8 +191,11 @@ class Transport:
         """Close the session. Idempotent; safe to call from the loop the client was used on."""
         self._closed = True
         session, self._session = self._session, None
+        guard, self._guard = self._guard, None
         if session is not None and not session.closed:
             await session.close()
+        if guard is not None:
+            await guard.aclose()
 
     async def request(
         self,
@@ -209,6 +213,10 @@ class Transport:
         carrying ``attempts`` when the call finally fails.
         """
         session = self._get_session()
+        if self._guard is None:
+            # Runs to its ``yield`` at once: no other task can slip in between the check and the assignment.
+            self._guard = _close_with_loop(session)
+            await self._guard.__anext__()
         url: str | yarl.URL = self.settings.base_url + (path or endpoint.path)
         if params:
             # Percent-encode the query ourselves (space -> %20, as the API documents `?name=my%20segment`);
@@ -293,6 +301,21 @@ class Transport:
             except ValueError:
                 decoded = None
             return Response(resp.status, dict(resp.headers), decoded, attempt, len(raw))
+
+
+async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Close ``session`` if the client is never closed: a safety net, not the normal path.
+
+    The loop finalises async generators when it shuts down (``asyncio.run`` and the sync client's loop
+    thread call ``shutdown_asyncgens()``) and when one is garbage-collected while the loop runs (a client
+    dropped without ``aclose()``). Either way this ``finally`` closes the session on its own loop, so an
+    unclosed client does not end in "Unclosed client session" warnings.
+    """
+    try:
+        yield
+    finally:
+        if not session.closed:
+            await session.close()
 
 
 def _describe(error: APIError) -> str:

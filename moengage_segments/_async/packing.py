@@ -153,7 +153,7 @@ class Packer:
 
     Duplicates are dropped within the window being packed (the current chunk plus the unsent tail of the
     previous one), which covers every request; ``dedupe=True`` drops them across the whole run instead,
-    at the cost of a set holding every distinct uid (roughly 75 bytes + the uid's length each).
+    at the cost of a set holding every distinct uid (about 82 bytes + the uid's length each).
 
     Invalid uids (non-strings, empty or blank, NUL, lone surrogates, too large to fit in a request
     alone) are counted in ``invalid`` / ``invalid_reasons`` and never packed.

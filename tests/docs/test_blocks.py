@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,19 +74,20 @@ async def test_blocks_share_one_namespace_in_order(page: Path) -> None:
     assert namespace["y"] == 2
 
 
-async def test_top_level_await_runs_on_the_loop_and_plain_code_in_a_thread(tmp_path: Path) -> None:
+async def test_blocks_run_on_the_loop_and_asyncio_run_scripts_in_a_thread(tmp_path: Path) -> None:
     path = tmp_path / "p.md"
     path.write_text(
-        "```python\nimport asyncio, threading\nawait asyncio.sleep(0)\nloop_thread = threading.get_ident()\n```\n"
-        "```python\nimport threading\nplain_thread = threading.get_ident()\n"
-        "async def main():\n    return 42\nanswer = asyncio.run(main())\n```\n",
+        "```python\nimport asyncio, threading\nawait asyncio.sleep(0)\nawait_thread = threading.get_ident()\n```\n"
+        "```python\ntask = asyncio.create_task(asyncio.sleep(0, result=7))\nplain_thread = threading.get_ident()\n```\n"
+        "```python\nasync def main():\n    return threading.get_ident()\nscript_thread = asyncio.run(main())\n```\n",
         encoding="utf-8",
     )
-    namespace: dict[str, object] = {}
+    namespace: dict[str, Any] = {}
     for block in python_blocks(path):
         await run_block(block, namespace)
-    assert namespace["answer"] == 42
-    assert namespace["loop_thread"] != namespace["plain_thread"]
+    assert await namespace["task"] == 7
+    assert namespace["await_thread"] == namespace["plain_thread"] == threading.get_ident()
+    assert namespace["script_thread"] != threading.get_ident()
 
 
 def test_tracebacks_point_at_the_page_line(page: Path) -> None:

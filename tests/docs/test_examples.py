@@ -15,8 +15,10 @@ and the working directory is a temporary one. The namespace starts with:
 The emulator enforces the documented limits (a page may do at most 10 file-segment operations, the
 hourly quota), and a block taking longer than 60 s fails.
 
-A block containing top-level ``await``/``async with``/``async for`` runs on the test's event loop; any
-other block runs in a worker thread, so blocking code (``Client``, ``asyncio.run``) works as in a script.
+Blocks run on the test's event loop, as cells of a notebook or ``python -m asyncio`` do: top-level
+``await``/``async with``/``async for`` and ``asyncio.create_task`` work, and so does the blocking ``Client``
+(it has its own loop thread). A block that calls ``asyncio.run(...)`` is a script: it runs in a worker
+thread.
 Skip a block with ``<!-- docs-test: skip -->`` on the line before its fence (see ``_blocks.py``).
 """
 
@@ -75,13 +77,23 @@ def compile_block(block: Block) -> Any:
     return compile(source, str(name), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
 
+def calls_asyncio_run(block: Block) -> bool:
+    """True when the block calls ``asyncio.run``: it must not run inside a running event loop."""
+    return any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run"
+        and isinstance(node.func.value, ast.Name) and node.func.value.id == "asyncio"
+        for node in ast.walk(ast.parse(block.code))
+    )
+
+
 async def run_block(block: Block, namespace: dict[str, Any]) -> None:
     code = compile_block(block)
-    if code.co_flags & inspect.CO_COROUTINE:
-        result = eval(code, namespace)
-        await asyncio.wait_for(result, BLOCK_TIMEOUT)
-    else:
+    if calls_asyncio_run(block):
         await asyncio.wait_for(asyncio.to_thread(exec, code, namespace), BLOCK_TIMEOUT)
+    elif code.co_flags & inspect.CO_COROUTINE:
+        await asyncio.wait_for(eval(code, namespace), BLOCK_TIMEOUT)
+    else:
+        exec(code, namespace)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])

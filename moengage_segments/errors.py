@@ -199,12 +199,24 @@ class APIStatusError(APIError):
 
     @property
     def type(self) -> str | None:
-        """The error ``type`` of a cohort-sync error (same value as ``code``)."""
+        """The error ``type`` of a cohort-sync error (same value as ``code``).
+
+        Example::
+
+            except APIStatusError as exc:
+                assert exc.type == exc.code  # e.g. "Payload too large"
+        """
         return self.code
 
     @property
     def response_id(self) -> str | None:
-        """The v3 ``response_id`` (same value as ``request_id``)."""
+        """The v3 ``response_id`` (same value as ``request_id``).
+
+        Example::
+
+            except APIStatusError as exc:
+                log.error("MoEngage response %s failed", exc.response_id)
+        """
         return self.request_id
 
     def _summary(self) -> str:
@@ -254,7 +266,14 @@ class PermissionDeniedError(APIStatusError):
 
     @property
     def account_suspended(self) -> bool:
-        """True when the 403 says the account is suspended or blocked (not a per-segment refusal)."""
+        """True when the 403 says the account is suspended or blocked (not a per-segment refusal).
+
+        Example::
+
+            except PermissionDeniedError as exc:
+                if exc.account_suspended:
+                    alert_account_manager()
+        """
         text = f"{self.code or ''} {self.message or ''}".lower()
         return "suspended" in text or "blocked" in text
 
@@ -283,13 +302,25 @@ class ConflictError(APIStatusError):
 
     @property
     def existing_segment_id(self) -> str | None:
-        """The id of the existing segment, when the 409 names it (``existing_cs_id``)."""
+        """The id of the existing segment, when the 409 names it (``existing_cs_id``).
+
+        Example::
+
+            except ConflictError as exc:
+                segment_id = exc.existing_segment_id or (await client.segments.find(name)).id
+        """
         value = self.details.get("existing_cs_id")
         return str(value) if value is not None else None
 
     @property
     def existing_segment_name(self) -> str | None:
-        """The name of the existing segment, when the 409 names it (``existing_cs_name``)."""
+        """The name of the existing segment, when the 409 names it (``existing_cs_name``).
+
+        Example::
+
+            except ConflictError as exc:
+                print(f"same definition as {exc.existing_segment_name!r}")
+        """
         value = self.details.get("existing_cs_name")
         return str(value) if value is not None else None
 
@@ -340,13 +371,26 @@ class RateLimitError(APIStatusError):
 
     @property
     def actual_count(self) -> int | None:
-        """The number of active segments, for the active-segment cap variant."""
+        """The number of active segments, for the active-segment cap variant.
+
+        Example::
+
+            except RateLimitError as exc:
+                if exc.actual_count is not None:
+                    print(f"{exc.actual_count} of {exc.limit} active segments: archive some")
+        """
         value = self.details.get("actual_count")
         return int(value) if isinstance(value, (int, float)) else None
 
     @property
     def limit(self) -> int | None:
-        """The active-segment limit, for the active-segment cap variant."""
+        """The active-segment limit, for the active-segment cap variant (1000 by default).
+
+        Example::
+
+            except RateLimitError as exc:
+                print(exc.limit)
+        """
         value = self.details.get("limit")
         return int(value) if isinstance(value, (int, float)) else None
 

@@ -621,7 +621,12 @@ class AsyncClient:
 
     @property
     def settings(self) -> Settings:
-        """The resolved settings (the API key is hidden from ``repr()``)."""
+        """The resolved settings (the API key is hidden from ``repr()``).
+
+        Example::
+
+            print(client.settings.base_url)  # https://api-01.moengage.com
+        """
         return self._transport.settings
 
     async def __aenter__(self) -> AsyncClient:

@@ -103,7 +103,12 @@ class Client:
 
     @property
     def settings(self) -> Settings:
-        """The resolved settings (the API key is hidden from ``repr()``)."""
+        """The resolved settings (the API key is hidden from ``repr()``).
+
+        Example::
+
+            print(client.settings.base_url)  # https://api-01.moengage.com
+        """
         return self._async.settings
 
     def __enter__(self) -> Client:

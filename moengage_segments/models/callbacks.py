@@ -42,7 +42,12 @@ class FileSegmentCallback:
 
     @property
     def succeeded(self) -> bool:
-        """True when processing succeeded (status 2xx)."""
+        """True when processing succeeded (status 2xx).
+
+        Example::
+
+            assert FileSegmentCallback(status=201, user_count=3).succeeded
+        """
         return 200 <= self.status < 300
 
     @classmethod

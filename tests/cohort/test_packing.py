@@ -57,6 +57,7 @@ def test_bodies_fit_round_trip_and_account_for_every_item(items: list[Any], budg
         decoded = json.loads(batch.body)
         uids = [m["uid"] for m in decoded["parameters"]["members"]]
         assert uids == [uid_from_wire(w) for w in batch.wires]
+        assert batch.members == len(uids)  # the count the engine's accounting relies on
         assert batch.body == expected_body(uids)  # byte-exact: the same as json.dumps of the whole payload
         assert len(set(uids)) == len(uids)  # no duplicate inside one request
         sent += uids
@@ -96,6 +97,16 @@ def test_fast_and_exact_paths_agree() -> None:
     _, fast = pack_all([*plain, "ü"], 700, chunk=100)
     assert len(slow) > 3
     assert [b.body for b in slow] == [b.body for b in fast]
+
+
+def test_member_counts_across_plain_and_escaped_chunks() -> None:
+    # Plain chunks count members by '{'; a carry from an escaped chunk (which may hold '{') must not.
+    chunks = [["a{b", "c}d", "e"], ["p1", "p2", "p3"], ["{", "{{"], ["x" * 30, "y"], ["é{", "z"]]
+    packer = Packer(ENV, len(expected_body(["a{b", "c}d", "e", "p1"])))
+    batches = [b for chunk in chunks for b in packer.feed(chunk)] + packer.finish()
+    for batch in batches:
+        assert batch.members == len(json.loads(batch.body)["parameters"]["members"])
+    assert sum(b.members for b in batches) == sum(len(c) for c in chunks)
 
 
 @pytest.mark.parametrize("uid", ['a"b', "a\\b", "tab\there", "new\nline", "é", "日本", "😀", "\x7f", "a/b"])

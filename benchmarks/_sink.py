@@ -2,7 +2,10 @@
 
 Run as a separate process so the client under test has a core of its own::
 
-    python benchmarks/_sink.py          # prints the port it listens on, then serves until killed
+    python benchmarks/_sink.py [latency_ms]   # prints its port, then serves until killed
+
+``latency_ms`` delays every answer, standing in for the network round trip and server time of a real
+service (the client's concurrency then matters, as it does in production).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import sys
 _BODY = b'{"status":"success","message":"accepted, will be processed"}'
 _RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(_BODY), _BODY)
 _LENGTH = re.compile(rb"(?i)content-length:\s*(\d+)")
+
+
+_LATENCY = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.0
 
 
 class _Protocol(asyncio.Protocol):
@@ -42,7 +48,10 @@ class _Protocol(asyncio.Protocol):
             del self.buffer[: self.need]
             self.need = None
             assert self.transport is not None
-            self.transport.write(_RESPONSE)
+            if _LATENCY:
+                asyncio.get_running_loop().call_later(_LATENCY, self.transport.write, _RESPONSE)
+            else:
+                self.transport.write(_RESPONSE)
 
 
 async def _serve() -> None:
@@ -52,10 +61,14 @@ async def _serve() -> None:
 
 
 class SinkProcess:
-    """Start the sink in a child process: ``with SinkProcess() as url: ...``."""
+    """Start the sink in a child process: ``with SinkProcess(latency_ms=20) as url: ...``."""
+
+    def __init__(self, latency_ms: float = 0.0) -> None:
+        self.latency_ms = latency_ms
 
     def __enter__(self) -> str:
-        self.proc = subprocess.Popen([sys.executable, __file__], stdout=subprocess.PIPE, text=True)
+        command = [sys.executable, __file__, str(self.latency_ms)]
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         port = int(self.proc.stdout.readline())
         return f"http://127.0.0.1:{port}"

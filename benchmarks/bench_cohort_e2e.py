@@ -5,7 +5,11 @@ Measured in the same run beside
       (goal: add_members >= 0.8x of it; the reference does no validation, packing or accounting), and
   (b) a naive loop of sequential 1,000-uid requests built with json.dumps (goal: add_members >= 10x).
 
-    python benchmarks/bench_cohort_e2e.py [uids] [concurrency]
+    python benchmarks/bench_cohort_e2e.py [uids] [concurrency] [latency_ms ...]
+
+Each latency is one scenario: 0 ms measures pure client CPU against a sink that answers at once (the
+harshest comparison: the reference does no per-uid work at all); 20 ms stands in for the round trip and
+server time of a real HTTPS API call, where what matters is keeping requests in flight.
 """
 
 from __future__ import annotations
@@ -82,12 +86,10 @@ async def naive(url: str, items: list[str]) -> float:
         return time.perf_counter() - started
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000_000
-    concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 8
-    with SinkProcess() as url:
-        runs: dict[str, list[float]] = {"ours": [], "reference": [], "naive": []}
-        naive_n = min(n, 500_000)
+def scenario(n: int, concurrency: int, latency_ms: float) -> None:
+    naive_n = min(n, 500_000 if latency_ms == 0 else 100_000)  # the naive loop is slow with latency
+    runs: dict[str, list[float]] = {"ours": [], "reference": [], "naive": []}
+    with SinkProcess(latency_ms) as url:
         for _ in range(3):  # interleaved, so that machine noise hits all three alike; best of 3 each
             runs["reference"].append(asyncio.run(reference(url, uids(n), concurrency)))
             runs["ours"].append(asyncio.run(ours(url, uids(n), concurrency)))
@@ -95,7 +97,8 @@ def main() -> None:
     ref_rate = n / min(runs["reference"])
     our_rate = n / min(runs["ours"])
     naive_rate = naive_n / min(runs["naive"])
-    print(f"uids={n:,} concurrency={concurrency} body<=128,000 B, limits off, sink in a separate process")
+    print(f"uids={n:,} concurrency={concurrency} body<=128,000 B, limits off, sink latency {latency_ms:g} ms "
+          "(separate process)")
     print(f"reference raw aiohttp, pre-built bodies : {ref_rate:>12,.0f} uids/s")
     print(f"add_members (validate+pack+send+report) : {our_rate:>12,.0f} uids/s  "
           f"= {our_rate / ref_rate:.2f}x reference")
@@ -103,6 +106,15 @@ def main() -> None:
           f"{our_rate / naive_rate:.1f}x")
     for name, times in runs.items():
         print(f"  {name:9} runs (s): " + ", ".join(f"{t:.3f}" for t in times))
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000_000
+    concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+    latencies = [float(a) for a in sys.argv[3:]] or [0.0, 20.0]
+    for latency_ms in latencies:
+        scenario(n, concurrency, latency_ms)
+        print()
 
 
 if __name__ == "__main__":

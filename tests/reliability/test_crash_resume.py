@@ -55,7 +55,9 @@ async def settled(emu: Emulator) -> int:
     """
     stable_since = None
     loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
     while True:
+        assert loop.time() < deadline, "the emulator never settled"
         done = emu.counters.requests == len(emu.requests)
         if not done:
             stable_since = None
@@ -74,7 +76,7 @@ async def kill_at_random_point(emu: Emulator, rng: random.Random, args: list[str
     child = await asyncio.create_subprocess_exec(sys.executable, str(CHILD), *args, env=env)
     try:
         if target == 0:
-            await asyncio.sleep(rng.uniform(0.0, 0.5))  # the kill point itself is what is random here
+            await asyncio.sleep(rng.uniform(0.0, 0.25))  # the kill point itself is what is random here
             where = "start-up"
         else:
             while emu.counters.statuses[200] < base + target:

@@ -25,7 +25,7 @@ from moengage_segments.testing import Emulator, Fault
 from tests.reliability._support import ROOT, assert_accounted, async_client, cohort_members
 
 COHORT = Cohort(id="stop", name="Stop", partner="reliability")
-SLOW = 0.1  # every cohort request takes this long: a push of 150 batches takes seconds
+SLOW = 0.2  # every cohort request takes this long: a push of 240 batches takes seconds
 
 
 @pytest.fixture

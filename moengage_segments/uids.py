@@ -14,6 +14,8 @@ import csv
 import os
 from collections.abc import Iterator
 
+from moengage_segments.errors import ValidationError
+
 __all__ = ["UidFile", "read_uids"]
 
 _BLOCK = 1 << 20
@@ -35,9 +37,16 @@ class UidFile:
         self.path = os.fspath(path)
         self.column = column
         if isinstance(column, bool) or (column is not None and not isinstance(column, (str, int))):
-            raise TypeError("column must be a header name, a 0-based index or None")
+            raise ValidationError("column", "must be a header name, a 0-based index or None")
         if isinstance(column, int) and column < 0:
-            raise ValueError("column index must be >= 0")
+            raise ValidationError("column", "index must be >= 0")
+        # Checked now, so a typo fails where it is made rather than when a push starts reading.
+        if os.path.isdir(self.path):
+            raise ValidationError("path", f"{self.path!r} is a directory, not a uid file")
+        if not os.path.exists(self.path):
+            raise ValidationError("path", f"no such file: {self.path!r}")
+        if not os.access(self.path, os.R_OK):
+            raise ValidationError("path", f"{self.path!r} is not readable")
 
     def __repr__(self) -> str:
         return f"read_uids({self.path!r}, column={self.column!r})"
@@ -86,7 +95,7 @@ class UidFile:
             if isinstance(column, str):
                 header = next(reader, None)
                 if header is None or column not in header:
-                    raise ValueError(f"{self.path}: no column named {column!r} in the header row")
+                    raise ValidationError("column", f"{self.path}: no column named {column!r} in the header row")
                 index = header.index(column)
             else:
                 assert column is not None
@@ -96,7 +105,8 @@ class UidFile:
                 if not row:
                     continue  # a blank line is not a record
                 if index >= len(row):
-                    raise ValueError(f"{self.path}:{number}: row has {len(row)} fields, no column {index}")
+                    where = f"{self.path}:{number}"
+                    raise ValidationError("column", f"{where}: row has {len(row)} fields, no column {index}")
                 chunk.append(row[index])
                 if len(chunk) >= size:
                     yield chunk
@@ -124,7 +134,8 @@ def read_uids(path: str | os.PathLike[str], column: str | int | None = None) -> 
     skipped; nothing else is stripped). With ``column`` (a header name, or a 0-based index for files
     without a header row) it is a CSV file and the uids are that column's values (an empty cell is
     passed on, and reported as an invalid uid). Bytes that are not UTF-8 give uids the engine reports
-    as invalid instead of stopping the run.
+    as invalid instead of stopping the run. A missing, unreadable or directory path raises
+    :class:`~moengage_segments.errors.ValidationError` (field ``path``) at once.
 
     Example::
 

@@ -181,20 +181,14 @@ async def test_a_push_of_only_invalid_uids_sends_nothing(emulator: Emulator) -> 
 
 
 @pytest.mark.parametrize("where", ["missing", "directory"])
-async def test_unreadable_uid_file_is_an_os_error_naming_the_path(emulator: Emulator, tmp_path: Path,
-                                                                  where: str) -> None:
-    # read_uids is lazy (a re-iterable stream): opening the file happens when the push reads it, and fails
-    # the way open() does. Nothing is sent; the report (on_report) says nothing was read.
+async def test_unreadable_uid_file_is_a_validation_error_naming_the_path(emulator: Emulator, tmp_path: Path,
+                                                                         where: str) -> None:
+    # read_uids checks the path when it is called, so nothing can be sent for a bad path.
     path = tmp_path / "nope.txt" if where == "missing" else tmp_path
-    reports: list[Any] = []
     emulator.reset_counters()
-    async with async_client(emulator) as client:
-        with pytest.raises(OSError) as info:
-            await client.cohorts.add_members(COHORT, read_uids(path), on_report=reports.append)
-        with pytest.raises(OSError):
-            await client.cohorts.plan(COHORT, read_uids(path))
-    assert info.value.filename == str(path)
-    assert reports[0].submitted == 0 and reports[0].stopped_by.startswith(type(info.value).__name__)
+    with pytest.raises(ValidationError) as info:
+        read_uids(path)
+    assert info.value.field == "path" and str(path) in str(info.value)
     assert emulator.counters.requests == 0
 
 

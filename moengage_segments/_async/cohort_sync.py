@@ -156,7 +156,9 @@ async def plan(
 class _Flight:
     """A batch between being cut and being resolved, with its running tallies."""
 
-    __slots__ = ("accepted", "attempts", "batch", "digest", "error", "failed", "parts", "remaining", "request_id")
+    __slots__ = (
+        "accepted", "attempts", "batch", "digest", "error", "failed", "parts", "rejected", "remaining", "request_id",
+    )
 
     def __init__(self, batch: PackedBatch, body_digest: str) -> None:
         self.batch = batch
@@ -166,6 +168,7 @@ class _Flight:
         self.failed = 0
         self.attempts = 0
         self.parts = 1
+        self.rejected = 0
         self.request_id: str | None = None
         self.error: str | None = None
 
@@ -181,6 +184,7 @@ class _Flight:
         return BatchRecord(
             index=batch.index, members=batch.members, bytes=len(batch.body), status=status,
             accepted=self.accepted, failed=self.failed, attempts=self.attempts, parts=self.parts,
+            rejected=self.rejected,
             request_id=self.request_id, error=self.error, position=batch.position,
         )
 
@@ -257,6 +261,8 @@ class CohortSync:
         self._accepted = self._failed = self._skipped = 0
         self._requests = self._bytes = self._retries = 0
         self._in_flight = 0
+        # Smallest body the server answered 413 to in this run: its real cap may be below ours.
+        self._rejected_size = max_request_bytes + 1
         self._total: int | None = None
         self._started = 0.0
         self._last_progress = 0.0
@@ -376,24 +382,29 @@ class CohortSync:
                 self._in_flight -= 1
 
     async def _deliver(self, flight: _Flight) -> None:
-        """Send one batch; on 413 split it in two and send the halves (recursively)."""
+        """Send one batch; on 413 split it in two and send the halves (recursively).
+
+        After a 413, bodies at least that large are split before sending, so a server whose cap is below
+        ours costs one rejected request per run rather than one per batch.
+        """
         # (members in wire form, or None for "the whole batch": decoded only when needed), count, body
         parts: list[tuple[list[str] | None, int, bytes]] = [(None, flight.batch.members, flight.batch.body)]
         stop: _Stop | None = None
         while parts:
             wires, count, body = parts.pop(0)
+            if count > 1 and len(body) >= self._rejected_size:
+                # The server refused a body this large before: split without spending a request on it.
+                parts[0:0] = self._halves(flight, wires, count)
+                continue
             try:
                 response = await self._transport.request(ep.COHORT_SYNC, body=body)
             except PayloadTooLargeError as exc:
                 self._count(exc.attempts, len(body))
                 flight.attempts += exc.attempts
                 if count > 1:
-                    wires = flight.batch.wires if wires is None else wires
-                    half = count // 2
-                    first, second = wires[:half], wires[half:]
-                    parts[0:0] = [(first, len(first), self._packer.body(first)),
-                                  (second, len(second), self._packer.body(second))]
-                    flight.parts += 1
+                    flight.rejected += 1
+                    self._rejected_size = min(self._rejected_size, len(body))
+                    parts[0:0] = self._halves(flight, wires, count)
                     continue
                 stop = self._fail(flight, flight.batch.wires if wires is None else wires, exc)
             except APIError as exc:
@@ -413,6 +424,15 @@ class CohortSync:
             self._resolve(flight)
         else:
             raise stop
+
+    def _halves(
+        self, flight: _Flight, wires: list[str] | None, count: int
+    ) -> list[tuple[list[str] | None, int, bytes]]:
+        wires = flight.batch.wires if wires is None else wires
+        half = count // 2
+        first, second = wires[:half], wires[half:]
+        flight.parts += 1
+        return [(first, len(first), self._packer.body(first)), (second, len(second), self._packer.body(second))]
 
     def _count(self, attempts: int, size: int) -> None:
         self._requests += attempts

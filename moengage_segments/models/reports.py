@@ -25,7 +25,9 @@ class BatchRecord:
     """The outcome of one batch (one packed request body, possibly split after a 413).
 
     ``members``/``bytes`` describe the batch as packed; ``accepted``/``failed`` count its members by
-    outcome; ``attempts`` counts HTTP attempts over all its parts; ``parts`` is 1 unless a 413 split it;
+    outcome; ``attempts`` counts HTTP attempts over all its parts; ``parts`` is 1 unless it was split
+    because the service's size cap is below ours; ``rejected`` counts the 413 answers that made it split
+    (once the run has seen a 413, bodies that large are split before sending, so ``rejected`` stays small);
     ``request_id`` is the last one the service returned; ``error`` describes the failure, if any.
 
     Example::
@@ -43,6 +45,7 @@ class BatchRecord:
     failed: int = 0
     attempts: int = 0
     parts: int = 1
+    rejected: int = 0
     request_id: str | None = None
     error: str | None = None
     #: Input items read when this batch was cut (the position journaled for resumable runs).

@@ -29,9 +29,10 @@ def check_split(emu: Emulator, report: CohortSyncReport, sent: list[str], cap: i
     assert report.accepted == len(set(sent)) and report.failed == 0
     assert_accounted(report)
     assert cohort_members(emu, COHORT) == frozenset(sent)
-    # One 413 per split, and every body the service accepted fits under its cap.
+    # Every 413 is reported, the run learns the cap (no more than one 413 per split, and usually far fewer),
+    # and every body the service accepted fits under its cap.
     splits = sum(b.parts - 1 for b in report.batches)
-    assert emu.counters.statuses[413] == splits > 0
+    assert 0 < emu.counters.statuses[413] == sum(b.rejected for b in report.batches) <= splits
     accepted_sizes = [r.body_size for r in emu.requests if r.endpoint == "cohort_sync" and r.status == 200]
     assert accepted_sizes and max(accepted_sizes) <= cap
     assert all(b.status == "accepted" for b in report.batches)
@@ -47,6 +48,9 @@ async def test_64kb_server_128kb_client_splits_without_loss() -> None:
         elapsed = time.perf_counter() - started
         check_split(emu, report, sent, cap)
         assert all(b.parts == 2 for b in report.batches[:-1])  # 128 KB -> two halves of ~64 KB
+        # Mostly the batches already in flight (8) when the first 413 came back are rejected; later ones
+        # split up front (a body a few bytes under the smallest rejected one may still be tried once).
+        assert emu.counters.statuses[413] <= 2 * 8 < sum(b.parts - 1 for b in report.batches)
     figures_line("64 KB server, 128 KB client", uids=len(sent), batches=len(report.batches),
                  requests=report.requests, status_413=emu.counters.statuses[413], seconds=elapsed,
                  client_budget=DEFAULT_MAX_REQUEST_BYTES)
@@ -82,7 +86,7 @@ async def test_cap_lowered_mid_run_under_faults() -> None:
         assert report.ok and report.accepted == len(sent)
         assert_accounted(report)
         assert cohort_members(emu, COHORT) == frozenset(sent)
-        assert sum(b.parts - 1 for b in report.batches) == emu.counters.statuses[413] > 0
+        assert sum(b.rejected for b in report.batches) == emu.counters.statuses[413] > 0
 
 
 async def test_a_single_uid_too_large_for_the_server_fails_alone() -> None:

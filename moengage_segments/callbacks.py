@@ -51,8 +51,13 @@ __all__ = ["DEFAULT_PATH", "CallbackReceiver", "CallbackServer"]
 
 logger = logging.getLogger("moengage_segments.callbacks")
 
-#: The path :class:`CallbackServer` serves, and the default of :meth:`CallbackReceiver.mount`.
 DEFAULT_PATH = "/moengage/file-segment-callback"
+"""The path :class:`CallbackServer` serves, and the default of :meth:`CallbackReceiver.mount`.
+
+Example::
+
+    receiver.mount(app)  # POST /moengage/file-segment-callback
+"""
 
 OnCallback = Callable[[FileSegmentCallback], Awaitable[None] | None]
 

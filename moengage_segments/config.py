@@ -39,7 +39,6 @@ ENV_DATA_CENTER = "MOENGAGE_DATA_CENTER"
 ENV_BASE_URL = "MOENGAGE_BASE_URL"
 ENV_DB_NAME = "MOENGAGE_DB_NAME"
 
-#: Data centre code -> REST API host, as documented on the API introduction page.
 DATA_CENTERS: Mapping[str, str] = {
     "01": "https://api-01.moengage.com",
     "02": "https://api-02.moengage.com",
@@ -49,6 +48,12 @@ DATA_CENTERS: Mapping[str, str] = {
     "06": "https://api-06.moengage.com",
     "101": "https://api-101.moengage.com",
 }
+"""Data centre code -> REST API host, as documented on the API introduction page.
+
+Example::
+
+    DATA_CENTERS["01"]  # "https://api-01.moengage.com"
+"""
 
 _DC_PATTERN = re.compile(r"^(?:dc[-_ ]?)?0*(\d{1,3})$", re.IGNORECASE)
 

@@ -57,7 +57,16 @@ class UidFile:
             yield from chunk
 
     def iter_chunks(self, size: int = _CHUNK) -> Iterator[list[str]]:
-        """Yield the uids in lists of about ``size`` (the cohort engine reads files this way)."""
+        """Yield the uids in non-empty lists (the cohort engine reads files this way).
+
+        A CSV column comes in lists of ``size`` uids (the last may be shorter); a one-uid-a-line file comes
+        in one list per 1 MiB block read, whatever ``size``.
+
+        Example::
+
+            for chunk in read_uids("uids.txt").iter_chunks():
+                print(len(chunk), chunk[0])
+        """
         if self.column is None:
             yield from self._text_chunks()
         else:

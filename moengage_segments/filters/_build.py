@@ -70,7 +70,12 @@ class AttrRef:
 
     @property
     def template(self) -> str:
-        """The payload form, ``{{MoeUserAttribute['<name>']}}``."""
+        """The payload form, ``{{MoeUserAttribute['<name>']}}``.
+
+        Example::
+
+            attr_ref("last_purchase").template  # "{{MoeUserAttribute['last_purchase']}}"
+        """
         return "{{MoeUserAttribute['" + self.name + "']}}"
 
 

@@ -180,7 +180,12 @@ class GeoFilter(_Combinable):
 
     @property
     def data_type(self) -> str:
-        """Always ``"geopoint"``."""
+        """Always ``"geopoint"`` (the only data type a geo filter has).
+
+        Example::
+
+            attr("loc", "geopoint").near(1.0, 2.0, radius=5).data_type  # "geopoint"
+        """
         return "geopoint"
 
     def to_payload(self) -> dict[str, Any]:
@@ -252,8 +257,13 @@ class ObjectFilter(_Combinable):
         )
 
 
-#: A user-property filter of any data type.
 UserFilter = AttributeFilter | GeoFilter | ObjectFilter
+"""A user-property filter of any data type.
+
+Example::
+
+    isinstance(attr("city").equals("Paris"), UserFilter)  # True
+"""
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -276,7 +286,12 @@ class Execution:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict, e.g. ``Execution(type="atleast", count=1).to_payload()``."""
+        """Return the JSON-ready dict.
+
+        Example::
+
+            Execution(type="atleast", count=1).to_payload()  # {"type": "atleast", "count": 1}
+        """
         out: dict[str, Any] = {"type": self.type}
         _put(out, "count", self.count)
         return _merge_extra(out, self.extra)
@@ -308,7 +323,12 @@ class TimeRange:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict, e.g. ``TimeRange(type="inTheLast", days=30).to_payload()``."""
+        """Return the JSON-ready dict (``from_`` becomes ``from``).
+
+        Example::
+
+            TimeRange(type="inTheLast", days=30).to_payload()  # {"type": "inTheLast", "days": 30}
+        """
         out: dict[str, Any] = {"type": self.type}
         for key in ("value", "value1", "value_type", "period_unit", "days", "days1"):
             _put(out, key, getattr(self, key))
@@ -332,7 +352,12 @@ class AttributeGroup:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict, e.g. ``{"filter_operator": "and", "filters": []}``."""
+        """Return the JSON-ready dict ``{"filter_operator": ..., "filters": [...]}``.
+
+        Example::
+
+            event("purchase").to_payload()["attributes"]  # {"filter_operator": "and", "filters": []}
+        """
         out = {"filter_operator": self.operator, "filters": [f.to_payload() for f in self.filters]}
         return _merge_extra(out, self.extra)
 
@@ -353,7 +378,12 @@ class BaseTimeRange:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict, e.g. ``BaseTimeRange(type="previousPeriod").to_payload()``."""
+        """Return the JSON-ready dict.
+
+        Example::
+
+            BaseTimeRange(type="previousPeriod").to_payload()  # {"type": "previousPeriod"}
+        """
         out: dict[str, Any] = {"type": self.type}
         _put(out, "value", self.value)
         _put(out, "value1", self.value1)
@@ -386,7 +416,12 @@ class Aggregation:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict, e.g. ``sum_of("revenue").greater_than(9).to_payload()["operator"]``."""
+        """Return the JSON-ready dict (``base_time_range`` included).
+
+        Example::
+
+            sum_of("revenue").greater_than(9).to_payload()["aggregation_type"]  # "sum"
+        """
         out: dict[str, Any] = {"attribute_name": self.attribute_name}
         _put(out, "data_type", self.data_type)
         out["aggregation_type"] = self.aggregation_type
@@ -437,7 +472,13 @@ class AggregationGroup:
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict, e.g. ``{"filter_operator": "and", "filters": [{...}]}``."""
+        """Return the JSON-ready dict ``{"filter_operator": ..., "filters": [...]}``.
+
+        Example::
+
+            f = event("purchase").having(sum_of("revenue").greater_than(9)).in_the_last(30)
+            f.aggregation_attributes.to_payload()["filters"][0]["value"]  # 9
+        """
         out = {"filter_operator": self.operator, "filters": [f.to_payload() for f in self.filters]}
         return _merge_extra(out, self.extra)
 
@@ -454,23 +495,48 @@ class _EventLike(_Combinable):
         raise NotImplementedError
 
     def at_least(self: _T_ev, count: int) -> _T_ev:
-        """Performed the event at least ``count`` times (``executed: true``)."""
+        """Performed the event at least ``count`` times (``executed: true``).
+
+        Example::
+
+            event("app_opened").at_least(3).in_the_last(7)
+        """
         return self._frequency(Execution(type="atleast", count=count))
 
     def at_most(self: _T_ev, count: int) -> _T_ev:
-        """Performed the event at most ``count`` times (``count`` > 0)."""
+        """Performed the event at most ``count`` times (``count`` > 0).
+
+        Example::
+
+            event("support_ticket").at_most(2).in_the_last(30)
+        """
         return self._frequency(Execution(type="atmost", count=count))
 
     def exactly(self: _T_ev, count: int) -> _T_ev:
-        """Performed the event exactly ``count`` times (``count`` > 0)."""
+        """Performed the event exactly ``count`` times (``count`` > 0).
+
+        Example::
+
+            event("purchase").exactly(1).in_the_last(90)
+        """
         return self._frequency(Execution(type="exactly", count=count))
 
     def first_time(self: _T_ev) -> _T_ev:
-        """Performed the event for the first time within the window."""
+        """Performed the event for the first time within the window.
+
+        Example::
+
+            event("purchase").first_time().in_the_last(7)   # new buyers this week
+        """
         return self._frequency(Execution(type="firstTime"))
 
     def last_time(self: _T_ev) -> _T_ev:
-        """Performed the event for the last time within the window."""
+        """Performed the event for the last time within the window.
+
+        Example::
+
+            event("purchase").last_time().between(30, 60)   # last bought 30 to 60 days ago
+        """
         return self._frequency(Execution(type="lastTime"))
 
 
@@ -497,7 +563,12 @@ class EventFilter(_EventLike):
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict, e.g. ``event("purchase").in_the_last(7).to_payload()["executed"]``."""
+        """Return the JSON-ready dict for this filter (children included).
+
+        Example::
+
+            event("purchase").in_the_last(7).to_payload()["primary_time_range"]["value"]  # 7
+        """
         out: dict[str, Any] = {"filter_type": "actions", "action_name": self.action_name}
         _put(out, "project_name", self.project_name)
         _put(out, "executed", self.executed)
@@ -690,7 +761,13 @@ class AffinityFilter(_EventLike):
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict, e.g. ``affinity("buy").predominantly(attr("c").exists()).to_payload()``."""
+        """Return the JSON-ready dict for this filter (children included).
+
+        Example::
+
+            f = affinity("buy").predominantly(attr("c").exists()).in_the_last(90)
+            f.to_payload()["operator_type"]  # "predominant"
+        """
         out: dict[str, Any] = {"filter_type": "psychographic_event", "action_name": self.action_name}
         _put(out, "project_name", self.project_name)
         _put(out, "executed", self.executed)
@@ -768,7 +845,12 @@ class SegmentRef(_Combinable):
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map, kw_only=True)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict, e.g. ``segment("5c93982f573bb92004975a36").to_payload()["id"]``."""
+        """Return the JSON-ready dict (``filter_type: "custom_segments"``).
+
+        Example::
+
+            segment("5c93982f573bb92004975a36").to_payload()["id"]  # "5c93982f573bb92004975a36"
+        """
         out: dict[str, Any] = {"filter_type": "custom_segments", "id": self.id}
         _put(out, "name", self.name)
         return _merge_extra(out, self.extra)
@@ -793,12 +875,23 @@ class RawFilter(_Combinable):
     payload: Any = attrs.field(converter=freeze)
 
     def to_payload(self) -> Any:
-        """Return the stored JSON unchanged, e.g. ``RawFilter({"filter_type": "x"}).to_payload()``."""
+        """Return the stored JSON unchanged (as plain dicts and lists).
+
+        Example::
+
+            RawFilter({"filter_type": "x", "n": 1}).to_payload()  # {"filter_type": "x", "n": 1}
+        """
         return thaw(self.payload)
 
     @property
     def filter_type(self) -> str | None:
-        """The payload's ``filter_type``, if it had one."""
+        """The payload's ``filter_type`` if it is a string, else ``None``.
+
+        Example::
+
+            RawFilter({"filter_type": "x"}).filter_type  # "x"
+            RawFilter([1, 2]).filter_type             # None
+        """
         value = self.payload.get("filter_type") if isinstance(self.payload, Mapping) else None
         return value if isinstance(value, str) else None
 
@@ -847,6 +940,11 @@ def _filter_payload(f: Filter) -> Any:
     return f.to_payload()
 
 
-#: Any filter that can stand in a :class:`FilterGroup`.
 Filter = (AttributeFilter | GeoFilter | ObjectFilter | EventFilter | AffinityFilter | SegmentRef | FilterGroup
           | RawFilter)
+"""Any filter that can stand in a :class:`FilterGroup`.
+
+Example::
+
+    isinstance(event("purchase").in_the_last(7), Filter)  # True
+"""

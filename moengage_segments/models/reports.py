@@ -123,17 +123,33 @@ class CohortSyncReport:
 
     @property
     def throughput(self) -> float:
-        """Accepted members per second of the run."""
+        """Accepted members per second of the run (0 when ``elapsed`` is 0).
+
+        Example::
+
+            print(f"{report.throughput:,.0f} members/s")
+        """
         return self.accepted / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def ok(self) -> bool:
-        """True when every valid, non-duplicate uid was accepted (now or by an earlier run)."""
+        """True when every valid, non-duplicate uid was accepted (now or by an earlier run).
+
+        Example::
+
+            if not report.ok:
+                print(report.failed, "failed,", report.not_sent, "not sent:", report.stopped_by)
+        """
         return self.failed == 0 and self.not_sent == 0 and not self.cancelled
 
     @property
     def accounted(self) -> int:
-        """``accepted + skipped + failed + invalid + duplicates + not_sent`` (always ``submitted``)."""
+        """``accepted + skipped + failed + invalid + duplicates + not_sent`` (always ``submitted``).
+
+        Example::
+
+            assert report.accounted == report.submitted
+        """
         return self.accepted + self.skipped + self.failed + self.invalid + self.duplicates + self.not_sent
 
     def to_dict(self) -> dict[str, Any]:
@@ -185,5 +201,11 @@ class CohortPlan:
 
     @property
     def fill(self) -> float:
-        """Average fill of the request bodies, as a fraction of ``max_request_bytes``."""
+        """Average fill of the request bodies, as a fraction of ``max_request_bytes`` (0 with no requests).
+
+        Example::
+
+            plan = await client.cohorts.plan(cohort, uids)
+            print(f"bodies {plan.fill:.0%} full")
+        """
         return self.bytes / (self.requests * self.max_request_bytes) if self.requests else 0.0

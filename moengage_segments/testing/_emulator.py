@@ -32,8 +32,26 @@ from moengage_segments.testing._state import SegmentInfo, SegmentKind, Workspace
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_DB_NAME", "DEFAULT_WORKSPACE_ID", "Emulator"]
 
 DEFAULT_WORKSPACE_ID = "EMULATOR_WORKSPACE"
+"""The workspace id an :class:`Emulator` accepts unless given ``workspace_id=``.
+
+Example::
+
+    Emulator().workspace_id == DEFAULT_WORKSPACE_ID  # True
+"""
 DEFAULT_API_KEY = "emulator-api-key"
+"""The API key an :class:`Emulator` accepts unless given ``api_key=``.
+
+Example::
+
+    Emulator().api_key == DEFAULT_API_KEY  # True
+"""
 DEFAULT_DB_NAME = "emulator_db"
+"""The ``db_name`` an :class:`Emulator` expects in cohort requests unless given ``db_name=``.
+
+Example::
+
+    Emulator().db_name == DEFAULT_DB_NAME  # True
+"""
 
 T = TypeVar("T")
 

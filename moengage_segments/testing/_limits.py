@@ -50,6 +50,14 @@ DEFAULT_RATE_LIMITS: Mapping[str, tuple[Window, ...]] = {
     "unarchive": (),
     "cohort_sync": (Window(300, MINUTE),),
 }
+"""The documented rate limits the emulator enforces by default: bucket -> windows (empty: no limit).
+
+Override buckets with ``Emulator(rate_limits={...})``; ``rate_limits=False`` turns every limit off.
+
+Example::
+
+    DEFAULT_RATE_LIMITS["cohort_sync"]  # (Window(limit=300, seconds=60.0),)
+"""
 
 RateLimitSpec = Mapping[str, Sequence[Window | tuple[int, float]]] | bool | None
 

@@ -144,7 +144,11 @@ async def test_ctrl_c_in_a_sync_push(tmp_path: Path) -> None:
     assert status == 130 and err == "", err
     assert took < 2.0
     report = json.loads(out)  # printed by the script from on_report
-    assert report["cancelled"] and not report["ok"] and report["accepted"] > 0 and report["not_sent"] > 0
+    # The emulator counts an answer before the client has read it, so the interrupt may land before the
+    # first answer is processed: "accepted" can be 0, but the report must still add up.
+    assert report["cancelled"] and not report["ok"] and report["not_sent"] > 0
+    assert report["submitted"] == report["accepted"] + report["failed"] + report["invalid"] + \
+        report["duplicates"] + report["skipped"] + report["not_sent"]
     assert report["accepted"] <= len(cohort_members(emu, COHORT))
 
 

@@ -128,6 +128,9 @@ class Transport:
     ) -> None:
         self.settings = settings
         self.timeout = timeout
+        # Passed explicitly on every request: aiohttp reads ``timeout=None`` as "no timeout at all" (not as
+        # "the session's default"), which would let a server that never answers hang the call forever.
+        self._client_timeout = aiohttp.ClientTimeout(total=timeout)
         self.retry = retry
         self.max_connections = max_connections
         self.limiter = RateLimiter(rate_limits, clock=clock, sleep=sleep)
@@ -181,7 +184,7 @@ class Transport:
             self._session = aiohttp.ClientSession(
                 base_url=None,
                 connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                timeout=self._client_timeout,
                 json_serialize=lambda v: dump_json(v).decode("utf-8"),
                 raise_for_status=False,
             )
@@ -279,9 +282,7 @@ class Transport:
                 "%s %s (attempt %d, %d bytes, headers %s)",
                 endpoint.method, endpoint.path, attempt, len(data or b""), redact_headers(headers),
             )
-        # Always explicit: aiohttp reads an explicit ``timeout=None`` as "no timeout at all" (not as "the
-        # session's default"), which would let a server that never answers hang the call forever.
-        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        timeout = self._client_timeout
         deadline = retrier.policy.deadline
         if deadline is not None:  # the deadline bounds the attempt in flight too, not only the waits
             remaining = max(deadline - (self._clock() - retrier.started), 0.001)

@@ -8,7 +8,6 @@ Example::
         report = await client.cohorts.add_members(Cohort(id="c1", name="VIP", partner="crm"), uids)
 """
 
-from moengage_segments._async.checkpoint import CheckpointError
 from moengage_segments._async.client import (
     AsyncClient,
     AsyncCohorts,
@@ -25,6 +24,7 @@ from moengage_segments.errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    CheckpointError,
     ClientStateError,
     CohortSyncError,
     ConfigurationError,

@@ -7,6 +7,7 @@ Everything the SDK raises on purpose derives from :class:`MoEngageError`::
     ├── ValidationError             bad input found before anything was sent
     ├── ClientStateError            client used after close, from another loop, after fork()
     ├── CohortSyncError             a cohort push stopped on a failed batch (carries the report)
+    ├── CheckpointError             a cohort push's checkpoint journal is damaged or from another run
     └── APIError
         ├── APIConnectionError      the request did not get an HTTP response
         │   └── APITimeoutError
@@ -41,6 +42,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointError",
     "ClientStateError",
     "CohortSyncError",
     "ConfigurationError",
@@ -421,6 +423,18 @@ class CohortSyncError(MoEngageError):
     def __init__(self, message: str, report: Any) -> None:
         self.report = report
         super().__init__(message)
+
+
+class CheckpointError(MoEngageError, ValueError):
+    """The checkpoint journal cannot be used: damaged, or written by a run with other input or settings.
+
+    Example::
+
+        try:
+            await client.cohorts.add_members(cohort, uids, checkpoint="push.journal")
+        except CheckpointError as exc:
+            print(exc)  # says which line or which batch does not match
+    """
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

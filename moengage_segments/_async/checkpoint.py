@@ -25,24 +25,12 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from moengage_segments.errors import MoEngageError
+from moengage_segments.errors import CheckpointError
 
 __all__ = ["JOURNAL_FORMAT", "CheckpointError", "Journal", "digest"]
 
 JOURNAL_FORMAT = "moengage-segments/cohort-journal/1"
 _FSYNC_INTERVAL = 1.0
-
-
-class CheckpointError(MoEngageError, ValueError):
-    """The checkpoint journal cannot be used: damaged, or written by a run with other input or settings.
-
-    Example::
-
-        try:
-            await client.cohorts.add_members(cohort, uids, checkpoint="push.journal")
-        except CheckpointError as exc:
-            print(exc)  # says which line or which batch does not match
-    """
 
 
 def digest(body: bytes) -> str:

@@ -25,10 +25,10 @@ from itertools import islice
 from typing import IO, Any, Literal
 
 from moengage_segments._async import endpoints as ep
-from moengage_segments._async.checkpoint import CheckpointError, Journal, digest
+from moengage_segments._async.checkpoint import Journal, digest
 from moengage_segments._async.packing import CohortEnvelope, PackedBatch, Packer, uid_from_wire
 from moengage_segments._async.transport import Response, Transport
-from moengage_segments.errors import APIError, CohortSyncError, PayloadTooLargeError, ValidationError
+from moengage_segments.errors import APIError, CheckpointError, CohortSyncError, PayloadTooLargeError, ValidationError
 from moengage_segments.models.cohorts import Cohort, CohortAction
 from moengage_segments.models.reports import (
     BatchRecord,

@@ -11,12 +11,12 @@ from __future__ import annotations
 import enum
 import json
 
-from moengage_segments._async.checkpoint import CheckpointError
 from moengage_segments.errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
     AuthenticationError,
+    CheckpointError,
     CohortSyncError,
     ConfigurationError,
     RateLimitError,

@@ -372,6 +372,20 @@ class RateLimitError(APIStatusError):
     retry_after: float | None = None
 
     @property
+    def active_segment_cap(self) -> bool:
+        """True when this 429 is the 1000-active-segments cap, which waiting does not lift (never retried).
+
+        Example::
+
+            except RateLimitError as exc:
+                if exc.active_segment_cap:
+                    await client.segments.archive("an-old-campaign")
+        """
+        if self.actual_count is not None or self.limit is not None:
+            return True
+        return "active segments" in (self.message or "").lower()
+
+    @property
     def actual_count(self) -> int | None:
         """The number of active segments, for the active-segment cap variant.
 

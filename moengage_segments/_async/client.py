@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, Literal
 
@@ -71,6 +72,25 @@ def _ambiguous(error: APIError) -> bool:
 def _filter_payload(value: FilterGroup | Filter | Mapping[str, Any], path: str) -> dict[str, Any]:
     """Validate a filter group (typed object, single filter or plain dict) and return its payload."""
     return coerce_group(value, path).to_payload()
+
+
+#: How much earlier than our clock a segment's ``created_time`` may be and still be the one our ambiguous
+#: create made (the service's clock and ours are not the same clock).
+_CLOCK_SKEW = timedelta(seconds=60)
+
+
+def _utcnow() -> datetime:
+    # The service's timestamps are naive UTC.
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _created_since(summary: SegmentSummary, started: datetime) -> bool:
+    created = summary.created_time
+    if created is None:
+        return False
+    if created.tzinfo is not None:
+        created = created.astimezone(timezone.utc).replace(tzinfo=None)
+    return created >= started - _CLOCK_SKEW
 
 
 def _is_summary(item: Any) -> bool:
@@ -165,11 +185,12 @@ class AsyncSegments:
         response = await self._transport.request(ep.UNARCHIVE, json_body=body)
         return SegmentAck.from_response(response.status, response.data)
 
-    async def _recover_create(self, name: str, error: APIError) -> SegmentSummary:
+    async def _recover_create(self, name: str, error: APIError, started: datetime) -> SegmentSummary:
         """After a create failed, find the segment if the failure was ambiguous; else re-raise ``error``.
 
         A dropped connection or a 5xx may hide a create that succeeded, so the name is looked up rather
-        than re-sending. When the lookup itself fails, the create's own error is what the caller sees.
+        than re-sending. Only a segment created after the call started counts (a namesake created earlier,
+        perhaps archived, is not ours); when the lookup itself fails, the create's own error is raised.
         """
         if not _ambiguous(error):
             raise error
@@ -177,7 +198,7 @@ class AsyncSegments:
             found = await self.find(name)
         except APIError:
             raise error from None
-        if found is None:
+        if found is None or not _created_since(found, started):
             raise error
         return found
 
@@ -237,10 +258,11 @@ class AsyncFileSegments:
         """
         body = self._body(name, file_url, attribute_name, attribute_type, callback_url, emails)
         body["expiry_time"] = check_expiry_days(expiry_days)
+        started = _utcnow()
         try:
             response = await self._transport.request(ep.FILE_CREATE, json_body=body)
         except APIError as error:
-            found = await self._segments._recover_create(name, error)
+            found = await self._segments._recover_create(name, error, started)
             return SegmentAck(status=202, segment_id=found.id, name=found.name,
                               message="recovered: the segment exists although the create call failed")
         return SegmentAck.from_response(response.status, response.data)
@@ -381,10 +403,11 @@ class AsyncFilterSegments:
         }
         if excluded is not None:
             body["excluded_filters"] = _filter_payload(excluded, "excluded")
+        started = _utcnow()
         try:
             response = await self._transport.request(ep.CREATE_FILTER_SEGMENT, json_body=body)
         except APIError as error:
-            found = await self._segments._recover_create(name, error)
+            found = await self._segments._recover_create(name, error, started)
             return await self._segments.get(found.id)
         return _segment(response)
 

@@ -42,6 +42,9 @@ class Endpoint:
     limit_family: str
     #: False for calls that must not be re-sent blindly after an ambiguous failure (creates).
     idempotent: bool = True
+    #: False where the service's window is hours long (file operations: 10/hour, 100/day), so a 429
+    #: without a ``Retry-After`` is not worth a retry seconds later.
+    retry_unhinted_429: bool = True
 
     def format(self, **params: str) -> str:
         """The path with ``{placeholders}`` filled in."""
@@ -49,13 +52,13 @@ class Endpoint:
 
 
 FILE_CREATE = Endpoint("file_segments.create", "POST", "/v2/custom-segments/file-segment", "v2", "file_ops",
-                       idempotent=False)
+                       idempotent=False, retry_unhinted_429=False)
 FILE_ADD_USERS = Endpoint("file_segments.add_users", "PUT", "/v2/custom-segments/file-segment/add-users", "v2",
-                          "file_ops")
+                          "file_ops", retry_unhinted_429=False)
 FILE_REMOVE_USERS = Endpoint("file_segments.remove_users", "PUT", "/v2/custom-segments/file-segment/remove-users",
-                             "v2", "file_ops")
+                             "v2", "file_ops", retry_unhinted_429=False)
 FILE_REPLACE_USERS = Endpoint("file_segments.replace_users", "PUT", "/v2/custom-segments/file-segment/replace",
-                              "v2", "file_ops")
+                              "v2", "file_ops", retry_unhinted_429=False)
 ARCHIVE = Endpoint("segments.archive", "PATCH", "/v2/custom-segments/archive", "v2", "manage")
 UNARCHIVE = Endpoint("segments.unarchive", "PATCH", "/v2/custom-segments/unarchive", "v2", "manage")
 LIST_SEGMENTS = Endpoint("segments.list", "GET", "/v3/custom-segments", "v3", "list")

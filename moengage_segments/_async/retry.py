@@ -75,9 +75,12 @@ _STOP = RetryDecision(False)
 class Retrier:
     """Applies a :class:`RetryPolicy` to the attempts of one call."""
 
-    def __init__(self, policy: RetryPolicy, *, idempotent: bool, started: float) -> None:
+    def __init__(
+        self, policy: RetryPolicy, *, idempotent: bool, started: float, retry_unhinted_429: bool = True
+    ) -> None:
         self.policy = policy
         self.idempotent = idempotent
+        self.retry_unhinted_429 = retry_unhinted_429
         self.started = started
         self._waits: Iterator[float] = self._wait_sequence(policy)
 
@@ -97,9 +100,13 @@ class Retrier:
         if attempt >= self.policy.max_attempts or not self._retryable(error, sent):
             return _STOP
         if isinstance(error, RateLimitError):
+            if error.active_segment_cap:
+                return _STOP  # too many active segments: only archiving some helps, not waiting
             hint = error.retry_after
             if hint is not None and hint > self.policy.rate_limit_cap:
                 return _STOP  # e.g. an hourly file-ops window: let the caller decide
+            if hint is None and not self.retry_unhinted_429:
+                return _STOP  # the window is an hour or a day: a few seconds' wait would only waste quota
             delay = hint if hint is not None else min(next(self._waits) * 2, self.policy.rate_limit_cap)
         else:
             delay = next(self._waits)

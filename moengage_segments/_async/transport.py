@@ -142,6 +142,7 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
         self._closed = False
+        self._warned_db_name = False
         self._guard: AsyncGenerator[None, None] | None = None
 
     def __repr__(self) -> str:
@@ -160,6 +161,12 @@ class Transport:
         if endpoint.envelope == "v2":
             if self.settings.db_name:
                 headers["MOE-DBNAME"] = self.settings.db_name
+            elif not self._warned_db_name:
+                self._warned_db_name = True
+                logger.warning(
+                    "MOE-DBNAME is not configured (db_name= or MOENGAGE_DB_NAME): the file-segment and "
+                    "archive endpoints (v2) document this header as required, so the service may refuse them"
+                )
         else:
             headers["MOE-APPKEY"] = self.settings.workspace_id
         return headers
@@ -227,7 +234,8 @@ class Transport:
             url = yarl.URL(f"{url}?{urlencode(params, quote_via=quote, safe='')}", encoded=True)
         data = body if body is not None else (dump_json(json_body) if json_body is not None else None)
         headers = self.headers_for(endpoint)
-        retrier = Retrier(retry or self.retry, idempotent=endpoint.idempotent, started=self._clock())
+        retrier = Retrier(retry or self.retry, idempotent=endpoint.idempotent, started=self._clock(),
+                          retry_unhinted_429=endpoint.retry_unhinted_429)
         attempt = 0
         while True:
             attempt += 1

@@ -64,3 +64,23 @@ async def test_nothing_is_logged_above_debug(make_client: Callable[..., AsyncCli
     caplog.set_level(logging.INFO, logger="moengage_segments")
     await make_client().segments.list()
     assert [r for r in caplog.records if r.name.startswith("moengage_segments")] == []
+
+
+async def test_missing_db_name_warns_once_on_v2_calls(make_client: Callable[..., AsyncClient],
+                                                      mocked: aioresponses, caplog: pytest.LogCaptureFixture) -> None:
+    """MOE-DBNAME is documented as required on v2: without db_name the first v2 call says so, once."""
+    archive = BASE + "/v2/custom-segments/archive"
+    mocked.patch(archive, payload={"success": True}, repeat=True)
+    mocked.get(BASE + "/v3/custom-segments", payload={"data": []})
+    caplog.set_level(logging.INFO, logger="moengage_segments")
+    client = make_client()
+    await client.segments.list()  # v3: no warning
+    assert not caplog.records
+    await client.segments.archive("a")
+    await client.segments.archive("b")
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "MOE-DBNAME" in warnings[0].getMessage()
+    caplog.clear()
+    configured = make_client(db_name="db")
+    await configured.segments.archive("c")
+    assert not caplog.records

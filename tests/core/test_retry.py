@@ -6,6 +6,7 @@ import asyncio
 import email.utils
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
@@ -33,6 +34,11 @@ LIST = BASE + "/v3/custom-segments"
 FILE_CREATE = BASE + "/v2/custom-segments/file-segment"
 FILTER_CREATE = BASE + "/v3/custom-segments"
 LOOKUP = BASE + "/v3/custom-segments?name=vip"
+def just_now() -> str:
+    """A ``created_time`` as the service writes it (naive UTC) for a segment created a moment ago."""
+    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+
+
 GROUP = {"filter_operator": "and", "filters": [
     {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in", "value": ["Pune"],
      "negate": False, "case_sensitive": False}]}
@@ -176,10 +182,31 @@ async def test_cohort_5xx_is_retried(make_client: Callable[..., AsyncClient], mo
 async def test_ambiguous_file_create_resolves_by_name(make_client: Callable[..., AsyncClient],
                                                       mocked: aioresponses, failure: dict[str, Any]) -> None:
     mocked.post(FILE_CREATE, **failure)
-    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip"}]})
+    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": just_now()}]})
     ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
     assert isinstance(ack, SegmentAck) and ack.segment_id == SEG_ID and ack.name == "vip"
     assert n_calls(mocked, "POST", FILE_CREATE) == 1
+
+
+@pytest.mark.parametrize("created_time", [None, "2022-12-01T13:17:46.409000"])
+async def test_ambiguous_create_does_not_adopt_an_older_namesake(make_client: Callable[..., AsyncClient],
+                                                                 mocked: aioresponses,
+                                                                 created_time: str | None) -> None:
+    """A segment of that name created before the call (or of unknown age) is not the one we created."""
+    mocked.post(FILE_CREATE, status=500)
+    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": created_time}]})
+    with pytest.raises(ServerError):
+        await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
+    assert n_calls(mocked, "POST", FILE_CREATE) == 1
+
+
+async def test_ambiguous_create_tolerates_a_server_clock_a_little_behind(make_client: Callable[..., AsyncClient],
+                                                                         mocked: aioresponses) -> None:
+    behind = (datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=20)).isoformat()
+    mocked.post(FILE_CREATE, status=502)
+    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": behind}]})
+    ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
+    assert ack.segment_id == SEG_ID
 
 
 @pytest.mark.parametrize(("failure", "error"), [({"status": 503}, ServerError),
@@ -197,7 +224,7 @@ async def test_ambiguous_file_create_not_found_raises(make_client: Callable[...,
 async def test_ambiguous_filter_create_returns_the_found_segment(make_client: Callable[..., AsyncClient],
                                                                  mocked: aioresponses) -> None:
     mocked.post(FILTER_CREATE, status=500)
-    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip"}]})
+    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": just_now()}]})
     mocked.get(f"{BASE}/v3/custom-segments/{SEG_ID}", payload={"data": {"id": SEG_ID, "name": "vip"}})
     segment = await make_client().filter_segments.create("vip", included=GROUP)
     assert isinstance(segment, Segment) and segment.id == SEG_ID
@@ -212,6 +239,29 @@ async def test_create_is_resent_when_the_connection_was_never_made(make_client: 
     mocked.post(FILE_CREATE, status=202, payload={"cs_id": SEG_ID})
     ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
     assert ack.segment_id == SEG_ID and n_calls(mocked, "POST", FILE_CREATE) == 2
+
+
+async def test_active_segment_cap_429_is_not_retried(make_client: Callable[..., AsyncClient],
+                                                     mocked: aioresponses) -> None:
+    """The 1000-active-segments 429 is not a rate limit: waiting does not lift it, so it is not re-sent."""
+    mocked.post(FILTER_CREATE, status=429, headers={"x-ratelimit-reset": str(int(time.time()) + 5)}, payload={
+        "response_id": "abcdEFGH", "type": "custom_segment", "error": {
+            "code": "Too Many Requests", "message": "Total active segments limit breached. Request rejected!",
+            "actual_count": 1001, "limit": 1000}}, repeat=True)
+    with pytest.raises(RateLimitError) as caught:
+        await make_client().filter_segments.create("vip", included=GROUP)
+    assert caught.value.active_segment_cap and caught.value.attempts == 1
+    assert n_calls(mocked, "POST", FILTER_CREATE) == 1
+
+
+async def test_file_ops_429_without_a_hint_is_not_retried(make_client: Callable[..., AsyncClient],
+                                                          mocked: aioresponses) -> None:
+    """File operations have hourly/daily windows: retrying seconds later would only spend quota."""
+    mocked.put(BASE + "/v2/custom-segments/file-segment/add-users", status=429, repeat=True, payload={
+        "title": "Too Many Requests", "description": "File segment operations limit breached."})
+    with pytest.raises(RateLimitError) as caught:
+        await make_client().file_segments.add_users("vip", file_url="https://h.example/f.csv")
+    assert caught.value.attempts == 1 and not caught.value.active_segment_cap
 
 
 async def test_create_is_resent_after_429(make_client: Callable[..., AsyncClient], mocked: aioresponses) -> None:

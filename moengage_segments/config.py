@@ -178,8 +178,10 @@ class RetryPolicy:
     Connection errors, timeouts, 5xx and 429 are retried; 400/401/403/404/409/412/413/415 never are.
     Waits grow exponentially from ``base`` up to ``cap`` seconds, with full jitter when ``jitter`` is
     true. A 429 waits for ``Retry-After`` or ``x-ratelimit-reset`` when the service sends them, otherwise
-    backs off up to ``rate_limit_cap`` (one rate window). ``deadline`` bounds the total time spent on
-    one call, waits included. ``RetryPolicy.none()`` disables retries.
+    backs off up to ``rate_limit_cap`` (one rate window). ``rate_limit_cap`` is also the longest a call
+    waits for the client-side limiter: a slot further away (the 11th file operation in an hour, say)
+    raises :class:`RateLimitError` with ``retry_after`` at once instead of parking the call. ``deadline``
+    bounds the total time spent on one call, all waits included. ``RetryPolicy.none()`` disables retries.
 
     Example::
 

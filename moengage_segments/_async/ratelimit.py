@@ -14,10 +14,18 @@ from collections.abc import Awaitable, Callable
 
 from moengage_segments.config import RateLimits, Window
 
-__all__ = ["FamilyLimiter", "RateLimiter"]
+__all__ = ["FamilyLimiter", "RateLimiter", "SlotTooFar"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class SlotTooFar(Exception):
+    """The next slot is further away than the caller is willing to wait (``wait`` seconds)."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+        super().__init__(f"next slot in {wait:.1f}s")
 
 
 class FamilyLimiter:
@@ -51,8 +59,12 @@ class FamilyLimiter:
                 wait = max(wait, log[0] + window.period + self._margin - now)
         return max(wait, 0.0)
 
-    async def acquire(self) -> float:
-        """Wait for a slot and take it; returns the seconds spent waiting."""
+    async def acquire(self, max_wait: float | None = None) -> float:
+        """Wait for a slot and take it; returns the seconds spent waiting.
+
+        Raises :class:`SlotTooFar` instead of sleeping when the next slot is more than ``max_wait``
+        seconds away (an hourly window, say), so a caller is never silently parked for an hour.
+        """
         if not self._windows and self._paused_until <= 0:
             return 0.0
         if self._lock is None:
@@ -66,6 +78,8 @@ class FamilyLimiter:
                     for log in self._logs:
                         log.append(now)
                     return waited
+                if max_wait is not None and wait > max_wait:
+                    raise SlotTooFar(wait)
                 waited += wait
                 await self._sleep(wait)
 
@@ -101,9 +115,9 @@ class RateLimiter:
         """The limiter of one family (``"cohort"``, ``"list"``, ``"create"``, ...)."""
         return self._families[name]
 
-    async def acquire(self, family: str) -> float:
-        """Wait for a slot in ``family``; returns the seconds waited."""
-        return await self._families[family].acquire()
+    async def acquire(self, family: str, max_wait: float | None = None) -> float:
+        """Wait for a slot in ``family``; returns the seconds waited (see :meth:`FamilyLimiter.acquire`)."""
+        return await self._families[family].acquire(max_wait)
 
     def pause(self, family: str, seconds: float) -> None:
         """Pause ``family`` for ``seconds`` after the service pushed back."""

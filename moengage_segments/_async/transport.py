@@ -21,7 +21,7 @@ import attrs
 import yarl
 
 from moengage_segments._async.endpoints import Endpoint
-from moengage_segments._async.ratelimit import RateLimiter
+from moengage_segments._async.ratelimit import RateLimiter, SlotTooFar
 from moengage_segments._async.retry import Retrier, hinted_wait
 from moengage_segments.config import RateLimits, RetryPolicy, Settings
 from moengage_segments.errors import (
@@ -239,7 +239,7 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            await self.limiter.acquire(endpoint.limit_family)
+            await self._acquire_slot(endpoint, retrier, attempt)
             if self._closed:  # closed while this call waited for a slot or a retry
                 raise ClientStateError("this client was closed while the request was waiting; create a new one")
             started = self._clock()
@@ -274,6 +274,36 @@ class Transport:
                 retrier.policy.max_attempts,
             )
             await self._sleep(decision.delay)
+
+    async def _acquire_slot(self, endpoint: Endpoint, retrier: Retrier, attempt: int) -> None:
+        """Wait for the client-side limiter, at most one rate window (``rate_limit_cap``) or the deadline.
+
+        A slot further away than that (the 11th file operation in an hour, say) raises
+        :class:`RateLimitError` at once, without sending, with ``retry_after`` set: the same error, and the
+        same advice, as a 429 from the service whose hint is too long to wait out.
+        """
+        policy = retrier.policy
+        limits = self.limiter.limits
+        max_wait = policy.rate_limit_cap + (limits.margin if limits is not None else 0.0)
+        if policy.deadline is not None:
+            max_wait = min(max_wait, max(policy.deadline - (self._clock() - retrier.started), 0.0))
+        try:
+            await self.limiter.acquire(endpoint.limit_family, max_wait)
+        except SlotTooFar as far:
+            error = RateLimitError(
+                429,
+                code="Client rate limit",
+                message=(
+                    f"the client-side limit for {endpoint.name} has no slot for {far.wait:.0f}s, longer than "
+                    f"this call may wait ({max_wait:.0f}s); nothing was sent, retry later"
+                ),
+                details={"client_side": True},
+                method=endpoint.method,
+                path=endpoint.path,
+            )
+            error.retry_after = far.wait
+            error.attempts = attempt - 1
+            raise error from None
 
     async def _send(
         self,

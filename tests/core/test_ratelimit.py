@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aioresponses import aioresponses
 
-from moengage_segments import AsyncClient, RateLimits, Window
+from moengage_segments import AsyncClient, RateLimitError, RateLimits, RetryPolicy, Window
 from moengage_segments._async.ratelimit import FamilyLimiter, RateLimiter
 from tests.core._support import BASE, SEG_ID, FakeClock, calls
 
@@ -193,7 +193,26 @@ async def test_replace_counts_in_the_file_ops_limit(make_client: Callable[..., A
     await client.file_segments.add_users("s", file_url=url)
     await client.file_segments.remove_users("s", file_url=url)
     assert clock.sleeps == []
-    await client.file_segments.replace_users("s", file_url=url)
-    assert clock.sleeps == [3600.0]
+    with pytest.raises(RateLimitError) as caught:  # the 4th operation in the hour: no slot within a minute
+        await client.file_segments.replace_users("s", file_url=url)
+    assert caught.value.retry_after == 3600.0 and caught.value.attempts == 0
+    assert clock.sleeps == [] and len(calls(mocked)) == 3  # nothing was sent, nobody was parked
     await client.segments.archive("s")  # another family: not held
-    assert clock.sleeps == [3600.0]
+    assert clock.sleeps == []
+
+
+async def test_limiter_waits_at_most_rate_limit_cap_or_the_deadline(make_client: Callable[..., AsyncClient],
+                                                                    mocked: aioresponses, clock: FakeClock) -> None:
+    """A minute window is waited out (that is pacing); an hourly one, or a wait past the deadline, is not."""
+    mocked.get(LIST, payload={"data": []}, repeat=True)
+    client = make_client(rate_limits=RateLimits(list=(Window(1, 60),), margin=0.0))
+    await client.segments.list()
+    await client.segments.list()  # waits the minute
+    assert clock.sleeps == [60.0]
+    strict = make_client(rate_limits=RateLimits(list=(Window(1, 60),), margin=0.0),
+                         retry=RetryPolicy(deadline=5.0))
+    await strict.segments.list()
+    with pytest.raises(RateLimitError) as caught:
+        await strict.segments.list()
+    assert caught.value.retry_after == 60.0 and caught.value.details["client_side"] is True
+    assert "nothing was sent" in str(caught.value) and clock.sleeps == [60.0]

@@ -28,7 +28,15 @@ from moengage_segments._async import endpoints as ep
 from moengage_segments._async.checkpoint import Journal, digest
 from moengage_segments._async.packing import CohortEnvelope, PackedBatch, Packer, uid_from_wire
 from moengage_segments._async.transport import Response, Transport
-from moengage_segments.errors import APIError, CheckpointError, CohortSyncError, PayloadTooLargeError, ValidationError
+from moengage_segments.errors import (
+    APIError,
+    AuthenticationError,
+    CheckpointError,
+    CohortSyncError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from moengage_segments.models.cohorts import Cohort, CohortAction
 from moengage_segments.models.reports import (
     BatchRecord,
@@ -305,15 +313,15 @@ class CohortSync:
         finally:
             if self._on_report is not None:
                 self._on_report(report)
-        if isinstance(outcome, _Stop):
+        if isinstance(outcome, _Stop) and self._on_error == "raise":
             raise CohortSyncError(
                 f"cohort {self._action} stopped at the first failed batch ({outcome}); "
                 f"{report.accepted} accepted, {report.failed} failed, {report.not_sent} not sent",
                 report,
             ) from outcome.cause
-        if outcome is not None:
+        if outcome is not None and not isinstance(outcome, _Stop):
             raise outcome
-        return report
+        return report  # with on_error="collect" a fatal error ends the run early: stopped_by says why
 
     async def _run(self, source: AsyncIterator[list[Any]]) -> None:
         queue: asyncio.Queue[_Flight | None] = asyncio.Queue(self._max_in_flight)
@@ -447,7 +455,9 @@ class CohortSync:
         flight.request_id = getattr(exc, "request_id", None) or flight.request_id
         if self._failed_file is not None:
             self._failed_file.write("".join(_failed_line(uid_from_wire(w)) for w in wires))
-        return _Stop(exc, flight.batch.index) if self._on_error == "raise" else None
+        if self._on_error == "raise" or _fatal(exc):
+            return _Stop(exc, flight.batch.index)
+        return None
 
     def _resolve(self, flight: _Flight) -> None:
         del self._outstanding[flight.batch.index]
@@ -509,6 +519,14 @@ class CohortSync:
         finally:
             if failed is not None:
                 failed.close()
+
+
+def _fatal(exc: APIError) -> bool:
+    """Errors that every later batch would get too (bad credentials, a suspended account): stop the run.
+
+    Pushing on would spend quota on requests certain to fail, so even ``on_error="collect"`` stops.
+    """
+    return isinstance(exc, (AuthenticationError, PermissionDeniedError))
 
 
 def _failed_line(uid: str) -> str:

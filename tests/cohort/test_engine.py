@@ -257,3 +257,17 @@ async def test_paced_by_the_clients_cohort_limiter() -> None:
     assert len(report.batches) == 45 and all(b.members == 40 for b in report.batches)
     assert report.elapsed >= 1.0
     assert 429 not in sink.statuses and report.retries == 0
+
+
+async def test_bad_credentials_stop_a_collect_run_instead_of_failing_every_batch() -> None:
+    """A 401 would be the answer to every later batch too: the run stops, the rest is reported not sent."""
+    uids = [f"user-{i:06d}" for i in range(300_000)]
+    async with Emulator(accept_any_uid=True, rate_limits=False) as emu, \
+            client_for(emu.base_url, workspace=emu.workspace_id, key="wrong-key") as client:
+        report = await client.cohorts.add_members(COHORT, uids, max_in_flight=4)  # on_error="collect"
+        requests_seen = emu.counters.requests
+    check_accounting(report)
+    assert not report.ok and report.accepted == 0
+    assert report.stopped_by is not None and report.stopped_by.startswith("AuthenticationError")
+    assert report.failed > 0 and report.not_sent > 0
+    assert requests_seen <= 4  # only the batches already in flight, not one per batch (~55)

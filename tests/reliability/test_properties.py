@@ -66,11 +66,11 @@ def test_unicode_uids_land_exactly(emulator: Emulator, uids: list[str], padding:
     uids = [u for pair in itertools.zip_longest(uids, (f"p{i}" for i in range(padding))) for u in pair if u is not None]
     cohort = new_cohort()
     emulator.reset_counters()
-    emulator.config.max_cohort_body_bytes = server_cap or 128 * 1024
+    emulator.config.max_cohort_body_bytes = server_cap or 128_000
     try:
         report = asyncio.run(push(emulator, cohort, uids, max_request_bytes=budget, max_in_flight=in_flight))
     finally:
-        emulator.config.max_cohort_body_bytes = 128 * 1024
+        emulator.config.max_cohort_body_bytes = 128_000
     envelope = CohortEnvelope(cohort, "add_members")
     valid = [u for u in uids if uid_problem(u) is None and envelope.size_of([len(encode_member(u))]) <= budget]
     assert report.invalid == len(uids) - len(valid)
@@ -140,11 +140,16 @@ def test_report_accounting_holds_for_random_fault_schedules(
     event(f"on_error={on_error}, failed={'some' if report.failed else 'none'}, "
           f"split={'yes' if any(b.parts > 1 for b in report.batches) else 'no'}, "
           f"retried={'yes' if report.retries else 'no'}")
-    assert_accounted(report, finished=on_error == "collect")
+    # A 401/403 ends even a "collect" run early (every later batch would be refused too).
+    finished = on_error == "collect" and report.stopped_by is None
+    if on_error == "collect" and not finished:
+        assert report.stopped_by is not None
+        assert report.stopped_by.startswith(("AuthenticationError", "PermissionDeniedError"))
+    assert_accounted(report, finished=finished)
     failed = read_failed(failed_path)
     assert len(failed) == report.failed
     members = cohort_members(emulator, cohort)
-    if on_error == "collect":
+    if finished:
         assert report.not_sent == 0 and report.submitted == n
         accepted = set(uids) - set(failed)
         assert len(accepted) == report.accepted

@@ -225,6 +225,9 @@ def is_loopback(host: str | None) -> bool:
 
 def _check_base_url(url: str, allow_insecure_http: bool) -> str:
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        # Not echoed: the URL holds a secret. Credentials travel in the Authorization header only.
+        raise ConfigurationError("base_url must not contain credentials (user:password@); pass api_key instead")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(f"base_url must be an http(s) URL, got {url!r}")
     if parts.scheme == "http" and not (allow_insecure_http or is_loopback(parts.hostname)):

@@ -20,14 +20,23 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Mapping, Sized
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sized,
+)
 from itertools import islice
 from typing import IO, Any, Literal
 
 from moengage_segments._async import endpoints as ep
 from moengage_segments._async.checkpoint import Journal, digest
 from moengage_segments._async.packing import CohortEnvelope, PackedBatch, Packer, uid_from_wire
-from moengage_segments._async.transport import Response, Transport
+from moengage_segments._async.transport import Response, Transport, logger
 from moengage_segments.errors import (
     APIError,
     AuthenticationError,
@@ -97,6 +106,13 @@ async def uid_chunks(uids: UidSource, size: int = CHUNK_SIZE) -> AsyncIterator[l
         raise ValidationError("uids", f"must be an iterable or async iterable of uids, got {type(uids).__name__}")
 
 
+def _one_shot(uids: UidSource) -> bool:
+    """True for iterators and generators, which a second pass finds empty."""
+    if isinstance(uids, AsyncIterable):
+        return isinstance(uids, AsyncIterator)
+    return isinstance(uids, Iterator)
+
+
 def _take(iterator: Iterable[Any], size: int) -> list[Any]:
     return list(islice(iterator, size))
 
@@ -133,6 +149,11 @@ async def plan(
     """Pack ``uids`` exactly as a push would, without sending; see ``AsyncCohorts.plan``."""
     _check_options(max_request_bytes, 1, "collect")
     packer = _packer(cohort, action, max_request_bytes, dedupe)
+    if _one_shot(uids):
+        logger.warning(
+            "plan() is reading a one-shot iterator: a push of the same object afterwards will read nothing. "
+            "Pass a list, a set or a read_uids() file to plan and then push."
+        )
     requests = size = 0
     async for chunk in uid_chunks(uids):
         for batch in packer.feed(chunk):

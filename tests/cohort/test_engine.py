@@ -271,3 +271,13 @@ async def test_bad_credentials_stop_a_collect_run_instead_of_failing_every_batch
     assert report.stopped_by is not None and report.stopped_by.startswith("AuthenticationError")
     assert report.failed > 0 and report.not_sent > 0
     assert requests_seen <= 4  # only the batches already in flight, not one per batch (~55)
+
+
+async def test_plan_warns_that_it_consumes_a_one_shot_iterator(caplog: pytest.LogCaptureFixture) -> None:
+    async with client_for("http://127.0.0.1:9") as client:  # plan sends nothing
+        with caplog.at_level("WARNING", logger="moengage_segments"):
+            plan = await client.cohorts.plan(COHORT, (f"u{i}" for i in range(10)))
+            assert plan.members == 10 and "one-shot iterator" in caplog.text
+            caplog.clear()
+            await client.cohorts.plan(COHORT, [f"u{i}" for i in range(10)])
+            assert caplog.text == ""

@@ -177,3 +177,9 @@ def test_constructing_creates_no_session() -> None:
 def test_bad_numbers_are_rejected(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(MoEngageError, match=field):
         AsyncClient("ws", "key", 1, **kwargs)
+
+
+def test_credentials_in_base_url_are_refused_without_echoing_them() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        AsyncClient("ws", "key", base_url="http://someone:s3cret-pw@127.0.0.1:8080")
+    assert "credentials" in str(caught.value) and "s3cret-pw" not in str(caught.value)

@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--accept-any-uid", action="store_true", help="cohort pushes add unseeded uids")
     parser.add_argument("--strict", action="store_true", help="stricter reading of disputed rules")
     parser.add_argument("--generate-users", type=int, default=0, metavar="N", help="seed N users")
-    parser.add_argument("--max-cohort-body-bytes", type=int, default=128 * 1024)
+    parser.add_argument("--max-cohort-body-bytes", type=int, default=128_000)
     args = parser.parse_args(argv)
     try:
         emu = Emulator(

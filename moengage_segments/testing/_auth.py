@@ -75,7 +75,14 @@ def authenticate(core: Core, request: web.Request, family: Family) -> Workspace:
     user, password = credentials
     ws = core.workspace_for_id(user)
     if ws is None:
-        message = E.COHORT_APP_SECRET if family == "cohort" else E.V3_INVALID_APP_KEY
+        # Each family's documented text: v2 has only the key-mismatch example (current spec, preferred
+        # over the older revision's "Invalid Workspace ID or API key..."); v3 has "Invalid APP_KEY...".
+        if family == "cohort":
+            message = E.COHORT_APP_SECRET
+        elif family == "filter":
+            message = E.V3_INVALID_APP_KEY
+        else:
+            message = E.V2_AUTH_SECRET
         raise _unauthorized(family, message)
     if password != ws.api_key:
         message = E.COHORT_APP_SECRET if family == "cohort" else E.V2_AUTH_SECRET

@@ -22,7 +22,9 @@ class EmulatorConfig:
     """
 
     max_active_segments: int = 1000
-    max_cohort_body_bytes: int = 128 * 1024
+    #: "Payload can not exceed 128KB": read conservatively as 128,000 bytes (not 131,072), the SDK's
+    #: default request budget, so a client that fits here fits the service under either reading.
+    max_cohort_body_bytes: int = 128_000
     max_filter_nesting: int = 3
     max_filter_segment_refs: int = 10
     max_filter_query_bytes: int = 100_000
@@ -30,8 +32,9 @@ class EmulatorConfig:
     max_file_users_per_day: int = 2_000_000
     #: Cohort sync: every uid joins even if it was never seeded (for benchmarks pushing millions).
     accept_any_uid: bool = False
-    #: Stricter reading of rules the sources disagree on (MOE-DBNAME required on v2, cohort names must
-    #: not start with ".", ``category`` required on user property filters).
+    #: Stricter reading of rules the sources disagree on (MOE-DBNAME required on v2, ``name`` required on
+    #: v2 requests that give ``cs_id``, cohort names must not start with ".", ``category`` required on
+    #: user property filters).
     strict: bool = False
     #: Seconds (emulated) before a file job starts; the segment shows 0 users until it finishes.
     file_processing_delay: float = 0.0

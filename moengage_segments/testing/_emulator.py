@@ -87,7 +87,7 @@ class Emulator:
         rate_limits: RateLimitSpec = None,
         time_scale: float = 1.0,
         max_active_segments: int = 1000,
-        max_cohort_body_bytes: int = 128 * 1024,
+        max_cohort_body_bytes: int = 128_000,
         max_filter_nesting: int = 3,
         max_filter_segment_refs: int = 10,
         max_filter_query_bytes: int = 100_000,
@@ -449,7 +449,10 @@ class Emulator:
         )
 
     def find_segment(self, name: str, *, workspace_id: str | None = None) -> SegmentInfo | None:
-        """The segment with exactly this name, or None.
+        """The segment with exactly this name, or None; an active one wins over archived ones.
+
+        Names repeat only through cohort segments (a push to an archived cohort starts a new segment);
+        among several of the same status, the oldest wins (the order of a by-name list).
 
         Example::
 

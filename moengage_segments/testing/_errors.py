@@ -31,6 +31,7 @@ from moengage_segments.testing._ids import new_response_id
 __all__ = [
     "Family",
     "Reject",
+    "account_suspended_error",
     "cohort_error",
     "family_error",
     "json_response",
@@ -69,6 +70,15 @@ COHORT_APP_KEY_MISMATCH = "App key mismatch in params and authentication"
 COHORT_MALFORMED = "Could not decode the request body. The JSON was incorrect or not encoded as UTF-8."
 COHORT_TOO_LARGE = "Payload can not exceed 128KB"
 COHORT_MEDIA_TYPE = "Content type is not supported"
+# The documented cohort-sync 403 examples: variant -> (type, message).
+SUSPENSIONS = {
+    "suspended": ("Account Suspended", "Your account is suspended. Please contact MoEngage team."),
+    "temporarily_suspended": (
+        "Account Temporarily Suspended",
+        "Your account is temporarily suspended. Please contact MoEngage team.",
+    ),
+    "blocked": ("BlockedClient", "Your account is suspended. Please contact MoEngage team."),
+}
 
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
@@ -159,3 +169,19 @@ def family_error(family: Family, status: int) -> web.Response:
     if family == "filter":
         return v3_error(status, reason, SERVER_ERROR)
     return v2_error(status, reason)
+
+
+def account_suspended_error(family: Family, variant: str = "suspended") -> web.Response:
+    """A 403 "account suspended" in the envelope of ``family`` (documented for cohort sync only; the v2
+    and v3 families carry the same type and message as their ``title``/``code`` and text).
+
+    Example::
+
+        account_suspended_error("cohort").status  # 403
+    """
+    type_, message = SUSPENSIONS[variant]
+    if family == "cohort":
+        return cohort_error(403, type_, message)
+    if family == "filter":
+        return v3_error(403, type_, message)
+    return v2_error(403, type_, message)

@@ -21,6 +21,7 @@ import attrs
 __all__ = ["Fault", "FaultInjector"]
 
 FaultKind = Literal["status", "reset", "delay"]
+Suspension = Literal["suspended", "temporarily_suspended", "blocked"]
 
 
 @attrs.frozen
@@ -28,9 +29,10 @@ class Fault:
     """One injected failure.
 
     ``kind="status"`` answers ``status`` (429 in the family's envelope, 5xx in the family's envelope, or
-    an HTML page when ``html``); ``retry_after`` adds a ``Retry-After`` header. ``kind="reset"`` closes the
-    connection without a response. ``kind="delay"`` waits ``delay`` seconds, then handles the request
-    normally (a slow response, or a client timeout if the delay is long).
+    an HTML page when ``html``; a 403 "account suspended" when ``suspension`` is set); ``retry_after``
+    adds a ``Retry-After`` header. ``kind="reset"`` closes the connection without a response.
+    ``kind="delay"`` waits ``delay`` seconds, then handles the request normally (a slow response, or a
+    client timeout if the delay is long).
 
     Example::
 
@@ -46,6 +48,7 @@ class Fault:
     html: bool = False
     delay: float = 0.0
     after: bool = False
+    suspension: Suspension | None = None
 
     @classmethod
     def rate_limited(cls, retry_after: float | None = None) -> Fault:
@@ -68,6 +71,23 @@ class Fault:
         if not 500 <= status <= 599:
             raise ValueError("server_error needs a 5xx status")
         return cls("status", status, html=html, after=after)
+
+    @classmethod
+    def account_suspended(cls, variant: Suspension = "suspended") -> Fault:
+        """A 403 saying the account is suspended (``"temporarily_suspended"``, ``"blocked"``: the other
+        documented variants), in the family's envelope.
+
+        On cohort sync the body is the documented one, e.g. ``{"status": "fail", "error": {"message":
+        "Your account is suspended. Please contact MoEngage team.", "type": "Account Suspended",
+        "request_id": "..."}}``; the v2 and v3 families carry the same type and message in their envelopes.
+
+        Example::
+
+            emu.faults.script(Fault.account_suspended(), target="cohort")
+        """
+        if variant not in ("suspended", "temporarily_suspended", "blocked"):
+            raise ValueError(f"unknown suspension variant {variant!r}")
+        return cls("status", 403, suspension=variant)
 
     @classmethod
     def connection_reset(cls, *, after: bool = False) -> Fault:

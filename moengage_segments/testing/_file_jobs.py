@@ -67,7 +67,8 @@ def parse_csv(data: bytes, attribute_type: str) -> tuple[int, list[str]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _FileError(400, "File could not be decoded as UTF-8. Custom segment not updated.") from exc
+        # Undocumented case; worded like the documented callback errors ("File download failed. ...").
+        raise _FileError(400, "File processing failed. {contains}") from exc
     lines = text.splitlines()
     seen: set[str] = set()
     values: list[str] = []
@@ -139,18 +140,26 @@ def _read_file(path: str, max_bytes: int) -> bytes | None:
         return handle.read()
 
 
-def _apply(ws: Workspace, segment: _Segment, op: FileOp, attribute: str, values: list[str]) -> int:
+def _apply(ws: Workspace, segment: _Segment, op: FileOp, attribute: str, values: list[str]) -> tuple[int, int]:
+    """``(user_count for the callback, users counted against the daily quota)``.
+
+    Replace counts only the users it newly adds towards the quota (API notes §3.4): the users that were
+    members before and stay members are not uploaded again.
+    """
     matched: set[str] = set()
     for value in values:
         matched |= ws.lookup(attribute, value)
-    if op == "replace":
-        segment.members.clear()
     if op == "remove":
         count = len(segment.members & matched)
         segment.members -= matched
-        return count
+        return count, 0
+    if op == "replace":
+        newly_added = len(matched - segment.members)
+        segment.members.clear()
+        segment.members |= matched
+        return len(matched), newly_added
     segment.members |= matched
-    return len(matched)
+    return len(matched), len(matched)
 
 
 async def _send_callback(core: Core, url: str, payload: dict[str, Any]) -> None:
@@ -176,9 +185,9 @@ async def _run(core: Core, ws: Workspace, segment: _Segment, op: FileOp, fields:
     try:
         data = await _download(str(fields["file_url"]), core.config.max_file_bytes)
         found, values = parse_csv(data, str(fields["attribute_type"]))
-        count = _apply(ws, segment, op, str(fields["attribute_name"]), values)
-        if op != "remove":
-            core.file_users_today.append((time.monotonic(), count))
+        count, quota_count = _apply(ws, segment, op, str(fields["attribute_name"]), values)
+        if quota_count:
+            core.file_users_today.append((time.monotonic(), quota_count))
         segment.processing = "done"
         segment.touch()
         payload.update(values_found=found, values_processed=len(values), user_count=count, status=201)

@@ -22,7 +22,7 @@ from moengage_segments.testing import _errors as E
 from moengage_segments.testing._core import BODY_KEY, Core
 from moengage_segments.testing._errors import Reject, json_response, v2_error
 from moengage_segments.testing._file_jobs import FileOp, start_file_job, users_uploaded_today
-from moengage_segments.testing._state import Workspace, _Segment
+from moengage_segments.testing._state import SegmentKind, Workspace, _Segment
 
 __all__ = ["add_users", "create_file_segment", "remove_users", "replace_users", "v2_body", "v2_target"]
 
@@ -79,9 +79,10 @@ def _url(body: dict[str, Any], field: str, schemes: tuple[str, ...], *, required
     return value
 
 
-def _fields(body: dict[str, Any], *, create: bool) -> dict[str, Any]:
+def _fields(body: dict[str, Any], *, create: bool, strict: bool) -> dict[str, Any]:
+    # The schema requires `name`; like archive/unarchive, `cs_id` alone is enough unless strict.
     fields: dict[str, Any] = {
-        "name": _text(body, "name", required=create or "cs_id" not in body),
+        "name": _text(body, "name", required=create or strict or body.get("cs_id") is None),
         "cs_id": None if create else _text(body, "cs_id", required=False),
         "attribute_name": _text(body, "attribute_name"),
     }
@@ -108,14 +109,17 @@ def _fields(body: dict[str, Any], *, create: bool) -> dict[str, Any]:
     return fields
 
 
-def v2_target(ws: Workspace, name: str | None, cs_id: str | None, kinds: tuple[str, ...]) -> _Segment:
+def v2_target(ws: Workspace, name: str | None, cs_id: str | None, kinds: tuple[SegmentKind, ...]) -> _Segment:
     """The segment named by ``cs_id`` (which wins) or ``name``, or a v2 404.
+
+    By name, only segments of ``kinds`` are candidates, and an active one wins over an archived one
+    (see :meth:`Workspace.by_name`).
 
     Example::
 
         segment = v2_target(ws, "promo", None, ("file",))
     """
-    segment = ws.segments.get(cs_id) if cs_id else ws.by_name(name) if name else None
+    segment = ws.segments.get(cs_id) if cs_id else ws.by_name(name, kinds) if name else None
     if segment is None or segment.kind not in kinds:
         shown = cs_id or name
         message = f"Custom segment not found for the given name or cs_id: {shown}"
@@ -141,7 +145,7 @@ async def create_file_segment(core: Core, request: web.Request, ws: Workspace) -
 
         await create_file_segment(core, request, ws)  # 202, job scheduled
     """
-    fields = _fields(v2_body(request), create=True)
+    fields = _fields(v2_body(request), create=True, strict=core.config.strict)
     name = str(fields["name"])
     if ws.name_taken(name):
         raise Reject(v2_error(409, "Resource not created", f"Name already exists: {name}"), "duplicate name")
@@ -163,7 +167,7 @@ async def create_file_segment(core: Core, request: web.Request, ws: Workspace) -
 
 
 async def _update(core: Core, request: web.Request, ws: Workspace, op: FileOp) -> web.Response:
-    fields = _fields(v2_body(request), create=False)
+    fields = _fields(v2_body(request), create=False, strict=core.config.strict)
     segment = v2_target(ws, fields["name"], fields["cs_id"], ("file",))
     _check_user_quota(core)
     start_file_job(core, ws, segment, op, fields)

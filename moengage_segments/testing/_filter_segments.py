@@ -165,13 +165,19 @@ def _describe(ws: Workspace, included: Any, excluded: Any) -> str:
 async def list_segments(core: Core, request: web.Request, ws: Workspace) -> web.Response:
     """``GET /v3/custom-segments[?name=]``: every segment (all kinds, archived included), exact name match.
 
+    With ``?name=``, active segments come first (a cohort name can repeat: the archived segments of the
+    cohort and its current one), so a caller taking the first item gets the current segment.
+
     Example::
 
         await list_segments(core, request, ws)
     """
     name = request.query.get("name")
-    items = [s.summary() for s in ws.segments.values() if name is None or s.name == name]
-    return _ok(200, items)
+    if name is None:
+        return _ok(200, [s.summary() for s in ws.segments.values()])
+    matches = [s for s in ws.segments.values() if s.name == name]
+    matches.sort(key=lambda s: s.status != "active")  # stable: oldest first within each status
+    return _ok(200, [s.summary() for s in matches])
 
 
 async def create_filter_segment(core: Core, request: web.Request, ws: Workspace) -> web.Response:

@@ -96,6 +96,8 @@ class Decision:
     remaining: int | None = None
     reset_epoch: int | None = None
     window: Window | None = None
+    #: The clock reading the admitted request was logged at (None when refused or unlimited).
+    counted_at: float | None = None
 
     def headers(self) -> dict[str, str]:
         """``x-ratelimit-limit``/``-remaining``/``-reset`` for the tightest window (empty if unlimited).
@@ -179,4 +181,18 @@ class RateLimits:
         for log in logs:
             log.append(now)
         assert tightest is not None
-        return Decision(True, tightest[1], tightest[0], math.ceil(wall + tightest[2]), tightest[3])
+        return Decision(True, tightest[1], tightest[0], math.ceil(wall + tightest[2]), tightest[3], now)
+
+    def refund(self, key: tuple[str, str], decision: Decision) -> None:
+        """Un-count a request :meth:`check` admitted (its handler answered 429 for another reason).
+
+        Example::
+
+            limits.refund(("ws", "file_segment_ops"), decision)
+        """
+        if decision.counted_at is None:
+            return
+        for index in range(len(self.windows.get(key[1], ()))):
+            log = self._logs.get((key[0], key[1], index))
+            if log is not None and decision.counted_at in log:
+                log.remove(decision.counted_at)

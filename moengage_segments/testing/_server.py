@@ -20,7 +20,14 @@ from aiohttp.web_urldispatcher import AbstractRoute
 from moengage_segments.testing import _cohort, _file_segments, _filter_segments, _manage
 from moengage_segments.testing._auth import authenticate, basic_credentials
 from moengage_segments.testing._core import BODY_KEY, DETAIL_KEY, WORKSPACE_KEY, Core
-from moengage_segments.testing._errors import Family, Reject, family_error, v2_error, v3_error
+from moengage_segments.testing._errors import (
+    Family,
+    Reject,
+    account_suspended_error,
+    family_error,
+    v2_error,
+    v3_error,
+)
 from moengage_segments.testing._faults import Fault
 from moengage_segments.testing._inspect import RequestRecord
 from moengage_segments.testing._limits import Decision
@@ -106,6 +113,8 @@ async def _apply_fault(request: web.Request, endpoint: Endpoint, fault: Fault) -
     if fault.html:
         text = _HTML.format(status=fault.status, reason=_reason(fault.status))
         response = web.Response(status=fault.status, text=text, content_type="text/html")
+    elif fault.suspension is not None:
+        response = account_suspended_error(endpoint.family, fault.suspension)
     else:
         response = family_error(endpoint.family, fault.status)
     if fault.retry_after is not None:
@@ -126,7 +135,8 @@ async def _process(core: Core, request: web.Request, endpoint: Endpoint) -> web.
     try:
         ws = authenticate(core, request, endpoint.family)
         request[WORKSPACE_KEY] = ws.workspace_id
-        decision = core.limits.check((ws.workspace_id, endpoint.bucket))
+        key = (ws.workspace_id, endpoint.bucket)
+        decision = core.limits.check(key)
         if not decision.allowed:
             response = _rate_limited(endpoint, decision)
         else:
@@ -135,6 +145,11 @@ async def _process(core: Core, request: web.Request, endpoint: Endpoint) -> web.
             except Reject as exc:
                 request[DETAIL_KEY] = exc.detail
                 response = exc.response
+            if response.status == 429:
+                # A handler's own 429 (active-segment cap, daily user quota) is not a request-rate
+                # refusal: it does not count towards the window, and that window's headers would mislead.
+                core.limits.refund(key, decision)
+                return response
         response.headers.update(decision.headers())
         return response
     except Reject as exc:

@@ -185,11 +185,21 @@ class Workspace:
         return segment
 
     def by_name(self, name: str, kinds: Iterable[SegmentKind] | None = None) -> _Segment | None:
+        """The segment named ``name`` (of one of ``kinds``): an active one before archived ones, oldest
+        first within each status (the order of a by-name list).
+
+        Names repeat only through cohort segments (exempt from uniqueness; a push to an archived cohort
+        starts a new segment), so the active one, the cohort's current segment, is the one meant.
+        """
         wanted = set(kinds) if kinds is not None else None
-        for segment in self.segments.values():
-            if segment.name == name and (wanted is None or segment.kind in wanted):
+        archived: _Segment | None = None
+        for segment in self.segments.values():  # insertion order: oldest first
+            if segment.name != name or (wanted is not None and segment.kind not in wanted):
+                continue
+            if segment.status == "active":
                 return segment
-        return None
+            archived = archived or segment
+        return archived
 
     def name_taken(self, name: str, exclude: str | None = None) -> bool:
         return any(s.name == name and s.id != exclude for s in self.segments.values())

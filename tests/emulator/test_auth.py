@@ -58,6 +58,17 @@ async def test_v2_wrong_key_is_401_v2_envelope(api: Api) -> None:
                           "description": "APP_SECRET key mismatch. Please login to the dashboard to verify key"}
 
 
+async def test_v2_unknown_workspace_is_401_with_the_v2_text(api: Api) -> None:
+    # The current spec's v2 text (the older revision said "Invalid Workspace ID or API key used in ...").
+    reply = await api.call("PATCH", ARCHIVE, {"name": "x"}, headers={"Authorization": api.auth(user="ghost")})
+    assert reply.status == 401
+    assert reply.body == {"title": "Authentication required",
+                          "description": "APP_SECRET key mismatch. Please login to the dashboard to verify key"}
+    reply = await api.call("PUT", "/v2/custom-segments/file-segment/add-users", {},
+                           headers={"Authorization": api.auth(user="ghost")})
+    assert reply.status == 401 and "APP_KEY" not in reply.body["description"]
+
+
 async def test_v2_wrong_db_name_is_400(api: Api) -> None:
     reply = await api.call("PATCH", ARCHIVE, {"name": "x"}, headers={"MOE-DBNAME": "other_db"})
     assert reply.status == 400 and reply.body["title"] == "Invalid request"

@@ -61,8 +61,30 @@ async def test_body_over_128kb_is_413(api: Api, emu: Emulator) -> None:
 async def test_body_cap_can_shrink_at_runtime(api: Api, emu: Emulator) -> None:
     emu.config.max_cohort_body_bytes = 100
     assert (await api.cohort("add_members", "c", ["u" * 200])).status == 413
-    emu.config.max_cohort_body_bytes = 128 * 1024
+    emu.config.max_cohort_body_bytes = 128_000
     assert (await api.cohort("add_members", "c", ["u" * 200])).status == 200
+
+
+def _body_of_size(size: int) -> bytes:
+    head = b'{"action":"add_members","partner":"p","parameters":{"cohort_id":"c","cohort_name":"C","members":[{"uid":"'
+    tail = b'"}]}}'
+    return head + b"u" * (size - len(head) - len(tail)) + tail
+
+
+async def test_default_body_cap_is_128000_bytes(api: Api, emu: Emulator) -> None:
+    # "128KB" read conservatively: 128,000 bytes, the SDK's default request budget.
+    assert emu.config.max_cohort_body_bytes == 128_000
+    emu.config.accept_any_uid = True
+    assert (await api.call("POST", COHORT, data=_body_of_size(128_001))).status == 413
+    assert (await api.call("POST", COHORT, data=_body_of_size(128_000))).status == 200
+    segment = emu.cohort_segment("c")
+    assert segment is not None and segment.member_count == 1
+
+
+@pytest.mark.emu(max_cohort_body_bytes=131_072)
+async def test_body_cap_stays_configurable(api: Api, emu: Emulator) -> None:
+    assert (await api.call("POST", COHORT, data=_body_of_size(131_072))).status == 200
+    assert (await api.call("POST", COHORT, data=_body_of_size(131_073))).status == 413
 
 
 async def test_malformed_json_is_400(api: Api) -> None:
@@ -139,12 +161,12 @@ async def test_large_pushes_are_fast_and_logged_bounded(api: Api, emu: Emulator)
     import time
 
     started = time.perf_counter()
-    for batch in range(40):  # 40 × ~5600 uids ≈ 224k uids
-        uids = [f"u{batch:03d}{i:06d}" for i in range(5600)]
+    for batch in range(40):  # 40 × 5500 uids = 220k uids, ~127 KB a request (under the 128,000 cap)
+        uids = [f"u{batch:03d}{i:06d}" for i in range(5500)]
         assert (await api.cohort("add_members", "big", uids)).status == 200
     elapsed = time.perf_counter() - started
     segment = emu.cohort_segment("big")
-    assert segment is not None and segment.member_count == 40 * 5600
+    assert segment is not None and segment.member_count == 40 * 5500
     assert emu.counters.requests_by_endpoint["cohort_sync"] == 40
     assert emu.counters.bytes_received > 40 * 100_000
     assert elapsed < 10, elapsed  # generous bound; locally ~1 s

@@ -94,6 +94,22 @@ async def test_cohort_push_survives_faults_and_a_smaller_cap(
     assert emu.faults.pending == 0
 
 
+async def test_account_suspension_reaches_the_client(
+    moengage_emulator: Emulator, moengage_client: AsyncClient
+) -> None:
+    emu, client = moengage_emulator, moengage_client
+    emu.faults.script(Fault.account_suspended(), target="cohort")
+    with pytest.raises(PermissionDeniedError) as caught:
+        await client.cohorts.send_batch(Cohort(id="c", name="C", partner="p"), "add_members", ["u1"])
+    assert caught.value.account_suspended is True
+    assert caught.value.code == "Account Suspended"
+    emu.faults.script(Fault.account_suspended("temporarily_suspended"), target="filter")
+    with pytest.raises(PermissionDeniedError) as caught:
+        await client.segments.list()
+    assert caught.value.account_suspended is True
+    assert emu.faults.pending == 0
+
+
 def test_emulator_fixture_works_in_sync_tests(moengage_emulator: Emulator) -> None:
     import json
     import urllib.request

@@ -76,3 +76,30 @@ async def test_random_faults_by_probability(api: Api, emu: Emulator) -> None:
         emu.faults.set_random(Fault.server_error(500), 1.5)
     with pytest.raises(ValueError):
         Fault.server_error(404)
+
+
+async def test_account_suspended_in_every_family(api: Api, emu: Emulator) -> None:
+    emu.faults.script(Fault.account_suspended(), Fault.account_suspended("temporarily_suspended"),
+                      Fault.account_suspended("blocked"), target="cohort")
+    reply = await api.cohort("add_members", "c", [])
+    assert reply.status == 403
+    error = reply.body["error"]
+    assert reply.body["status"] == "fail" and set(error) == {"message", "type", "request_id"}
+    assert (error["type"], error["message"]) == (
+        "Account Suspended", "Your account is suspended. Please contact MoEngage team.")
+    error = (await api.cohort("add_members", "c", [])).body["error"]
+    assert (error["type"], error["message"]) == (
+        "Account Temporarily Suspended", "Your account is temporarily suspended. Please contact MoEngage team.")
+    error = (await api.cohort("add_members", "c", [])).body["error"]
+    assert (error["type"], error["message"]) == (
+        "BlockedClient", "Your account is suspended. Please contact MoEngage team.")
+    assert emu.cohort_segment("c") is None  # applied before handling: no effect
+    emu.faults.script(Fault.account_suspended(), target="filter")
+    reply = await api.call("GET", "/v3/custom-segments")
+    assert reply.status == 403 and reply.body["error"]["code"] == "Account Suspended"
+    emu.faults.script(Fault.account_suspended(), target="manage")
+    reply = await api.call("PATCH", "/v2/custom-segments/archive", {"name": "x"})
+    assert (reply.status, reply.body) == (
+        403, {"title": "Account Suspended", "description": "Your account is suspended. Please contact MoEngage team."})
+    with pytest.raises(ValueError):
+        Fault.account_suspended("gone")  # type: ignore[arg-type]

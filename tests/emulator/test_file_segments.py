@@ -180,3 +180,45 @@ async def test_active_cap_on_file_create(api: Api, emu: Emulator) -> None:
     reply = await api.create_file("b", emu.host_file("a.csv", []))
     assert reply.status == 429
     assert reply.body["description"] == "Total active segments limit breached. Request rejected!"
+
+
+@pytest.mark.emu(max_file_users_per_day=4)
+async def test_replace_counts_only_newly_added_users_against_the_quota(
+    api: Api, emu: Emulator, callback_sink: CallbackSink
+) -> None:
+    emu.add_users(["u1", "u2", "u3"])
+    await api.create_file("a", emu.host_file("a.csv", ["u1", "u2"]))  # 2 users counted
+    await emu.drain()
+    body = {"name": "a", "attribute_name": "ID", "attribute_type": "string",
+            "file_url": emu.host_file("r.csv", ["u1", "u2", "u3"]), "callback_url": callback_sink.url}
+    assert (await api.call("PUT", f"{FS}/replace", body)).status == 202
+    await emu.drain()
+    assert callback_sink.received[-1]["user_count"] == 3  # reported: every matched user
+    # Counted: only u3 (newly added), so 3 of 4 are used and the next request is still accepted.
+    body["file_url"] = emu.host_file("none.csv", [])
+    assert (await api.call("PUT", f"{FS}/add-users", body)).status == 202
+    await emu.drain()
+    body["file_url"] = emu.host_file("u3.csv", ["u3"])
+    assert (await api.call("PUT", f"{FS}/add-users", body)).status == 202  # add counts every match: 4 of 4
+    await emu.drain()
+    assert (await api.call("PUT", f"{FS}/add-users", body)).status == 429
+
+
+async def test_non_utf8_file_fails_with_the_documented_pattern(
+    api: Api, emu: Emulator, callback_sink: CallbackSink
+) -> None:
+    emu.add_users(["u1"])
+    url = emu.host_file("bad.csv", b"u1\n\xff\xfe\n")
+    cs_id = (await api.create_file("bad", url, callback_url=callback_sink.url)).body["cs_id"]
+    await emu.drain()
+    payload = callback_sink.received[0]
+    assert payload["status"] == 400
+    assert payload["error_message"] == "File processing failed. Created custom_segment contains 0 users."
+    assert emu.segment(cs_id).processing == "failed" and emu.members(cs_id) == frozenset()
+    await api.create_file("good", emu.host_file("good.csv", ["u1"]))
+    await emu.drain()
+    body = {"name": "good", "attribute_name": "ID", "attribute_type": "string", "file_url": url,
+            "callback_url": callback_sink.url}
+    await api.call("PUT", f"{FS}/add-users", body)
+    await emu.drain()
+    assert callback_sink.received[-1]["error_message"] == "File processing failed. Custom segment contains 1 users."

@@ -47,3 +47,58 @@ async def test_archive_frees_a_slot_and_unarchive_respects_the_cap(api: Api) -> 
     await api.call("PATCH", ARCHIVE, {"name": "a"})
     assert (await api.create_filter("b", attr_group("b"))).status == 201
     assert (await api.call("PATCH", UNARCHIVE, {"name": "a"})).status == 429
+
+
+async def test_name_lookup_prefers_the_active_cohort_segment(api: Api, emu: Emulator) -> None:
+    # Cohort names may repeat: a push to an archived cohort starts a new segment under the same name.
+    await api.cohort("add_members", "churn", [], name="Churn")
+    old = emu.cohort_segment("churn")
+    assert old is not None
+    assert (await api.call("PATCH", ARCHIVE, {"name": "Churn"})).status == 200
+    await api.cohort("add_members", "churn", [], name="Churn")
+    new = emu.cohort_segment("churn")
+    assert new is not None and new.id != old.id and new.status == "active"
+    found = emu.find_segment("Churn")
+    assert found is not None and found.id == new.id
+    listed = await api.call("GET", "/v3/custom-segments", params={"name": "Churn"})
+    assert [s["id"] for s in listed.body["data"]] == [new.id, old.id]  # active first
+    # Archiving by name archives the current (active) segment, not the already archived one.
+    assert (await api.call("PATCH", ARCHIVE, {"name": "Churn"})).status == 200
+    assert emu.segment(new.id).status == "archived" and emu.segment(old.id).status == "archived"
+    found = emu.find_segment("Churn")
+    assert found is not None and found.id == old.id  # all archived: the oldest, as the list orders them
+
+
+async def test_file_ops_by_name_pick_the_file_segment_over_an_active_cohort(api: Api, emu: Emulator) -> None:
+    await api.cohort("add_members", "c", [], name="other")  # the older segment
+    file_id = (await api.create_file("dup", emu.host_file("x.csv", []))).body["cs_id"]
+    assert (await api.call("PATCH", ARCHIVE, {"name": "dup"})).status == 200
+    await api.cohort("add_members", "c", [], name="dup")  # renamed; cohorts are exempt from name uniqueness
+    body = {"name": "dup", "attribute_name": "ID", "attribute_type": "string", "file_url": emu.host_file("x.csv", [])}
+    reply = await api.call("PUT", "/v2/custom-segments/file-segment/add-users", body)
+    assert reply.status == 202 and reply.body["cs_id"] == file_id
+
+
+async def test_cs_id_alone_is_enough_unless_strict(api: Api, emu: Emulator) -> None:
+    file_id = (await api.create_file("byid", emu.host_file("x.csv", []))).body["cs_id"]
+    body = {"cs_id": file_id, "attribute_name": "ID", "attribute_type": "string",
+            "file_url": emu.host_file("x.csv", [])}
+    reply = await api.call("PUT", "/v2/custom-segments/file-segment/add-users", body)
+    assert reply.status == 202 and reply.body["cs_name"] == "byid"  # the name is resolved from the id
+    reply = await api.call("PATCH", ARCHIVE, {"cs_id": file_id})
+    assert reply.status == 200 and reply.body["cs_name"] == "byid"
+
+
+@pytest.mark.emu(strict=True)
+async def test_strict_mode_requires_name_on_file_ops_and_archive_alike(api: Api, emu: Emulator) -> None:
+    file_id = (await api.create_file("byid", emu.host_file("x.csv", []))).body["cs_id"]
+    required = {"title": "Invalid request", "description": "name - Field is required but value is None : None"}
+    body = {"cs_id": file_id, "attribute_name": "ID", "attribute_type": "string",
+            "file_url": emu.host_file("x.csv", [])}
+    for path in ("add-users", "remove-users", "replace"):
+        reply = await api.call("PUT", f"/v2/custom-segments/file-segment/{path}", body)
+        assert (reply.status, reply.body) == (400, required), path
+    for path in (ARCHIVE, UNARCHIVE):
+        reply = await api.call("PATCH", path, {"cs_id": file_id})
+        assert (reply.status, reply.body) == (400, required), path
+    assert emu.segment(file_id).status == "active"

@@ -90,3 +90,42 @@ def test_sliding_window_with_a_fake_clock() -> None:
     assert refused.check(("w", "b")).allowed and not refused.check(("w", "b")).allowed
     now[0] += 1.0  # 60 emulated seconds
     assert refused.check(("w", "b")).allowed
+
+
+@pytest.mark.emu(rate_limits={"file_segment_ops": [(2, 3600)]}, max_active_segments=1)
+async def test_a_handler_429_does_not_count_and_carries_no_rate_headers(api: Api, emu: Emulator) -> None:
+    url = emu.host_file("x.csv", [])
+    first = await api.create_file("a", url)
+    assert first.status == 202 and first.headers["x-ratelimit-remaining"] == "1"
+    capped = await api.create_file("b", url)  # the active-segment cap, not the request rate
+    assert capped.status == 429
+    assert capped.body["description"] == "Total active segments limit breached. Request rejected!"
+    assert not any(h.lower().startswith("x-ratelimit-") for h in capped.headers)
+    assert (await api.call("PATCH", "/v2/custom-segments/archive", {"name": "a"})).status == 200
+    second = await api.create_file("b", url)  # still admitted: the capped request was not counted
+    assert second.status == 202 and second.headers["x-ratelimit-remaining"] == "0"
+    limited = await api.create_file("c", url)  # the window's own 429 keeps its headers
+    assert limited.status == 429 and limited.headers["x-ratelimit-remaining"] == "0"
+    assert emu.counters.rate_limited == 2
+
+
+@pytest.mark.emu(rate_limits={"file_segment_ops": [(2, 3600)]}, max_file_users_per_day=1)
+async def test_the_daily_user_quota_429_does_not_count_either(api: Api, emu: Emulator) -> None:
+    emu.add_users(["u1"])
+    assert (await api.create_file("a", emu.host_file("a.csv", ["u1"]))).status == 202
+    await emu.drain()
+    quota = await api.create_file("b", emu.host_file("b.csv", []))
+    assert quota.status == 429 and "x-ratelimit-limit" not in quota.headers
+    emu.config.max_file_users_per_day = 10
+    assert (await api.create_file("b", emu.host_file("b.csv", []))).status == 202
+
+
+@pytest.mark.emu(max_active_segments=0)
+async def test_the_cohort_active_cap_429_does_not_count(api: Api, emu: Emulator) -> None:
+    emu.rate_limits.windows["cohort_sync"] = (Window(1, 60),)
+    capped = await api.cohort("add_members", "c", [])
+    assert capped.status == 429 and capped.body["error"]["message"].startswith("Total active segments")
+    assert "x-ratelimit-limit" not in capped.headers
+    emu.config.max_active_segments = 1
+    reply = await api.cohort("add_members", "c", [])
+    assert reply.status == 200 and reply.headers["x-ratelimit-remaining"] == "0"

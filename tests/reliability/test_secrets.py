@@ -177,7 +177,7 @@ async def run_every_async_operation(emu: Emulator, client: AsyncClient, evidence
     await attempt(evidence, client.cohorts.add_members(COHORT, ["x1", "x2"], on_error="raise"))  # CohortSyncError
     emu.config.max_cohort_body_bytes = 300
     await attempt(evidence, client.cohorts.add_members(COHORT, ["y" * 400]))  # 413 that cannot be split
-    emu.config.max_cohort_body_bytes = 128 * 1024
+    emu.config.max_cohort_body_bytes = 128_000
 
 
 async def test_async_operations_leak_nothing(captured: Collector) -> None:

@@ -9,6 +9,7 @@ whole filter (an event without a window), are checked by :func:`coerce_group` wi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,9 +30,14 @@ from moengage_segments.filters._model import (
     SegmentRef,
     UserFilter,
 )
-from moengage_segments.filters._spec import ArrayMatch, DataType, ExtractType, ValueType
+from moengage_segments.filters._spec import ATTRIBUTE_OPERATORS, ArrayMatch, DataType, ExtractType, ValueType
 from moengage_segments.filters._time import DateLike, as_day, iso_end, iso_start
-from moengage_segments.filters._validate import Context, check_user_filter
+from moengage_segments.filters._validate import (
+    Context,
+    check_segment_ref_id,
+    check_user_filter,
+    operator_alternatives,
+)
 
 __all__ = [
     "AffinityBuilder",
@@ -137,7 +143,32 @@ class Attr:
     def _base(self) -> str:
         return self.data_type[len("array_"):] if self.data_type.startswith("array_") else self.data_type
 
+    def _hint(self, data_types: Iterable[str]) -> str:
+        name = json.dumps(self.name, ensure_ascii=False)
+        return " or ".join(f"attr({name}, {json.dumps(t)})" for t in data_types)
+
+    def _check_operator(self, operator: str, value: Any) -> None:
+        """Say which ``attr(name, data_type)`` a method belongs to when it is called on the wrong type.
+
+        ``attr("age").greater_than(18)`` (a string by default) points at ``attr("age", "double")``;
+        ``is_true()`` on a non-bool at ``attr(name, "bool")``. Date parts (``extract``) and the
+        affinity event time have a fixed type, so they get no hint.
+        """
+        if self.extract_type is not None or self.context == "psychographic":
+            return
+        others = operator_alternatives(operator, self.data_type, self.context)
+        if others:
+            allowed = ATTRIBUTE_OPERATORS[self.data_type]
+            raise ValidationError(f"{self._path}.operator",
+                                  f"{operator!r} is not allowed for data_type {self.data_type!r}; allowed: "
+                                  f"{', '.join(allowed)}; did you mean {self._hint(others)}?")
+        flags = value if isinstance(value, tuple) else (value,)
+        if self.data_type != "bool" and flags and all(isinstance(v, bool) for v in flags):
+            raise ValidationError(f"{self._path}.value", f"true/false needs data_type 'bool', not "
+                                  f"{self.data_type!r}; did you mean {self._hint(['bool'])}?")
+
     def _make(self, operator: str, value: Any = None, value1: Any = None, **fields: Any) -> AttributeFilter:
+        self._check_operator(operator, value)
         if isinstance(value, AttrRef):
             fields.update(is_dynamic_value=True, dynamic_attribute_type=self._base)
             if self.data_type == "datetime":
@@ -572,12 +603,13 @@ def affinity(action_name: str, *, project_name: str | None = None) -> AffinityBu
 def segment(segment_id: str, name: str | None = None) -> SegmentRef:
     """Users in the saved segment ``segment_id`` (``name`` is only a label; the id decides).
 
+    ``segment_id`` must be a segment id as the API gives it: 24 hexadecimal characters.
+
     Example::
 
         segment("5c93982f573bb92004975a36", "VIP Customers")
     """
-    if not isinstance(segment_id, str) or not segment_id.strip():
-        raise ValidationError("segment.id", "must be the non-empty id of a saved segment")
+    check_segment_ref_id(segment_id, "segment.id")
     return SegmentRef(segment_id, name)
 
 

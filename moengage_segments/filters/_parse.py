@@ -4,6 +4,10 @@ Parsing is two steps: a structural read here (is it an object, is ``negate`` a b
 strict mode, the rules in :mod:`._validate`. In lenient mode (for what the server returns) a filter that
 cannot be read structurally, or has an unknown ``filter_type``, is kept whole as a :class:`RawFilter`, so
 a segment with a filter kind newer than this SDK still loads and round-trips.
+
+A required key that is missing is reported as a misspelling instead when the object holds an unknown key
+that looks like it (``{"opertor": "in"}`` says ``...opertor: unknown key; did you mean 'operator'?``), the
+same message :mod:`._validate` gives for a misspelled optional key.
 """
 
 from __future__ import annotations
@@ -33,6 +37,20 @@ from moengage_segments.filters._model import (
     UserFilter,
 )
 from moengage_segments.filters._spec import FILTER_TYPES
+from moengage_segments.filters._validate import (
+    AFFINITY_KEYS,
+    AGG_KEYS,
+    BASE_TIME_KEYS,
+    EVENT_KEYS,
+    EXECUTION_KEYS,
+    FILTER_KEYS,
+    GROUP_KEYS,
+    NESTED_KEYS,
+    SEGMENT_KEYS,
+    TIME_KEYS,
+    USER_KEYS,
+    typo_error,
+)
 
 __all__ = ["parse_filter", "parse_group_structure"]
 
@@ -60,15 +78,20 @@ def _is_number(value: Any) -> bool:
 class _Obj:
     """Reads typed fields out of one JSON object and remembers which keys were used (the rest is extra)."""
 
-    def __init__(self, data: Any, path: str, what: str) -> None:
+    def __init__(self, data: Any, path: str, what: str, known: tuple[str, ...]) -> None:
         if not isinstance(data, Mapping):
             raise ValidationError(path, f"must be an object ({what}), got {_kind(data)}")
         self.data: Mapping[str, Any] = data
         self.path = path
+        self.known = known
         self.used: set[str] = set()
 
     def at(self, key: str) -> str:
         return f"{self.path}.{key}"
+
+    def missing(self, key: str, reason: str) -> ValidationError:
+        """The error for a missing required ``key``: a likely misspelling of a known key if there is one."""
+        return typo_error(self.data, self.path, self.known) or ValidationError(self.at(key), reason)
 
     def raw(self, key: str) -> Any:
         self.used.add(key)
@@ -81,7 +104,7 @@ class _Obj:
         value = self.raw(key)
         if value is None:
             if required is not None and key not in self.data:
-                raise ValidationError(self.at(key), f"is required: {required}")
+                raise self.missing(key, f"is required: {required}")
             if key in self.data:
                 raise ValidationError(self.at(key), "must be a string, got null")
             return None
@@ -147,7 +170,7 @@ class _Obj:
     def list_(self, key: str, what: str) -> list[Any]:
         self.used.add(key)
         if key not in self.data:
-            raise ValidationError(self.at(key), f"is required: {what}")
+            raise self.missing(key, f"is required: {what}")
         value = self.data[key]
         if not isinstance(value, (list, tuple)):
             raise ValidationError(self.at(key), f"must be a list ({what}), got {_kind(value)}")
@@ -162,7 +185,8 @@ class _Obj:
 
 def parse_group_structure(payload: Any, path: str, *, strict: bool) -> FilterGroup:
     """Read a root group (``{"filter_operator", "filters"}``) without running the validation rules."""
-    obj = _Obj(payload, path, 'a filter group: {"filter_operator": "and"|"or", "filters": [...]}')
+    obj = _Obj(payload, path, 'a filter group: {"filter_operator": "and"|"or", "filters": [...]}',
+               NESTED_KEYS)
     operator = obj.req_str("filter_operator", '"and" or "or"')
     items = obj.list_("filters", "the filters of this group")
     filters = tuple(_filter_or_raw(item, f"{path}.filters[{i}]", strict) for i, item in enumerate(items))
@@ -181,19 +205,23 @@ def _filter_or_raw(item: Any, path: str, strict: bool) -> Filter:
 
 def parse_filter(item: Any, path: str, *, strict: bool) -> Filter:
     """Read one entry of a group's ``filters`` list, dispatching on ``filter_type``."""
-    obj = _Obj(item, path, "a filter")
+    obj = _Obj(item, path, "a filter", FILTER_KEYS)
     kind = obj.data.get("filter_type")
     if kind == "user_attributes":
         return _user(obj, strict)
     if kind == "actions":
+        obj.known = EVENT_KEYS
         return _event(obj, strict)
     if kind == "psychographic_event":
+        obj.known = AFFINITY_KEYS
         return _affinity(obj, strict)
     if kind == "custom_segments":
+        obj.known = SEGMENT_KEYS
         obj.used.add("filter_type")
         ref = SegmentRef(obj.req_str("id", "the id of the saved segment"), obj.str_("name"))
         return attrs.evolve(ref, extra=obj.extra())
     if kind == "nested_filters":
+        obj.known = NESTED_KEYS
         obj.used.add("filter_type")
         operator = obj.req_str("filter_operator", '"and" or "or"')
         items = obj.list_("filters", "the filters of this nested group")
@@ -201,7 +229,7 @@ def parse_filter(item: Any, path: str, *, strict: bool) -> Filter:
         return FilterGroup(operator, filters, extra=obj.extra())
     allowed = ", ".join(FILTER_TYPES)
     if "filter_type" not in obj.data:
-        raise ValidationError(f"{path}.filter_type", f"is required; allowed: {allowed}")
+        raise obj.missing("filter_type", f"is required; allowed: {allowed}")
     if kind == "action_attributes":
         raise ValidationError(f"{path}.filter_type",
                               "'action_attributes' is only allowed inside an event's attributes block; "
@@ -210,6 +238,7 @@ def parse_filter(item: Any, path: str, *, strict: bool) -> Filter:
 
 
 def _user(obj: _Obj, strict: bool) -> UserFilter:
+    obj.known = USER_KEYS
     filter_type = obj.str_("filter_type")
     name = obj.req_str("name", "the attribute name")
     data_type = obj.req_str("data_type", "the attribute's data type")
@@ -239,7 +268,7 @@ def _user(obj: _Obj, strict: bool) -> UserFilter:
 
 def _child_or_raw(item: Any, path: str, strict: bool) -> UserFilter | RawFilter:
     try:
-        return _user(_Obj(item, path, "an attribute filter"), strict)
+        return _user(_Obj(item, path, "an attribute filter", USER_KEYS), strict)
     except ValidationError:
         if strict:
             raise
@@ -247,7 +276,8 @@ def _child_or_raw(item: Any, path: str, strict: bool) -> UserFilter | RawFilter:
 
 
 def _attribute_group(value: Any, path: str, strict: bool) -> AttributeGroup:
-    obj = _Obj(value, path, 'an attribute group: {"filter_operator": "and"|"or", "filters": [...]}')
+    obj = _Obj(value, path, 'an attribute group: {"filter_operator": "and"|"or", "filters": [...]}',
+               GROUP_KEYS)
     operator = obj.req_str("filter_operator", '"and" or "or"')
     items = obj.list_("filters", "attribute filters (may be empty)")
     filters = tuple(_child_or_raw(x, f"{path}.filters[{i}]", strict) for i, x in enumerate(items))
@@ -258,7 +288,8 @@ def _execution(obj: _Obj) -> Execution | None:
     if not obj.has("execution"):
         obj.used.add("execution")
         return None
-    ex = _Obj(obj.raw("execution"), obj.at("execution"), 'the frequency: {"type": "atleast", "count": 1}')
+    ex = _Obj(obj.raw("execution"), obj.at("execution"), 'the frequency: {"type": "atleast", "count": 1}',
+              EXECUTION_KEYS)
     return Execution(type=ex.req_str("type", "atleast, exactly, atmost, firstTime or lastTime"),
                      count=ex.int_("count"), extra=ex.extra())
 
@@ -267,7 +298,7 @@ def _time_range(obj: _Obj) -> TimeRange | None:
     if not obj.has("primary_time_range"):
         obj.used.add("primary_time_range")
         return None
-    tr = _Obj(obj.raw("primary_time_range"), obj.at("primary_time_range"), "the time window")
+    tr = _Obj(obj.raw("primary_time_range"), obj.at("primary_time_range"), "the time window", TIME_KEYS)
     return TimeRange(type=tr.req_str("type", "inTheLast, between, on, before or after"),
                      value_type=tr.str_("value_type"), value=tr.bound("value"), value1=tr.bound("value1"),
                      period_unit=tr.str_("period_unit"), days=tr.int_("days"), days1=tr.int_("days1"),
@@ -300,7 +331,8 @@ def _event(obj: _Obj, strict: bool) -> EventFilter:
 
 
 def _aggregation_group(value: Any, path: str, strict: bool) -> AggregationGroup:
-    obj = _Obj(value, path, 'the aggregation block: {"filter_operator": "and", "filters": [one condition]}')
+    obj = _Obj(value, path, 'the aggregation block: {"filter_operator": "and", "filters": [one condition]}',
+               GROUP_KEYS)
     operator = obj.req_str("filter_operator", '"and" or "or"')
     items = obj.list_("filters", "exactly one aggregation condition")
     filters: list[Aggregation | RawFilter] = []
@@ -315,13 +347,13 @@ def _aggregation_group(value: Any, path: str, strict: bool) -> AggregationGroup:
 
 
 def _aggregation(value: Any, path: str) -> Aggregation:
-    obj = _Obj(value, path, "an aggregation condition")
+    obj = _Obj(value, path, "an aggregation condition", AGG_KEYS)
     base: BaseTimeRange | None = None
     attribute_name = obj.req_str("attribute_name", "the numeric event attribute to aggregate")
     aggregation_type = obj.req_str("aggregation_type", "sum, avg, min, max or median")
     operator = obj.req_str("operator", "is, between, lessThan or greaterThan")
     if obj.has("base_time_range"):
-        b = _Obj(obj.raw("base_time_range"), obj.at("base_time_range"), "the base window")
+        b = _Obj(obj.raw("base_time_range"), obj.at("base_time_range"), "the base window", BASE_TIME_KEYS)
         base = BaseTimeRange(type=b.req_str("type", "previousPeriod or between"), value=b.str_("value"),
                              value1=b.str_("value1"), extra=b.extra())
     obj.used.add("base_time_range")
@@ -337,8 +369,8 @@ def _affinity(obj: _Obj, strict: bool) -> AffinityFilter:
     name = obj.req_str("action_name", "the event name")
     operator_type = obj.req_str("operator_type", "predominant, minimum, top or bottom")
     if not obj.has("psychographic_attributes"):
-        raise ValidationError(obj.at("psychographic_attributes"),
-                              "is required: at least one attribute filter saying what the affinity is about")
+        raise obj.missing("psychographic_attributes",
+                          "is required: at least one attribute filter saying what the affinity is about")
     psycho = _attribute_group(obj.raw("psychographic_attributes"), obj.at("psychographic_attributes"), strict)
     return AffinityFilter(
         action_name=name, operator_type=operator_type, psychographic_attributes=psycho,

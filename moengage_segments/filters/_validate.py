@@ -6,6 +6,9 @@ bad filter is caught before the request and explained better than the service's 
 
 Keys the SDK does not know are allowed (the service may accept newer ones), except a key that looks like a
 misspelling of a known one (``opertor``): that is almost always a typo the service would ignore silently.
+Such a key is reported before any other rule of the object holding it, so a filter whose only
+``operator`` is misspelled says ``...opertor: unknown key; did you mean 'operator'?`` rather than
+``...operator: is required``.
 """
 
 from __future__ import annotations
@@ -54,7 +57,26 @@ from moengage_segments.filters._spec import (
 )
 from moengage_segments.filters._time import parse_iso
 
-__all__ = ["Context", "check_filter", "check_group", "check_user_filter"]
+__all__ = [
+    "AFFINITY_KEYS",
+    "AGG_KEYS",
+    "BASE_TIME_KEYS",
+    "EVENT_KEYS",
+    "EXECUTION_KEYS",
+    "FILTER_KEYS",
+    "GROUP_KEYS",
+    "NESTED_KEYS",
+    "SEGMENT_KEYS",
+    "TIME_KEYS",
+    "USER_KEYS",
+    "Context",
+    "check_filter",
+    "check_group",
+    "check_segment_ref_id",
+    "check_user_filter",
+    "operator_alternatives",
+    "typo_error",
+]
 
 #: Where an attribute filter stands: top level, inside an event's ``attributes``, inside an object
 #: attribute, or inside an affinity filter's ``psychographic_attributes``.
@@ -65,17 +87,26 @@ _MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 _LIST_OPERATORS = ("in", "containsInTheFollowing", "startsWithInTheFollowing", "endsWithInTheFollowing")
 _NO_VALUE_OPERATORS = ("exists", "today")
 
-_USER_KEYS = ("filter_type", "name", "data_type", "category", "operator", "negate", "value", "value1",
-              "case_sensitive", "value_type", "extract_type", "array_filter_type", "is_dynamic_value",
-              "dynamic_attribute_type", "project_name", "radius", "filter_operator", "filters")
-_EVENT_KEYS = ("filter_type", "action_name", "project_name", "executed", "execution", "primary_time_range",
-               "attributes", "aggregation_attributes")
-_AFFINITY_KEYS = ("filter_type", "action_name", "project_name", "executed", "execution", "operator_type",
-                  "percent_of_times", "percent_of_users", "psychographic_attributes", "attributes",
-                  "primary_time_range")
-_TIME_KEYS = ("type", "value_type", "value", "value1", "period_unit", "days", "days1", "from", "to")
-_AGG_KEYS = ("attribute_name", "data_type", "aggregation_type", "operator", "value", "value1", "negate",
-             "is_dynamic_value", "comparator", "base_time_range")
+USER_KEYS = ("filter_type", "name", "data_type", "category", "operator", "negate", "value", "value1",
+             "case_sensitive", "value_type", "extract_type", "array_filter_type", "is_dynamic_value",
+             "dynamic_attribute_type", "project_name", "radius", "filter_operator", "filters")
+EVENT_KEYS = ("filter_type", "action_name", "project_name", "executed", "execution", "primary_time_range",
+              "attributes", "aggregation_attributes")
+AFFINITY_KEYS = ("filter_type", "action_name", "project_name", "executed", "execution", "operator_type",
+                 "percent_of_times", "percent_of_users", "psychographic_attributes", "attributes",
+                 "primary_time_range")
+TIME_KEYS = ("type", "value_type", "value", "value1", "period_unit", "days", "days1", "from", "to")
+AGG_KEYS = ("attribute_name", "data_type", "aggregation_type", "operator", "value", "value1", "negate",
+            "is_dynamic_value", "comparator", "base_time_range")
+#: Attribute groups (an event's ``attributes``, affinity attributes, aggregation blocks).
+GROUP_KEYS = ("filter_operator", "filters")
+#: Root and nested groups (a nested group carries ``filter_type: nested_filters``).
+NESTED_KEYS = ("filter_operator", "filters", "filter_type")
+SEGMENT_KEYS = ("filter_type", "id", "name")
+EXECUTION_KEYS = ("type", "count")
+BASE_TIME_KEYS = ("type", "value", "value1")
+#: Every key of every filter kind: what a filter without a readable ``filter_type`` is compared with.
+FILTER_KEYS = tuple(dict.fromkeys(USER_KEYS + EVENT_KEYS + AFFINITY_KEYS + SEGMENT_KEYS))
 
 
 def _one_of(values: Iterable[str]) -> str:
@@ -90,12 +121,53 @@ def _is_count(value: Any, minimum: int = 0) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
-def _check_extra(extra: Mapping[str, Any], path: str, known: Iterable[str]) -> None:
+def _swapped(a: str, b: str) -> bool:
+    """``a`` is ``b`` with two neighbouring letters swapped (``tpye``), which difflib scores low on short keys."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+def typo_error(keys: Iterable[str], path: str, known: Iterable[str]) -> ValidationError | None:
+    """The error for the first of ``keys`` that is not in ``known`` but looks like a misspelling of one."""
     known = tuple(known)
-    for key in extra:
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+    for key in keys:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8) or [k for k in known if _swapped(key, k)]
         if close:
-            raise ValidationError(f"{path}.{key}", f"unknown key; did you mean {close[0]!r}?")
+            return ValidationError(f"{path}.{key}", f"unknown key; did you mean {close[0]!r}?")
+    return None
+
+
+def _check_extra(extra: Mapping[str, Any], path: str, known: Iterable[str]) -> None:
+    error = typo_error(extra, path, known)
+    if error is not None:
+        raise error
+
+
+def check_segment_ref_id(value: Any, path: str) -> None:
+    """A referenced segment id is 24 hexadecimal characters, as everywhere else in the SDK."""
+    # Imported here: moengage_segments.validation imports the models, which import this package.
+    from moengage_segments.validation import check_segment_id
+
+    check_segment_id(value, path)
+
+
+def operator_alternatives(operator: str | None, data_type: str, context: Context) -> tuple[str, ...]:
+    """The data types (same array-ness as ``data_type``) that allow ``operator``, for a "did you mean" hint.
+
+    Empty when ``operator`` is allowed, unknown everywhere, or ``data_type`` itself is unknown. ``is``/``in``
+    on a datetime need an ``extract_type``, so datetime is not offered for them.
+    """
+    table = PSYCHOGRAPHIC_OPERATORS if context == "psychographic" else ATTRIBUTE_OPERATORS
+    allowed = table.get(data_type)
+    if operator is None or allowed is None or operator in allowed:
+        return ()
+    array = data_type.startswith("array_")
+    return tuple(t for t, ops in table.items() if operator in ops and t.startswith("array_") == array
+                 and not (t == "datetime" and operator in ("is", "in")))
 
 
 def _check_operator(value: str, path: str) -> None:
@@ -110,12 +182,12 @@ def _check_operator(value: str, path: str) -> None:
 
 def check_group(group: FilterGroup, path: str) -> None:
     """Check a root group (``included``/``excluded``) and everything under it."""
+    _check_extra(group.extra, path, NESTED_KEYS)
     _check_operator(group.operator, f"{path}.filter_operator")
     if not group.filters:
         raise ValidationError(f"{path}.filters", "must contain at least one filter")
     for i, f in enumerate(group.filters):
         check_filter(f, f"{path}.filters[{i}]")
-    _check_extra(group.extra, path, ("filter_operator", "filters", "filter_type"))
 
 
 def check_filter(f: Filter, path: str) -> None:
@@ -129,9 +201,8 @@ def check_filter(f: Filter, path: str) -> None:
     elif isinstance(f, AffinityFilter):
         _check_affinity(f, path)
     elif isinstance(f, SegmentRef):
-        if not f.id.strip():
-            raise ValidationError(f"{path}.id", "must be the non-empty id of a saved segment")
-        _check_extra(f.extra, path, ("filter_type", "id", "name"))
+        _check_extra(f.extra, path, SEGMENT_KEYS)
+        check_segment_ref_id(f.id, f"{path}.id")
     elif isinstance(f, RawFilter):
         kind = f.filter_type
         reason = (f"unknown filter_type {kind!r}" if kind else "filter could not be read") + \
@@ -162,6 +233,7 @@ def check_user_filter(f: UserFilter | RawFilter, path: str, context: Context) ->
     """Check a user-property filter (any data type) standing in ``context``."""
     if isinstance(f, RawFilter):
         raise ValidationError(path, "attribute filter could not be read")
+    _check_extra(f.extra, path, USER_KEYS)
     if not f.name.strip():
         raise ValidationError(f"{path}.name", "must be a non-empty attribute name")
     _check_filter_type(f.filter_type, path, context)
@@ -190,7 +262,6 @@ def _check_geo(f: GeoFilter, path: str) -> None:
     if f.radius is None or f.radius <= 0:
         raise ValidationError(f"{path}.radius", "is required for geopoint: a search radius greater than 0")
     _check_not_allowed(f.extra, path, "geopoint")
-    _check_extra(f.extra, path, _USER_KEYS)
 
 
 def _check_object(f: ObjectFilter, path: str, context: Context) -> None:
@@ -204,7 +275,6 @@ def _check_object(f: ObjectFilter, path: str, context: Context) -> None:
     _ = context  # children take user_attributes, action_attributes or no filter_type in every context
     for i, child in enumerate(f.filters):
         check_user_filter(child, f"{path}.filters[{i}]", "child")
-    _check_extra(f.extra, path, _USER_KEYS)
 
 
 def _check_not_allowed(extra: Mapping[str, Any], path: str, data_type: str) -> None:
@@ -231,10 +301,11 @@ def _check_attribute(f: AttributeFilter, path: str, context: Context) -> None:
     if f.operator is None:
         raise ValidationError(at("operator"), f"is required for data_type {dt!r}; allowed: {_one_of(allowed)}")
     if f.operator not in allowed:
-        raise ValidationError(at("operator"),
-                              f"{f.operator!r} is not allowed for data_type {dt!r}; allowed: {_one_of(allowed)}")
+        hint = "" if f.extract_type is not None else \
+            " or ".join(repr(t) for t in operator_alternatives(f.operator, dt, context))
+        raise ValidationError(at("operator"), f"{f.operator!r} is not allowed for data_type {dt!r}; allowed: "
+                              f"{_one_of(allowed)}" + (f"; did you mean data_type {hint}?" if hint else ""))
     _check_not_allowed(f.extra, path, dt)
-    _check_extra(f.extra, path, _USER_KEYS)
 
     if f.case_sensitive is not None and _base_type(dt) != "string":
         raise ValidationError(at("case_sensitive"), "only allowed for data_type string or array_string")
@@ -400,9 +471,9 @@ def _check_execution(execution: Execution | None, executed: bool | None, path: s
     at = f"{path}.execution"
     if execution is None:
         raise ValidationError(at, 'is required: e.g. {"type": "atleast", "count": 1}')
+    _check_extra(execution.extra, at, EXECUTION_KEYS)
     if execution.type not in EXECUTION_TYPES:
         raise ValidationError(f"{at}.type", f"must be one of {_one_of(EXECUTION_TYPES)}")
-    _check_extra(execution.extra, at, ("type", "count"))
     if executed is False:
         if execution.type != "exactly" or execution.count != 0:
             raise ValidationError(at, 'must be {"type": "exactly", "count": 0} when executed is false')
@@ -415,6 +486,7 @@ def _check_execution(execution: Execution | None, executed: bool | None, path: s
 
 
 def _check_event(f: EventFilter, path: str) -> None:
+    _check_extra(f.extra, path, EVENT_KEYS)
     if not f.action_name.strip():
         raise ValidationError(f"{path}.action_name", "must be a non-empty event name")
     if f.executed is None:
@@ -432,27 +504,26 @@ def _check_event(f: EventFilter, path: str) -> None:
     _check_attribute_group(f.attributes, f"{path}.attributes", "event", allow_empty=True)
     if f.aggregation_attributes is not None:
         _check_aggregation(f, f.aggregation_attributes, f"{path}.aggregation_attributes")
-    _check_extra(f.extra, path, _EVENT_KEYS)
 
 
 def _check_attribute_group(group: AttributeGroup, path: str, context: Context, *, allow_empty: bool) -> None:
+    _check_extra(group.extra, path, GROUP_KEYS)
     _check_operator(group.operator, f"{path}.filter_operator")
     if not group.filters and not allow_empty:
         raise ValidationError(f"{path}.filters", "must contain at least one attribute filter")
     for i, child in enumerate(group.filters):
         check_user_filter(child, f"{path}.filters[{i}]", context)
-    _check_extra(group.extra, path, ("filter_operator", "filters"))
 
 
 def _check_window(tr: TimeRange, path: str) -> None:
     at = f"{path}.".__add__
+    _check_extra(tr.extra, path, TIME_KEYS)
     if tr.type not in TIME_RANGE_TYPES:
         raise ValidationError(at("type"), f"must be one of {_one_of(TIME_RANGE_TYPES)}")
     if tr.value_type not in ("absolute", "relative_past"):
         raise ValidationError(at("value_type"), "is required: 'absolute' or 'relative_past'")
     if tr.period_unit is not None and tr.period_unit not in PERIOD_UNITS:
         raise ValidationError(at("period_unit"), f"must be one of {_one_of(PERIOD_UNITS)}")
-    _check_extra(tr.extra, path, _TIME_KEYS)
     # Three documented spellings of the bounds: value/value1 (API), days/days1 (dashboard, affinity
     # relative) and from/to (affinity absolute). Read whichever was used, but never a mix.
     forms = [name for name, used in (("value/value1", tr.value is not None or tr.value1 is not None),
@@ -497,6 +568,7 @@ def _check_window(tr: TimeRange, path: str) -> None:
 
 
 def _check_aggregation(f: EventFilter, group: AggregationGroup, path: str) -> None:
+    _check_extra(group.extra, path, GROUP_KEYS)
     if not f.executed:
         raise ValidationError(path, "aggregation is only allowed when executed is true")
     if f.execution is not None and f.execution.type in ("firstTime", "lastTime"):
@@ -508,7 +580,6 @@ def _check_aggregation(f: EventFilter, group: AggregationGroup, path: str) -> No
     if len(group.filters) != 1:
         raise ValidationError(f"{path}.filters", f"must hold exactly one aggregation condition, got "
                               f"{len(group.filters)}")
-    _check_extra(group.extra, path, ("filter_operator", "filters"))
     agg = group.filters[0]
     at = f"{path}.filters[0]"
     if isinstance(agg, RawFilter):
@@ -518,6 +589,7 @@ def _check_aggregation(f: EventFilter, group: AggregationGroup, path: str) -> No
 
 def _check_aggregation_condition(a: Aggregation, path: str) -> None:
     at = f"{path}.".__add__
+    _check_extra(a.extra, path, AGG_KEYS)
     if not a.attribute_name.strip():
         raise ValidationError(at("attribute_name"), "must be the name of a numeric event attribute")
     if a.data_type != "double":
@@ -526,7 +598,6 @@ def _check_aggregation_condition(a: Aggregation, path: str) -> None:
         raise ValidationError(at("aggregation_type"), f"must be one of {_one_of(AGGREGATION_TYPES)}")
     if a.operator not in AGGREGATION_OPERATORS:
         raise ValidationError(at("operator"), f"must be one of {_one_of(AGGREGATION_OPERATORS)}")
-    _check_extra(a.extra, path, _AGG_KEYS)
     numeric = _is_number(a.value) or (a.is_dynamic_value is True and isinstance(a.value, str))
     if a.value is None or not numeric:
         raise ValidationError(at("value"), "is required: a number (or a personalization token with "
@@ -547,6 +618,7 @@ def _check_aggregation_condition(a: Aggregation, path: str) -> None:
     base = a.base_time_range
     if base is not None:
         b = f"{path}.base_time_range"
+        _check_extra(base.extra, b, BASE_TIME_KEYS)
         if base.type == "previousPeriod":
             if base.value is not None or base.value1 is not None:
                 raise ValidationError(b, "previousPeriod takes no value/value1")
@@ -563,6 +635,7 @@ def _check_aggregation_condition(a: Aggregation, path: str) -> None:
 
 def _check_affinity(f: AffinityFilter, path: str) -> None:
     at = f"{path}.".__add__
+    _check_extra(f.extra, path, AFFINITY_KEYS)
     if not f.action_name.strip():
         raise ValidationError(at("action_name"), "must be a non-empty event name")
     if f.executed is None:
@@ -589,4 +662,3 @@ def _check_affinity(f: AffinityFilter, path: str) -> None:
         raise ValidationError(at("primary_time_range"), "is required for affinity filters: e.g. "
                               '{"type": "inTheLast", "value_type": "relative_past", "days": 90}')
     _check_window(f.primary_time_range, at("primary_time_range"))
-    _check_extra(f.extra, path, _AFFINITY_KEYS)

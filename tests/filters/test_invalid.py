@@ -218,7 +218,7 @@ CASES: list[tuple[str, Any, str, str]] = [
     ("affinity-missing-window", aff(primary_time_range=_DROP), "included.filters[1].primary_time_range",
      "is required"),
     # references and nesting
-    ("segment-empty-id", {"filter_type": "custom_segments", "id": ""}, "included.filters[1].id", "non-empty"),
+    ("segment-empty-id", {"filter_type": "custom_segments", "id": ""}, "included.filters[1].id", "24 hexadecimal"),
     ("segment-missing-id", {"filter_type": "custom_segments", "name": "VIP"}, "included.filters[1].id",
      "is required"),
     ("nested-empty", {"filter_type": "nested_filters", "filter_operator": "or", "filters": []},

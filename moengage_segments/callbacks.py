@@ -6,7 +6,9 @@ later, by POSTing a small JSON document to the ``callback_url`` of the request (
 
 * :class:`CallbackReceiver`: an aiohttp handler to mount in your own ``aiohttp.web`` application, next
   to your other routes, behind your own HTTPS endpoint;
-* :class:`CallbackServer`: the same receiver with its own small server, for scripts, tests and the demo.
+* :class:`CallbackServer`: the same receiver with its own small server, for scripts, tests and the demo;
+  ``CallbackServer.in_thread(...)`` runs it on a background thread for synchronous code (a
+  :class:`ThreadedCallbackServer`, whose ``wait_for`` blocks).
 
 Both let you ``await receiver.wait_for(segment_name, timeout=...)``. The callback carries no segment id,
 only the segment's name, so that is what you wait on.
@@ -35,11 +37,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
+import contextlib
 import hmac
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from types import TracebackType
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
@@ -47,7 +53,7 @@ from aiohttp import web
 from moengage_segments.errors import ValidationError
 from moengage_segments.models import FileSegmentCallback
 
-__all__ = ["DEFAULT_PATH", "CallbackReceiver", "CallbackServer"]
+__all__ = ["DEFAULT_PATH", "CallbackReceiver", "CallbackServer", "ThreadedCallbackServer"]
 
 logger = logging.getLogger("moengage_segments.callbacks")
 
@@ -60,6 +66,7 @@ Example::
 """
 
 OnCallback = Callable[[FileSegmentCallback], Awaitable[None] | None]
+_T = TypeVar("_T")
 
 
 class CallbackReceiver:
@@ -323,6 +330,184 @@ class CallbackServer(CallbackReceiver):
     ) -> None:
         """Stop the server."""
         await self.aclose()
+
+    @classmethod
+    @contextlib.contextmanager
+    def in_thread(cls, *args: Any, **kwargs: Any) -> Iterator[ThreadedCallbackServer]:
+        """Run a server on a background thread with its own event loop, for synchronous code.
+
+        Takes the same arguments as :class:`CallbackServer`. The object it yields has the same ``url``,
+        and a *blocking* ``wait_for(segment_name, timeout=...)``. The server stops when the block ends.
+
+        Example::
+
+            with CallbackServer.in_thread(port=0) as receiver, Client() as client:
+                client.file_segments.create("vip", file_url=url, expiry_days=30, callback_url=receiver.url)
+                result = receiver.wait_for("vip", timeout=600)  # FileSegmentCallback
+        """
+        threaded = ThreadedCallbackServer(cls(*args, **kwargs))
+        threaded.start()
+        try:
+            yield threaded
+        finally:
+            threaded.close()
+
+
+class ThreadedCallbackServer:
+    """A :class:`CallbackServer` running on its own thread; made by :meth:`CallbackServer.in_thread`.
+
+    Every method may be called from any thread except the server's own. ``on_callback`` (when given to
+    the server) runs on the server's thread.
+
+    Example::
+
+        with CallbackServer.in_thread() as receiver:
+            print(receiver.url)
+            result = receiver.wait_for("vip", timeout=600)
+            print(result.user_count if result.succeeded else result.error_message)
+    """
+
+    def __init__(self, server: CallbackServer) -> None:
+        #: The underlying server; its coroutines must run on :attr:`loop`.
+        self.server = server
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop of the server's thread (for ``asyncio.run_coroutine_threadsafe``).
+
+        Example::
+
+            asyncio.run_coroutine_threadsafe(coro, receiver.loop).result()
+        """
+        if self._loop is None:
+            raise RuntimeError("the callback server is not running; use 'with CallbackServer.in_thread()'")
+        return self._loop
+
+    @property
+    def url(self) -> str:
+        """The ``callback_url`` to send with file-segment requests.
+
+        Example::
+
+            client.file_segments.add_users("vip", file_url=url, callback_url=receiver.url)
+        """
+        return self.server.url
+
+    def start(self) -> str:
+        """Start the thread and the server; return :attr:`url`. Prefer ``CallbackServer.in_thread``.
+
+        Example::
+
+            url = ThreadedCallbackServer(CallbackServer()).start()
+        """
+        if self._thread is not None:
+            return self.url
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.server.start())
+            except BaseException as exc:  # surfaced in the calling thread below
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        thread = threading.Thread(target=run, name="moengage-callback-server", daemon=True)
+        thread.start()
+        ready.wait()
+        if failure:
+            thread.join()
+            raise failure[0]
+        self._loop, self._thread = loop, thread
+        return self.url
+
+    def close(self) -> None:
+        """Stop the server and its thread. Idempotent.
+
+        Example::
+
+            receiver.close()
+        """
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        self._loop = self._thread = None
+        try:
+            asyncio.run_coroutine_threadsafe(self.server.aclose(), loop).result(timeout=30)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=30)
+
+    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            coro.close()
+            raise RuntimeError("the callback server is not running; use 'with CallbackServer.in_thread()'")
+        if threading.current_thread() is thread:
+            coro.close()
+            raise RuntimeError("blocking call from the callback server's own thread would deadlock")
+        future: concurrent.futures.Future[_T] = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result()
+        except BaseException:  # KeyboardInterrupt while blocked: stop waiting on the server's side too
+            future.cancel()
+            raise
+
+    def wait_for(self, segment_name: str, *, timeout: float | None = None) -> FileSegmentCallback:
+        """Block until the next callback about ``segment_name`` arrives and return it.
+
+        Same rules as :meth:`CallbackReceiver.wait_for`: an unclaimed earlier callback is returned at once,
+        and ``TimeoutError`` is raised after ``timeout`` seconds (``None`` waits for ever).
+
+        Example::
+
+            result = receiver.wait_for("vip", timeout=600)
+        """
+        return self._run(self.server.wait_for(segment_name, timeout=timeout))
+
+    def deliver(self, callback: FileSegmentCallback) -> None:
+        """Feed a callback that reached you another way (see :meth:`CallbackReceiver.deliver`).
+
+        Example::
+
+            receiver.deliver(FileSegmentCallback.from_json(body))
+        """
+
+        async def deliver() -> None:
+            self.server.deliver(callback)
+
+        self._run(deliver())
+
+    @property
+    def received(self) -> list[FileSegmentCallback]:
+        """A copy of every accepted callback so far, most recent last.
+
+        Example::
+
+            assert receiver.received[-1].segment_name == "vip"
+        """
+
+        async def snapshot() -> list[FileSegmentCallback]:
+            return list(self.server.received)
+
+        return self._run(snapshot())
+
+    def __enter__(self) -> ThreadedCallbackServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _one_line(exc: BaseException) -> str:

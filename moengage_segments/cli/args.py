@@ -36,6 +36,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "base_url": None,
     "db_name": None,
     "timeout": 30.0,
+    "allow_insecure_http": False,
     "json": False,
     "plain": False,
     "debug": False,
@@ -87,6 +88,8 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
                        help=f"MOE-DBNAME for v2 calls (env {ENV_DB_NAME})")
     creds.add_argument("--timeout", type=_positive_float, default=default, metavar="SECONDS",
                        help="per-request timeout (default 30)")
+    creds.add_argument("--allow-insecure-http", action="store_true", default=default,
+                       help="allow a plain-http --base-url that is not loopback (the API key travels unencrypted)")
     out = parent.add_argument_group("output")
     out.add_argument("--json", action="store_true", default=default, help="print one JSON document on stdout")
     out.add_argument("--plain", action="store_true", default=default, help="plain lines even on a terminal")

@@ -14,23 +14,30 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
 import csv
-import io
 import json
+import os
 import sys
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from moengage_segments._async.client import AsyncClient
 from moengage_segments.cli.context import Context
 from moengage_segments.cli.failures import ExitCode, UsageError
 from moengage_segments.cli.output import Fields, Result, Table, Text, View
-from moengage_segments.errors import ConfigurationError
+from moengage_segments.errors import ConfigurationError, ValidationError
 from moengage_segments.models import Cohort, CohortAction
 from moengage_segments.models.reports import CohortPlan, CohortSyncProgress, CohortSyncReport
 from moengage_segments.uids import UidFile, read_uids
+from moengage_segments.validation import check_cohort
 
-__all__ = ["cohort_push", "exit_code_for", "progress_detail", "report_views"]
+__all__ = ["MAX_ERROR_WIDTH", "cohort_push", "exit_code_for", "progress_detail", "report_views"]
+
+#: Longest error text in the failed-batch table (the report file and ``--json`` keep it whole).
+MAX_ERROR_WIDTH = 80
 
 
 def _column(text: str | None) -> str | int | None:
@@ -40,26 +47,127 @@ def _column(text: str | None) -> str | int | None:
     return int(text) if text.isdigit() else text
 
 
-def _stdin_uids(column: str | int | None) -> Iterator[str]:
-    """uids from stdin with the rules of :func:`read_uids` (blank lines skipped, BOM dropped)."""
-    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    if column is None:
-        for line in stream:
-            uid = line.rstrip("\r\n")
-            if uid:
+class _StdinUids:
+    """uids from stdin with the rules of :func:`read_uids` (blank lines skipped, BOM dropped).
+
+    An async iterable fed by a daemon thread that reads the file descriptor with ``os.read``: a Ctrl-C
+    then never waits for a producer that keeps the pipe open (a worker thread blocked in a read would
+    hold up the event loop's shutdown). Call :meth:`start` first: with a named ``--column`` it reads the
+    header row, so a missing column is reported before anything is sent. ``exhausted`` turns true at the
+    end of the input; ``count`` is the number of uids handed out.
+    """
+
+    _BATCH = 4096
+
+    def __init__(self, column: str | int | None, fd: int | None = None) -> None:
+        self._column = column
+        self._fd = sys.stdin.fileno() if fd is None else fd
+        self._queue: asyncio.Queue[list[str] | BaseException | None] | None = None
+        self._first: list[str] | BaseException | None = None
+        self._peeked = False
+        self.exhausted = False
+        self.count = 0
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue(maxsize=4)
+        threading.Thread(target=self._read, args=(loop, self._queue), name="moengage-stdin", daemon=True).start()
+        if isinstance(self._column, str):  # the header row decides whether the column exists
+            self._first = await self._queue.get()
+            self._peeked = True
+            if isinstance(self._first, BaseException):
+                raise self._first
+
+    def _lines(self) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder("utf-8-sig")("surrogateescape")
+        rest = ""
+        while True:
+            data = os.read(self._fd, 1 << 16)
+            text = rest + decoder.decode(data, final=not data)
+            lines = text.split("\n")
+            rest = lines.pop()
+            for line in lines:
+                yield line + "\n"
+            if not data:
+                if rest:
+                    yield rest
+                return
+
+    def _rows(self) -> Iterator[str]:
+        """The uids; with a named column the header row is read (and checked) before this returns."""
+        column = self._column
+        if column is None:
+            return (uid for uid in (line.rstrip("\r\n") for line in self._lines()) if uid)
+        reader = csv.reader(self._lines())
+        if isinstance(column, str):
+            header = next(reader, None)
+            if header is None or column not in header:
+                raise UsageError(f"--column {column}: stdin has no column named {column!r}{_available(header)}")
+            column = header.index(column)
+        return self._cells(reader, column)
+
+    @staticmethod
+    def _cells(reader: Iterator[list[str]], column: int) -> Iterator[str]:
+        for number, row in enumerate(reader, start=1):
+            if row:
+                if column >= len(row):
+                    raise UsageError(f"--column {column}: stdin row {number} has {len(row)} fields")
+                yield row[column]
+
+    def _read(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[list[str] | BaseException | None]) -> None:
+        def put(item: list[str] | BaseException | None) -> None:
+            asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+
+        try:
+            try:
+                rows = self._rows()
+                batch: list[str] = []
+                if isinstance(self._column, str):
+                    put([])  # the header row has the column: let start() return
+                for uid in rows:
+                    batch.append(uid)
+                    if len(batch) >= self._BATCH:
+                        put(batch)
+                        batch = []
+                if batch:
+                    put(batch)
+                put(None)
+            except (UsageError, OSError) as exc:
+                put(exc)
+        except BaseException:  # the loop is gone (the command ended): nobody is listening any more
+            return
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        assert self._queue is not None, "call start() first"
+        while True:
+            if self._peeked:
+                item, self._first, self._peeked = self._first, None, False
+            else:
+                item = await self._queue.get()
+            if item is None:
+                self.exhausted = True
+                return
+            if isinstance(item, BaseException):
+                raise item
+            for uid in item:
+                self.count += 1
                 yield uid
-        return
-    reader = csv.reader(stream)
-    if isinstance(column, str):
-        header = next(reader, None)
-        if header is None or column not in header:
-            raise ValueError(f"stdin: no column named {column!r} in the header row")
-        column = header.index(column)
-    for number, row in enumerate(reader, start=1):
-        if row:
-            if column >= len(row):
-                raise ValueError(f"stdin:{number}: row has {len(row)} fields, no column {column}")
-            yield row[column]
+
+
+def _available(header: list[str] | None) -> str:
+    """``"; the header row has: a, b, c"`` (or ``"; the input is empty"``), for a missing-column error."""
+    if not header:
+        return "; the input is empty"
+    shown = ", ".join(repr(h) for h in header[:20])
+    return f"; the header row has: {shown}" + (f" and {len(header) - 20} more" if len(header) > 20 else "")
+
+
+def _file_header(path: str) -> list[str] | None:
+    try:
+        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+            return next(csv.reader(f), None)
+    except OSError:
+        return None
 
 
 def _count(uids: UidFile) -> int:
@@ -116,13 +224,22 @@ def report_views(report: CohortSyncReport, max_failures: int = 10) -> list[View]
     failures = [b for b in report.batches if b.status in ("failed", "partial")]
     if failures:
         views.append(Table(("batch", "members", "failed", "error", "request id"),
-                           [(b.index, b.members, b.failed, b.error, b.request_id) for b in failures[:max_failures]],
+                           [(b.index, b.members, b.failed, _shorten(b.error), b.request_id)
+                            for b in failures[:max_failures]],
                            title=f"failed batches ({len(failures)}, first {min(len(failures), max_failures)})"))
     if report.invalid_reasons:
         views.append(Table(("reason", "uids"), sorted(report.invalid_reasons.items()), title="invalid uids"))
     if report.failed_uids_path and (report.failed or report.not_sent):
         views.append(Text(f"uids not accepted were written to {report.failed_uids_path}"))
     return views
+
+
+def _shorten(text: str | None, width: int = MAX_ERROR_WIDTH) -> str | None:
+    """One line of at most ``width`` characters (the full text stays in ``--json`` and ``--report``)."""
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
 def _plan_views(plan: CohortPlan) -> list[View]:
@@ -145,6 +262,51 @@ def _write(path: str, text: str) -> None:
         f.write(text + "\n")
 
 
+def _check_output_path(flag: str, path: str) -> None:
+    """Fail before anything is sent if ``path`` cannot be written (an existing file is left as it is)."""
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path}: is a directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: {exc.strerror or exc}") from None
+    if not existed:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
+def _check_cohort(cohort: Cohort, name_given: bool) -> None:
+    """Validate the cohort before any output, naming the flag rather than the SDK's field."""
+    flags = {
+        "cohort.id": "--cohort-id",
+        "cohort.partner": "--partner",
+        "cohort.description": "--description",
+        "cohort.name": "--cohort-name" if name_given else "--cohort-name (defaults to --cohort-id)",
+    }
+    try:
+        check_cohort(cohort)
+    except ValidationError as exc:
+        raise UsageError(f"{flags.get(exc.field, exc.field)}: {exc.reason}") from None
+
+
+def _path_flags(a: Any) -> dict[str, str]:
+    """Output paths given on the command line -> the flag that named them."""
+    return {path: flag for flag, path in (("--checkpoint", a.checkpoint), ("--failed-uids", a.failed_uids),
+                                          ("--report", a.report)) if path}
+
+
+def _final_detail(report: CohortSyncReport) -> str:
+    detail = f"{report.requests:,} requests"
+    if report.failed:
+        detail += f", {report.failed:,} failed"
+    return detail + (", interrupted" if report.cancelled else ", done")
+
+
 def _client(ctx: Context) -> AsyncClient:
     """The client; a dry run needs no credentials (nothing is sent), so placeholders stand in."""
     try:
@@ -162,15 +324,28 @@ async def cohort_push(ctx: Context) -> Result:
     if a.dry_run and (a.checkpoint or a.failed_uids):
         raise UsageError("--dry-run sends nothing: --checkpoint and --failed-uids do not apply")
     cohort = Cohort(id=a.cohort_id, name=a.cohort_name or a.cohort_id, partner=a.partner, description=a.description)
+    _check_cohort(cohort, name_given=bool(a.cohort_name))
+    paths = _path_flags(a)
+    for path, path_flag in paths.items():
+        _check_output_path(path_flag, path)
     column = _column(a.column)
-    uids: Iterable[str] = _stdin_uids(column) if a.input == "-" else read_uids(a.input, column)
+    stdin: _StdinUids | None = None
+    uids: Iterable[str] | AsyncIterable[str]
+    if a.input == "-":
+        uids = stdin = _StdinUids(column)
+        await stdin.start()
+    else:
+        uids = read_uids(a.input, column)
     total: int | None = None
     if isinstance(uids, UidFile):
         # One fast extra pass over the file gives the bar a total (and an early error for a bad path).
         try:
             total = await asyncio.to_thread(_count, uids)
         except ValueError as exc:  # a CSV without the --column
-            raise UsageError(str(exc)) from None
+            reason = exc.reason if isinstance(exc, ValidationError) else str(exc)
+            if isinstance(column, str) and "no column named" in reason:
+                reason += _available(_file_header(a.input))
+            raise UsageError(f"--column {a.column}: {reason}") from None
     async with _client(ctx) as client:
         if a.dry_run:
             plan = await client.cohorts.plan(cohort, uids, action=action, max_request_bytes=a.max_request_bytes)
@@ -196,11 +371,35 @@ async def cohort_push(ctx: Context) -> Result:
                 if not final:  # cancelled before the engine started: nothing to report
                     raise
                 report = final[0]
+            except OSError as exc:  # a path named by a flag, e.g. the journal of --checkpoint
+                named = paths.get(str(exc.filename)) if exc.filename is not None else None
+                if named is None:
+                    raise
+                raise UsageError(f"{named} {exc.filename}: {exc.strerror or exc}") from None
+            # The final counts, not the last throttled snapshot (the engine sends none after Ctrl-C).
+            bar.finish(_final_detail(report), completed=report.submitted - report.not_sent)
+    report_error: str | None = None
     if a.report:
-        _write(a.report, report.to_json(indent=2))
+        try:
+            _write(a.report, report.to_json(indent=2))
+        except OSError as exc:
+            report_error = f"{exc.strerror or exc}: {a.report}"
     views = report_views(report)
     if report.cancelled:
+        if stdin is not None:
+            whole_input = stdin.exhausted and stdin.count == report.submitted
+        else:
+            whole_input = total is not None and report.submitted >= total
+        rest = "" if whole_input else " (the rest of the input was not read)"
         hint = " rerun with the same --checkpoint to resume" if a.checkpoint else ""
-        views.append(Text(f"interrupted: {report.accepted:,} accepted, {report.not_sent:,} read but not sent "
-                          f"(the rest of the input was not read).{hint}"))
-    return Result(data=report.to_dict(), views=views, exit_code=exit_code_for(report))
+        views.append(Text(f"interrupted: {report.accepted:,} accepted, {report.not_sent:,} read but not sent"
+                          f"{rest}.{hint}"))
+    data = report.to_dict()
+    code = exit_code_for(report)
+    if report_error is None:
+        return Result(data=data, views=views, exit_code=code)
+    # The push itself is over: show its summary anyway, then say what is missing.
+    data["report_not_written"] = report_error
+    ctx.out.emit(Result(data=data, views=views))
+    ctx.out.error(f"push done, report not written: {report_error}")
+    return Result(data=None, quiet=True, exit_code=ExitCode.API_ERROR if code == ExitCode.OK else code)

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import attrs
+
 from moengage_segments.callbacks import CallbackServer
 from moengage_segments.cli.context import Context
 from moengage_segments.cli.failures import ExitCode, UsageError
@@ -140,6 +142,9 @@ async def segments_list(ctx: Context) -> Result:
     """``segments list [--name NAME]``."""
     async with ctx.client() as client:
         summaries = await client.segments.list(name=ctx.args.name)
+    if not summaries:
+        text = "no segments" if ctx.args.name is None else f"no segment named {ctx.args.name!r}"
+        return Result(data=summaries, views=(Text(text),))
     table = Table(("id", "name", "type", "created"), [_summary_row(s) for s in summaries],
                   title=f"{len(summaries)} segment(s)")
     return Result(data=summaries, views=(table,))
@@ -172,6 +177,8 @@ async def segments_manage(ctx: Context) -> Result:
     async with ctx.client() as client:
         method = client.segments.archive if action == "archive" else client.segments.unarchive
         ack = await method(a.name, segment_id=a.segment_id)
+    # The archive answer carries no id (nor, sometimes, the name): show what the user gave.
+    ack = attrs.evolve(ack, segment_id=ack.segment_id or a.segment_id, name=ack.name or a.name)
     return Result(data=ack, views=(_ack_fields(ack, f"{action}d {a.name or a.segment_id}"),))
 
 
@@ -189,11 +196,19 @@ def load_definition(path: str) -> tuple[Any, Any]:
     """
     from moengage_segments.filters import coerce_group
 
-    if path == "-":
-        doc = json.load(sys.stdin)
-    else:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
+    where = "--definition -" if path == "-" else f"--definition {path}"
+    try:
+        if path == "-":
+            doc = json.load(sys.stdin)
+        else:
+            with open(path, encoding="utf-8") as f:
+                doc = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{where}: not valid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"{where}: {exc.strerror or exc}") from None
     if not isinstance(doc, dict):
         raise UsageError(f"{path}: the definition must be a JSON object")
     if "included_filters" in doc:

@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 import attrs
@@ -16,8 +17,27 @@ import attrs
 from moengage_segments._async.client import AsyncClient
 from moengage_segments.cli.output import Output
 from moengage_segments.cli.redact import Redactor
+from moengage_segments.errors import ConfigurationError
 
-__all__ = ["Context"]
+__all__ = ["Context", "cli_configuration_message"]
+
+# "api_key (argument or MOENGAGE_API_KEY)" -> "--api-key or MOENGAGE_API_KEY"
+_ARGUMENT_OR_ENV = re.compile(r"\b(workspace_id|api_key|data_center|base_url|db_name) \(argument or ([A-Z_]+)\)")
+# Python argument names left in a message (lower case, so MOENGAGE_API_KEY is untouched).
+_ARGUMENT = re.compile(r"\b(workspace_id|api_key|data_center|base_url|db_name)\b")
+
+
+def cli_configuration_message(message: str) -> str:
+    """A :class:`ConfigurationError` message with the SDK's argument names replaced by the CLI's flags.
+
+    Example::
+
+        cli_configuration_message("missing MoEngage configuration: api_key (argument or MOENGAGE_API_KEY)")
+        # 'missing MoEngage configuration: --api-key or MOENGAGE_API_KEY'
+    """
+    message = _ARGUMENT_OR_ENV.sub(lambda m: f"--{m.group(1).replace('_', '-')} or {m.group(2)}", message)
+    message = message.replace("allow_insecure_http=True", "--allow-insecure-http")
+    return _ARGUMENT.sub(lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 @attrs.define
@@ -50,7 +70,15 @@ class Context:
             "base_url": a.base_url,
             "db_name": a.db_name,
             "timeout": a.timeout,
+            "allow_insecure_http": a.allow_insecure_http,
             **overrides,
         }
         self.redactor.add(kwargs["api_key"])
-        return AsyncClient(**kwargs)
+        try:
+            return AsyncClient(**kwargs)
+        except ConfigurationError as exc:
+            text = str(exc)
+            cli_text = cli_configuration_message(text)
+            if cli_text == text:
+                raise
+            raise ConfigurationError(cli_text) from exc

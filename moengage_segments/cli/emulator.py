@@ -38,18 +38,22 @@ async def serve_emulator(ctx: Context) -> Result:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if a.generate_users:
-        emu.generate_users(a.generate_users, with_email=True)
+    seeded_text, uids = "0", []
+    if a.generate_users > 0:
+        uids = emu.generate_users(a.generate_users, with_email=True)
+        # e.g. "1,000 (user-0000000 ... user-0000999)": the uids a cohort push to this emulator may use
+        seeded_text = f"{len(uids):,} ({uids[0]}" + (f" ... {uids[-1]})" if len(uids) > 1 else ")")
     async with emu:
         # The emulator's default key is a public constant; a key the user chose is never echoed.
         key_text = "(the key you gave)" if user_key else DEFAULT_API_KEY
         info = {"base_url": emu.base_url, "workspace_id": workspace_id, "db_name": db_name,
-                "users": a.generate_users, "time_scale": a.time_scale}
+                "users": a.generate_users, "time_scale": a.time_scale,
+                "uids": [uids[0], uids[-1]] if uids else []}
         if not user_key:
             info["api_key"] = DEFAULT_API_KEY
         ctx.out.emit(Result(data=info, views=(
             Fields((("base URL", emu.base_url), ("workspace ID", workspace_id), ("API key", key_text),
-                    ("db name", db_name), ("seeded users", a.generate_users), ("time scale", a.time_scale)),
+                    ("db name", db_name), ("seeded users", seeded_text), ("time scale", a.time_scale)),
                    title="MoEngage emulator running (Ctrl-C to stop)"),
             Text(f"export MOENGAGE_BASE_URL={emu.base_url} MOENGAGE_WORKSPACE_ID={workspace_id} "
                  f"MOENGAGE_DB_NAME={db_name}" + ("" if user_key else f" MOENGAGE_API_KEY={DEFAULT_API_KEY}")),

@@ -28,8 +28,8 @@ class ProgressBar(Protocol):
     def update(self, completed: int, *, total: int | None = None, detail: str = "") -> None:
         """Set the amount done (not an increment), optionally the total and a short detail text."""
 
-    def finish(self, detail: str = "") -> None:
-        """Show the final state; called once when the work ends (also on failure)."""
+    def finish(self, detail: str = "", *, completed: int | None = None) -> None:
+        """Show the final state (``completed``: the final amount done); only the first call counts."""
 
 
 def _count(n: int | None) -> str:
@@ -82,14 +82,16 @@ class PlainProgress:
             self._last = now
             self._write(self._line())
 
-    def finish(self, detail: str = "") -> None:
-        """Print the final line (once)."""
+    def finish(self, detail: str = "", *, completed: int | None = None) -> None:
+        """Print the final line (once), with ``completed`` as the final amount when given."""
         if self._finished:
             return
         self._finished = True
         if detail:
             self._detail = detail
-        if self._total is None and self._last is None:  # a wait, not a count: just say how it ended
+        if completed is not None:
+            self._completed = completed
+        if self._total is None and self._last is None and completed is None:  # a wait: say how it ended
             self._write(f"{self._label}: {self._detail or 'done'}")
         else:
             self._write(self._line())
@@ -146,11 +148,13 @@ class RichProgress:
             self._progress.update(self._task, total=total)
         self._progress.update(self._task, completed=completed, detail=detail)
 
-    def finish(self, detail: str = "") -> None:
+    def finish(self, detail: str = "", *, completed: int | None = None) -> None:
         """Stop the live display, leaving the final bar on screen."""
         if self._finished:
             return
         self._finished = True
         if detail:
             self._progress.update(self._task, detail=detail)
+        if completed is not None:
+            self._progress.update(self._task, completed=completed)
         self._progress.stop()

@@ -160,3 +160,72 @@ async def test_url_before_start_is_an_error_and_close_is_idempotent() -> None:
     await server.start()
     await server.aclose()
     await server.aclose()
+
+
+# --- CallbackServer.in_thread: the same server for synchronous code ------------------------------------
+
+def _post_sync(url: str, body: Any) -> int:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return int(response.status)
+
+
+def test_in_thread_wait_for_blocks_until_the_callback_arrives() -> None:
+    import threading
+    import time
+
+    with CallbackServer.in_thread(token="t0ken") as receiver:
+        assert receiver.url.startswith("http://127.0.0.1:") and receiver.url.endswith("?token=t0ken")
+        # Delivered after the wait starts: wait_for blocks, then returns the typed callback.
+        timer = threading.Timer(0.2, _post_sync, (receiver.url, OK_PAYLOAD))
+        timer.start()
+        started = time.monotonic()
+        result = receiver.wait_for("vip", timeout=5)
+        assert time.monotonic() - started >= 0.15
+        timer.join()
+        assert isinstance(result, FileSegmentCallback) and result.user_count == 60 and result.succeeded
+        # Delivered before anyone waits: kept and returned at once.
+        assert _post_sync(receiver.url, {**OK_PAYLOAD, "request_id": "second", "user_count": 7}) == 200
+        assert receiver.wait_for("vip", timeout=1).user_count == 7
+        assert [c.request_id for c in receiver.received] == [OK_PAYLOAD["request_id"], "second"]
+        with pytest.raises(TimeoutError):
+            receiver.wait_for("vip", timeout=0.05)
+        url = receiver.url
+    # The server is gone once the block ends.
+    with pytest.raises(OSError):
+        _post_sync(url, OK_PAYLOAD)
+
+
+def test_in_thread_with_the_sync_client_and_the_emulator() -> None:
+    from moengage_segments import Client
+    from moengage_segments.testing import Emulator
+
+    with Emulator.in_thread() as emu, CallbackServer.in_thread(port=0) as receiver:
+        emu.add_users(["u1", "u2", "u3"])
+        csv_url = emu.host_file("vip.csv", ["u1", "u2", "u3", "not-a-user"])
+        with Client(base_url=emu.base_url, workspace_id=emu.workspace_id, api_key=emu.api_key) as client:
+            ack = client.file_segments.create("vip", file_url=csv_url, expiry_days=30, callback_url=receiver.url)
+            result = receiver.wait_for("vip", timeout=30)
+        assert (result.status, result.values_found, result.user_count) == (201, 4, 3)
+        assert emu.members(ack.segment_id) == {"u1", "u2", "u3"}
+
+
+def test_in_thread_start_failure_is_raised_and_misuse_is_an_error() -> None:
+    with CallbackServer.in_thread() as receiver:
+        port = int(receiver.url.split(":")[2].split("/")[0])
+        with pytest.raises(OSError), CallbackServer.in_thread(port=port):
+            pass  # the port is taken: the bind error reaches the caller
+    with pytest.raises(RuntimeError, match="not running"):
+        receiver.wait_for("vip", timeout=0.1)
+    receiver.close()  # idempotent
+
+
+async def test_in_thread_wait_for_from_an_async_caller_does_not_deadlock() -> None:
+    # A sync wait_for from a thread with a running loop still works (it blocks that loop, as documented).
+    with CallbackServer.in_thread() as receiver:
+        await asyncio.to_thread(_post_sync, receiver.url, OK_PAYLOAD)
+        assert (await asyncio.to_thread(receiver.wait_for, "vip", timeout=1)).user_count == 60

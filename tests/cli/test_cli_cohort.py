@@ -6,7 +6,10 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from moengage_segments.testing import Emulator, Fault
 
@@ -71,8 +74,14 @@ def test_csv_file_column_by_name_and_missing_column(run: RunCLI, emu: Emulator, 
     path.write_text("user_id,plan\n" + "".join(f"user-{i:07d},pro\n" for i in range(50)))
     proc = run("cohort", "add", str(path), "--column", "user_id", *COHORT, "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout)["accepted"] == 50
+    sent = emu.counters.requests_by_endpoint["cohort_sync"]
     proc = run("cohort", "add", str(path), "--column", "nope", *COHORT)
     assert proc.returncode == 2 and "nope" in proc.stderr
+    # The error names the flag and lists the columns the header does have.
+    assert "--column" in proc.stderr and "'user_id', 'plan'" in proc.stderr
+    proc = run("cohort", "add", "-", "--column", "nope", *COHORT, stdin="user_id,plan\nuser-0000001,pro\n")
+    assert proc.returncode == 2 and "--column" in proc.stderr and "'user_id', 'plan'" in proc.stderr
+    assert emu.counters.requests_by_endpoint["cohort_sync"] == sent
 
 
 def test_partial_failure_exits_3_then_checkpoint_resumes(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
@@ -120,7 +129,8 @@ def test_missing_input_and_bad_options_are_usage_errors(run_main: InProcess, tmp
 
 def test_bad_cohort_name_is_a_usage_error(run: RunCLI, emu: Emulator) -> None:
     proc = run("cohort", "add", "-", "--cohort-id", "c", "--cohort-name", "bad|name", "--partner", "p", stdin="u1\n")
-    assert proc.returncode == 2 and "cohort.name" in proc.stderr
+    assert proc.returncode == 2 and "error: --cohort-name: must not contain |" in proc.stderr
+    assert "defaults to" not in proc.stderr
     assert emu.counters.requests_by_endpoint["cohort_sync"] == 0
 
 
@@ -143,3 +153,126 @@ def test_ctrl_c_cancels_cleanly_reports_and_exits_130(emu: Emulator, tmp_path: P
     written = json.loads(report.read_text())
     assert written["cancelled"] is True and written["accepted"] < SEEDED
     assert written["accepted"] + written["not_sent"] == written["submitted"]
+    # The whole (small) file was read before the interrupt: the summary must not claim otherwise.
+    assert written["submitted"] == SEEDED
+    assert "the rest of the input was not read" not in out
+    # The last progress line carries the final counts, not the last throttled snapshot.
+    progress = [line for line in (first_progress + err).splitlines() if line.startswith("cohort add churn:")]
+    resolved = written["submitted"] - written["not_sent"]
+    assert progress[-1].startswith(f"cohort add churn: {resolved:,}/{SEEDED:,} uids"), progress
+    assert progress[-1].endswith(f"{written['requests']:,} requests, interrupted"), progress
+
+
+def test_ctrl_c_with_stdin_still_open_exits_at_once_and_says_the_rest_was_not_read(emu: Emulator) -> None:
+    emu.faults.set_random(Fault.slow(0.5), 1.0, target="cohort")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moengage_segments", "cohort", "add", "-", *COHORT, "--max-in-flight", "1"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(emu),
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        proc.stdin.write("".join(f"user-{i:07d}\n" for i in range(20_000)))
+        proc.stdin.flush()  # the producer keeps the pipe open: the input has no end yet
+        assert "cohort add churn" in proc.stderr.readline()
+        time.sleep(1.0)  # some batches are under way
+        proc.send_signal(signal.SIGINT)
+        # The command must not wait for the end of stdin to exit.
+        assert proc.wait(timeout=15) == 130
+    finally:
+        proc.stdin.close()
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert "interrupted" in err
+    assert "read but not sent (the rest of the input was not read)." in out
+
+
+def test_ctrl_c_early_in_a_large_file_says_the_rest_was_not_read(emu: Emulator, tmp_path: Path) -> None:
+    path, report = _uid_file(tmp_path, 400_000), tmp_path / "report.json"  # ~5 MB, read in 1 MiB blocks
+    emu.faults.set_random(Fault.slow(0.5), 1.0, target="cohort")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moengage_segments", "cohort", "add", str(path), *COHORT, "--max-in-flight", "1",
+         "--report", str(report)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(emu),
+    )
+    assert proc.stderr is not None
+    assert "cohort add churn" in proc.stderr.readline()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    written = json.loads(report.read_text())
+    assert written["cancelled"] is True and written["submitted"] < 400_000
+    assert (f"interrupted: {written['accepted']:,} accepted, {written['not_sent']:,} read but not sent "
+            "(the rest of the input was not read).") in out
+
+
+def test_default_cohort_name_error_names_both_flags_before_any_progress(run: RunCLI, emu: Emulator,
+                                                                     tmp_path: Path) -> None:
+    proc = run("cohort", "add", str(_uid_file(tmp_path, 10)), "--cohort-id", "bad|id", "--partner", "warehouse")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        'error: --cohort-name (defaults to --cohort-id): must not contain | (forbidden: | * ? \\ : < > = $ ")'
+    ]
+    assert emu.counters.requests_by_endpoint["cohort_sync"] == 0
+
+
+def test_unwritable_report_path_is_refused_before_sending(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    path = _uid_file(tmp_path, 10)
+    proc = run("cohort", "add", str(path), *COHORT, "--report", str(tmp_path / "missing" / "r.json"))
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"error: --report {tmp_path / 'missing' / 'r.json'}: directory "
+                                        f"{tmp_path / 'missing'} does not exist"]
+    proc = run("cohort", "add", str(path), *COHORT, "--report", str(tmp_path), "--json")
+    assert proc.returncode == 2 and f"--report {tmp_path}: is a directory" in proc.stderr
+    proc = run("cohort", "add", str(path), *COHORT, "--failed-uids", str(tmp_path / "nope" / "f.txt"))
+    assert proc.returncode == 2 and "--failed-uids" in proc.stderr
+    assert emu.counters.requests_by_endpoint["cohort_sync"] == 0
+    assert emu.cohort_segment("churn") is None
+    # The checks leave no file behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["uids.txt"]
+
+
+def test_checkpoint_that_is_a_directory_names_the_flag(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+    proc = run("cohort", "add", str(_uid_file(tmp_path, 10)), *COHORT, "--checkpoint", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"error: --checkpoint {tmp_path}: is a directory"]
+    assert emu.counters.requests_by_endpoint["cohort_sync"] == 0
+
+
+def test_report_that_fails_after_the_push_still_prints_the_summary(emu: Emulator, tmp_path: Path) -> None:
+    out_dir = tmp_path / "reports"
+    out_dir.mkdir()
+    emu.faults.set_random(Fault.slow(0.3), 1.0, target="cohort")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moengage_segments", "cohort", "add", str(_uid_file(tmp_path, 300)), *COHORT,
+         "--report", str(out_dir / "r.json"), "--max-request-bytes", "2000", "--max-in-flight", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(emu),
+    )
+    assert proc.stderr is not None
+    assert "cohort add churn" in proc.stderr.readline()  # checked and under way: now take the directory away
+    out_dir.rmdir()
+    out, err = proc.communicate(timeout=60)
+    assert_no_secret(out, err)
+    assert proc.returncode == 1, err  # every uid was accepted, but the report the user asked for is missing
+    assert "accepted" in out and "300" in out  # the summary
+    assert f"error: push done, report not written: No such file or directory: {out_dir / 'r.json'}" in err
+    segment = emu.cohort_segment("churn")
+    assert segment is not None and segment.member_count == 300
+
+
+def test_report_failure_after_a_partial_push_exits_3(
+    run_main: InProcess, emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moengage_segments.cli import cohort as cohort_module
+
+    def failing_write(path: str, text: str) -> None:
+        raise OSError(28, "No space left on device", path)
+
+    monkeypatch.setattr(cohort_module, "_write", failing_write)
+    emu.faults.script(Fault("status", 400), target="cohort")
+    report = tmp_path / "r.json"
+    code, out, err = run_main("cohort", "add", str(_uid_file(tmp_path)), *COHORT, "--report", str(report),
+                              "--max-request-bytes", "10000", "--max-in-flight", "1", "--json")
+    assert code == 3
+    doc = json.loads(out)
+    assert doc["failed"] > 0 and doc["accepted"] > 0
+    assert doc["report_not_written"] == f"No space left on device: {report}"
+    assert "push done, report not written: No space left on device" in err

@@ -30,6 +30,7 @@ def test_emulator_serves_until_ctrl_c(run: RunCLI) -> None:
         info = _read_json_document(proc.stdout)
         assert str(info["base_url"]).startswith("http://127.0.0.1:")
         assert info["api_key"] == "emulator-api-key"  # the public default, printed because the user gave none
+        assert info["uids"] == ["user-0000000", "user-0000009"]  # the seeded uids' format
         env = {"MOENGAGE_BASE_URL": str(info["base_url"]), "MOENGAGE_WORKSPACE_ID": str(info["workspace_id"]),
                "MOENGAGE_API_KEY": str(info["api_key"]), "MOENGAGE_DB_NAME": str(info["db_name"])}
         listed = run("segments", "list", "--json", connect=False, env=env)
@@ -44,13 +45,13 @@ def test_emulator_serves_until_ctrl_c(run: RunCLI) -> None:
 def test_emulator_never_echoes_a_key_the_user_chose(run: RunCLI) -> None:
     key = "sk-user-CHOSEN-KEY-999"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moengage_segments", "emulator", "--port", "0"],
+        [sys.executable, "-m", "moengage_segments", "emulator", "--port", "0", "--generate-users", "1000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(None, {"MOENGAGE_API_KEY": key}),
     )
     banner = ""
     try:
         # Read the whole banner before interrupting: a SIGINT mid-banner would cut it short.
-        while proc.stdout is not None and not banner.rstrip().endswith("emulator_db"):
+        while proc.stdout is not None and "time scale" not in banner:
             line = proc.stdout.readline()
             if not line:
                 break
@@ -60,6 +61,8 @@ def test_emulator_never_echoes_a_key_the_user_chose(run: RunCLI) -> None:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert key not in banner + out + err and "(the key you gave)" in banner
+    # The banner shows what the seeded uids look like, so a uid file can be written for them.
+    assert "seeded users  1,000 (user-0000000 ... user-0000999)" in banner
 
 
 def test_demo_small_runs_to_completion(run: RunCLI) -> None:

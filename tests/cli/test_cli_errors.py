@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from moengage_segments.errors import ConfigurationError
 from moengage_segments.testing import Emulator
 
 from .conftest import API_KEY, RunCLI
@@ -29,6 +32,34 @@ def test_missing_credentials_is_2_and_names_the_variables(run: RunCLI) -> None:
     assert proc.returncode == 2
     assert "MOENGAGE_API_KEY" in proc.stderr and "MOENGAGE_WORKSPACE_ID" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    # The CLI's flags, not the Python arguments.
+    assert "--api-key or MOENGAGE_API_KEY" in proc.stderr and "--workspace-id or MOENGAGE_WORKSPACE_ID" in proc.stderr
+    assert "argument" not in proc.stderr and "api_key" not in proc.stderr
+
+
+def test_plain_http_refusal_names_the_cli_flag(run: RunCLI) -> None:
+    proc = run("segments", "list", "--base-url", "http://example.com", "--json")
+    assert proc.returncode == 2
+    assert "--allow-insecure-http" in proc.stderr and "allow_insecure_http" not in proc.stderr
+    assert "--allow-insecure-http" in json.loads(proc.stdout)["error"]["message"]
+    assert "--allow-insecure-http" in run("segments", "list", "--help", connect=False).stdout
+
+
+def test_allow_insecure_http_reaches_the_client() -> None:
+    from moengage_segments.cli.args import parse_args
+    from moengage_segments.cli.context import Context
+    from moengage_segments.cli.output import make_output
+    from moengage_segments.cli.redact import Redactor
+
+    base = ["--workspace-id", "w", "--api-key", "some-key", "--base-url", "http://example.com"]
+    for argv in (["segments", "list", *base, "--allow-insecure-http"], ["--allow-insecure-http", "segments", "list",
+                                                                        *base]):
+        args = parse_args(argv)
+        client = Context(args, make_output(json_mode=True), Redactor()).client()
+        assert client.settings.base_url == "http://example.com"
+    args = parse_args(["segments", "list", *base])
+    with pytest.raises(ConfigurationError, match="--allow-insecure-http"):
+        Context(args, make_output(json_mode=True), Redactor()).client()
 
 
 def test_bad_data_center_and_segment_id_are_2(run: RunCLI) -> None:
@@ -65,9 +96,15 @@ def test_debug_shows_traceback_and_requests_but_masks_the_key(run: RunCLI, emu: 
 
 def test_key_inside_an_error_message_is_masked(run: RunCLI) -> None:
     # A base URL with the key in it: the configuration error quotes the URL, the redactor masks the key.
-    proc = run("segments", "list", "--base-url", f"ftp://{API_KEY}@example.com", "--json")
+    proc = run("segments", "list", "--base-url", f"ftp://example.com/{API_KEY}", "--json")
     assert proc.returncode == 2
     assert "***" in proc.stderr and "***" in json.loads(proc.stdout)["error"]["message"]
+    assert proc.stderr.startswith("error: --base-url must be an http(s) URL")
+    # Credentials in the URL are refused without echoing them, in the CLI's words.
+    proc = run("segments", "list", "--base-url", f"http://user:{API_KEY}@127.0.0.1:1")
+    assert proc.returncode == 2
+    assert proc.stderr == ("error: --base-url must not contain credentials (user:password@); "
+                           "pass --api-key instead\n")
 
 
 def test_key_given_as_flag_is_masked_in_a_usage_error(run: RunCLI) -> None:

@@ -118,3 +118,37 @@ def test_main_in_process_restores_stdio_and_returns_codes(capsys: pytest.Capture
     assert main(["segments", "nope"]) == 2
     assert (sys.stdout, sys.stderr) == before
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_failed_batch_table_truncates_long_errors_in_plain_output() -> None:
+    from moengage_segments.cli.cohort import MAX_ERROR_WIDTH, report_views
+    from moengage_segments.models.reports import BatchRecord, CohortSyncReport
+
+    long_error = "HTTP 400: " + "the service explained at length " * 20
+    report = CohortSyncReport(
+        action="add_members", cohort_id="c", submitted=10, accepted=5, failed=5, invalid=0, duplicates=0,
+        not_sent=0, skipped=0, requests=2, bytes=100, retries=0, elapsed=1.0,
+        batches=(BatchRecord(index=0, members=5, bytes=50, status="failed", failed=5, error=long_error,
+                             request_id="req-1"),),
+    )
+    out = io.StringIO()
+    renderer = PlainRenderer(out, io.StringIO())
+    for view in report_views(report):
+        renderer.render(view)
+    row = next(line for line in out.getvalue().splitlines() if "req-1" in line)
+    assert "HTTP 400: the service explained" in row and "..." in row
+    assert len(row) < MAX_ERROR_WIDTH + 40
+    assert report.to_dict()["batches"][0]["error"] == long_error  # --json and --report keep it whole
+
+
+def test_plain_progress_finish_with_final_counts() -> None:
+    stream = io.StringIO()
+    bar = PlainProgress(stream, "push", total=100, unit="uids", interval=60.0, clock=lambda: 0.0)
+    bar.update(10, detail="1 requests, 1 in flight")
+    bar.update(40, detail="4 requests")  # throttled: not printed
+    bar.finish("5 requests, interrupted", completed=50)
+    assert stream.getvalue().splitlines() == ["push: 10/100 uids (10%), 1 requests, 1 in flight",
+                                              "push: 50/100 uids (50%), 5 requests, interrupted"]
+    unknown = io.StringIO()
+    PlainProgress(unknown, "push", total=None, unit="uids").finish("done", completed=7)
+    assert unknown.getvalue().splitlines() == ["push...", "push: 7 uids, done"]

@@ -118,3 +118,34 @@ def test_duplicate_filter_segment_is_an_api_error(run: RunCLI, tmp_path: Path) -
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["error"]["status"] == 409
     assert "409" in proc.stderr
+
+
+def test_list_with_no_segments_says_so(run: RunCLI) -> None:
+    proc = run("segments", "list")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "no segments\n"
+    assert json.loads(run("segments", "list", "--json").stdout) == []
+    assert run("segments", "list", "--name", "ghost").stdout == "no segment named 'ghost'\n"
+
+
+def test_archive_by_id_shows_the_id_it_was_given(run: RunCLI, tmp_path: Path) -> None:
+    created = _create(run, tmp_path)
+    proc = run("segments", "archive", "--id", str(created["id"]))
+    assert proc.returncode == 0, proc.stderr
+    id_line = next(line for line in proc.stdout.splitlines() if line.strip().startswith("segment id"))
+    assert id_line.split() == ["segment", "id", str(created["id"])]
+    doc = json.loads(run("segments", "unarchive", "--id", str(created["id"]), "--json").stdout)
+    assert doc["segment_id"] == created["id"]
+
+
+def test_definition_errors_name_the_flag_and_file(run: RunCLI, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    proc = run("filter", "create", "x", "--definition", str(bad))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: --definition {bad}: not valid JSON") and len(proc.stderr.splitlines()) == 1
+    proc = run("filter", "create", "x", "--definition", "-", stdin="[1,")
+    assert proc.returncode == 2 and "--definition -: not valid JSON" in proc.stderr
+    missing = tmp_path / "none.json"
+    proc = run("filter", "update", "0123456789abcdef01234567", "--definition", str(missing))
+    assert proc.returncode == 2 and f"--definition {missing}: No such file or directory" in proc.stderr

@@ -22,7 +22,7 @@ from moengage_segments.testing._emulator import (
 )
 from moengage_segments.testing._faults import Fault, FaultInjector
 from moengage_segments.testing._inspect import CallbackRecord, Counters, RequestRecord
-from moengage_segments.testing._limits import DEFAULT_RATE_LIMITS, Window
+from moengage_segments.testing._limits import DEFAULT_RATE_LIMITS, FAMILY_BUCKETS, Window
 from moengage_segments.testing._state import SegmentInfo
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_DB_NAME",
     "DEFAULT_RATE_LIMITS",
     "DEFAULT_WORKSPACE_ID",
+    "FAMILY_BUCKETS",
     "CallbackRecord",
     "Counters",
     "Emulator",

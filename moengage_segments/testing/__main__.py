@@ -1,16 +1,22 @@
 """``python -m moengage_segments.testing``: run the emulator standalone on loopback.
 
+It prints the bound address (the real port, also with ``--port 0``), the credentials and an
+``export MOENGAGE_...`` line for the client, then serves until Ctrl-C.
+
 Example::
 
-    python -m moengage_segments.testing --port 8080 --workspace-id WS --api-key KEY --time-scale 60
+    python -m moengage_segments.testing --port 8080 --time-scale 60 --generate-users 1000
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sys
 from collections.abc import Sequence
 
+from moengage_segments.testing._banner import Banner, seeded_text
 from moengage_segments.testing._emulator import (
     DEFAULT_API_KEY,
     DEFAULT_DB_NAME,
@@ -20,31 +26,60 @@ from moengage_segments.testing._emulator import (
 
 __all__ = ["main"]
 
+_DESCRIPTION = """\
+Run the local MoEngage Segments API emulator on a loopback address until Ctrl-C.
+
+On start it prints the base URL (with the real port, also for --port 0), the
+workspace ID, the API key (only the emulator's default one), the db name and an
+"export MOENGAGE_..." line that points the client and the CLI at it."""
+
+_EPILOG = """\
+example:
+  python -m moengage_segments.testing --port 8080 --time-scale 60 --generate-users 1000"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m moengage_segments.testing",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="loopback address to bind: 127.0.0.1, ::1 or localhost "
+        "(default: 127.0.0.1)")
+    add("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
+    add("--workspace-id", default=DEFAULT_WORKSPACE_ID, help=f"workspace ID (default: {DEFAULT_WORKSPACE_ID})")
+    add("--api-key", default=None, help=f"API key; yours is never printed (default: {DEFAULT_API_KEY})")
+    add("--db-name", default=DEFAULT_DB_NAME, help=f"database name, MOE-DBNAME (default: {DEFAULT_DB_NAME})")
+    add("--time-scale", type=float, default=1.0, help="how fast emulated time runs; 60 = a minute lasts a "
+        "second (default: 1.0)")
+    add("--no-rate-limits", action="store_true", help="disable every rate limit (default: the documented "
+        "limits are enforced)")
+    add("--accept-any-uid", action="store_true", help="cohort pushes add uids that were never seeded "
+        "(default: only seeded uids join)")
+    add("--strict", action="store_true", help="stricter reading of rules the sources disagree on "
+        "(default: off)")
+    add("--generate-users", type=int, default=0, metavar="N", help="seed N users user-0000000... with "
+        "e-mails (default: 0)")
+    add("--max-cohort-body-bytes", type=int, default=128_000, metavar="BYTES", help="cohort-sync body cap, "
+        "413 above it (default: 128000)")
+    return parser
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, seed users if asked, serve until Ctrl-C.
+    """Parse arguments, seed users if asked, print how to reach the emulator, serve until Ctrl-C.
 
     Example::
 
-        main(["--port", "8080", "--generate-users", "1000"])
+        main(["--port", "0", "--generate-users", "1000"])
     """
-    parser = argparse.ArgumentParser(prog="python -m moengage_segments.testing", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--workspace-id", default=DEFAULT_WORKSPACE_ID)
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
-    parser.add_argument("--db-name", default=DEFAULT_DB_NAME)
-    parser.add_argument("--time-scale", type=float, default=1.0, help="60 = a minute lasts a second")
-    parser.add_argument("--no-rate-limits", action="store_true", help="disable every rate limit")
-    parser.add_argument("--accept-any-uid", action="store_true", help="cohort pushes add unseeded uids")
-    parser.add_argument("--strict", action="store_true", help="stricter reading of disputed rules")
-    parser.add_argument("--generate-users", type=int, default=0, metavar="N", help="seed N users")
-    parser.add_argument("--max-cohort-body-bytes", type=int, default=128_000)
+    parser = _parser()
     args = parser.parse_args(argv)
     try:
         emu = Emulator(
             args.workspace_id,
-            args.api_key,
+            args.api_key or DEFAULT_API_KEY,
             args.db_name,
             host=args.host,
             port=args.port,
@@ -56,14 +91,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as exc:
         parser.error(str(exc))
-    if args.generate_users:
-        emu.generate_users(args.generate_users, with_email=True)
-    print(
-        f"MoEngage emulator on http://{args.host}:{args.port} "
-        f"(workspace {args.workspace_id!r}, db {args.db_name!r}); Ctrl-C to stop",
-        file=sys.stderr,
-    )
-    emu.run_forever()
+    uids = emu.generate_users(args.generate_users, with_email=True) if args.generate_users > 0 else []
+
+    async def serve() -> None:
+        async with emu:
+            banner = Banner.of(emu, key_given=bool(args.api_key))
+            extra = (("seeded users", seeded_text(uids)), ("time scale", f"{args.time_scale:g}"))
+            print(banner.text(extra), flush=True)
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        try:
+            asyncio.run(serve())
+        except OSError as exc:  # e.g. the port is taken
+            print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    print("emulator stopped", file=sys.stderr)
     return 0
 
 

@@ -63,7 +63,8 @@ class Emulator:
     processes file segments asynchronously and can inject faults. Bound to loopback only.
 
     Parameters mirror the documented limits (all configurable): ``rate_limits`` overrides buckets
-    (``{"cohort_sync": [(1000, 60)]}``; ``False`` disables all), ``time_scale`` speeds emulated time up
+    (``{"cohort_sync": [Window(1000, 60)]}``, or by client family ``{"cohort": [(1000, 60)]}``, or a whole
+    :class:`moengage_segments.RateLimits`; ``False`` disables all), ``time_scale`` speeds emulated time up
     (60 = a minute lasts a second), ``accept_any_uid`` lets cohort pushes add uids that were never seeded.
 
     Example::

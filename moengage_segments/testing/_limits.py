@@ -1,8 +1,9 @@
 """Sliding-window rate limits per endpoint, with ``x-ratelimit-*`` headers and a time-scale factor.
 
-Each endpoint key has a list of windows ``(limit, seconds)``; a request is admitted only when every window
-has room, and only admitted requests are counted (a 429 does not extend the wait). ``time_scale`` makes
-emulated time run faster: with ``time_scale=60`` a one-minute window lasts one real second.
+Each endpoint bucket has a list of windows, the SDK's own :class:`~moengage_segments.Window` ``(limit,
+period)``; a request is admitted only when every window has room, and only admitted requests are counted
+(a 429 does not extend the wait). ``time_scale`` makes emulated time run faster: with ``time_scale=60`` a
+one-minute window lasts one real second.
 
 Example::
 
@@ -20,22 +21,20 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-__all__ = ["DEFAULT_RATE_LIMITS", "Decision", "RateLimits", "Window", "resolve_rate_limits"]
+from moengage_segments.config import RateLimits as ClientRateLimits
+from moengage_segments.config import Window
+
+__all__ = [
+    "DEFAULT_RATE_LIMITS",
+    "FAMILY_BUCKETS",
+    "Decision",
+    "RateLimitSpec",
+    "RateLimits",
+    "Window",
+    "resolve_rate_limits",
+]
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
-
-
-@attrs.frozen
-class Window:
-    """``limit`` requests per ``seconds`` of emulated time.
-
-    Example::
-
-        Window(50, 60)   # 50 per minute
-    """
-
-    limit: int
-    seconds: float
 
 
 # Documented defaults (API notes §2.7). Update, archive and unarchive have no documented limit.
@@ -56,28 +55,105 @@ Override buckets with ``Emulator(rate_limits={...})``; ``rate_limits=False`` tur
 
 Example::
 
-    DEFAULT_RATE_LIMITS["cohort_sync"]  # (Window(limit=300, seconds=60.0),)
+    DEFAULT_RATE_LIMITS["cohort_sync"]  # (Window(limit=300, period=60.0),)
 """
 
-RateLimitSpec = Mapping[str, Sequence[Window | tuple[int, float]]] | bool | None
+FAMILY_BUCKETS: Mapping[str, tuple[str, ...]] = {
+    "cohort": ("cohort_sync",),
+    "list": ("list_segments",),
+    "create": ("create_filter_segment",),
+    "get": ("get_segment",),
+    "file_ops": ("file_segment_ops",),
+    "update": ("update_filter_segment",),
+    "manage": ("archive", "unarchive"),
+}
+"""The client's rate-limit families (:class:`moengage_segments.RateLimits` fields) -> emulator buckets.
+
+``manage`` sets both ``archive`` and ``unarchive`` (each keeps its own window log in the emulator).
+
+Example::
+
+    FAMILY_BUCKETS["cohort"]  # ("cohort_sync",)
+"""
+
+_WindowLike = Window | tuple[int, float]
+RateLimitSpec = Mapping[str, Sequence[_WindowLike] | _WindowLike] | ClientRateLimits | bool | None
+"""What ``Emulator(rate_limits=...)`` accepts (see :func:`resolve_rate_limits`)."""
+
+
+def _allowed_keys() -> str:
+    buckets = ", ".join(DEFAULT_RATE_LIMITS)
+    families = ", ".join(f"{family} (= {'+'.join(FAMILY_BUCKETS[family])})" for family in FAMILY_BUCKETS)
+    return f"emulator buckets: {buckets}; client families: {families}"
+
+
+def _window(key: str, value: object) -> Window:
+    if isinstance(value, Window):
+        return value
+    if (isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        try:
+            return Window(int(value[0]), float(value[1]))
+        except ValueError as exc:
+            raise ValueError(f"rate_limits[{key!r}]: bad window {tuple(value)!r}: limit and period must be "
+                             f"> 0 ({exc})") from None
+    raise TypeError(f"rate_limits[{key!r}]: expected Window(limit, period) or a (limit, period) pair, "
+                    f"got {value!r}")
+
+
+def _windows(key: str, value: object) -> tuple[Window, ...]:
+    if isinstance(value, Window):
+        return (value,)
+    if (isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        return (_window(key, value),)  # one bare (limit, period) pair
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"rate_limits[{key!r}]: expected a list of Window(limit, period) or (limit, period) "
+                        f"pairs (empty: no limit), got {value!r}")
+    return tuple(_window(key, item) for item in value)
 
 
 def resolve_rate_limits(spec: RateLimitSpec) -> dict[str, tuple[Window, ...]]:
     """Defaults overridden per bucket by ``spec``; ``False`` disables every limit, ``None``/``True`` = defaults.
 
+    ``spec`` is a mapping or the client's :class:`moengage_segments.RateLimits`. Mapping keys are emulator
+    buckets (``"cohort_sync"``) or client families (``"cohort"``); values are windows
+    (:class:`moengage_segments.Window` or ``(limit, period)`` pairs). A ``RateLimits`` sets every bucket
+    from its families; its ``margin`` is a client concern and is ignored. Unknown keys raise
+    ``ValueError``, values of the wrong type ``TypeError``, both naming what is allowed.
+
     Example::
 
-        resolve_rate_limits({"cohort_sync": [(1000, 60)]})["cohort_sync"]  # (Window(1000, 60),)
+        resolve_rate_limits({"cohort_sync": [(1000, 60)]})["cohort_sync"]  # (Window(1000, 60.0),)
+        resolve_rate_limits({"cohort": [Window(1000, 60)]})["cohort_sync"]  # the same
+        resolve_rate_limits(RateLimits(cohort=(Window(1000, 60),)))["cohort_sync"]  # the same
     """
     base = {k: tuple(v) for k, v in DEFAULT_RATE_LIMITS.items()}
     if spec is False:
         return {k: () for k in base}
     if spec is None or spec is True:
         return base
-    for key, windows in spec.items():
-        if key not in base:
-            raise ValueError(f"unknown rate-limit bucket {key!r}; known: {sorted(base)}")
-        base[key] = tuple(w if isinstance(w, Window) else Window(int(w[0]), float(w[1])) for w in windows)
+    if isinstance(spec, ClientRateLimits):
+        for family, buckets in FAMILY_BUCKETS.items():
+            for bucket in buckets:
+                base[bucket] = spec.for_family(family)
+        return base
+    if not isinstance(spec, Mapping):
+        raise TypeError(
+            "rate_limits must be a mapping {bucket or family: [Window(limit, period), ...]}, a "
+            f"moengage_segments.RateLimits, True/None (the defaults) or False (no limits), got {spec!r}"
+        )
+    given: dict[str, str] = {}
+    for key, value in spec.items():
+        if not isinstance(key, str) or (key not in base and key not in FAMILY_BUCKETS):
+            raise ValueError(f"unknown rate-limit bucket {key!r}; allowed keys are {_allowed_keys()}")
+        windows = _windows(key, value)
+        for bucket in FAMILY_BUCKETS.get(key, (key,)):
+            if bucket in given:
+                raise ValueError(f"rate_limits sets bucket {bucket!r} twice (as {given[bucket]!r} and {key!r}); "
+                                 "give each bucket once")
+            given[bucket] = key
+            base[bucket] = windows
     return base
 
 
@@ -161,7 +237,7 @@ class RateLimits:
         tightest: tuple[int, int, float, Window] | None = None  # (remaining, limit, reset_in, window)
         refused: tuple[int, int, float, Window] | None = None
         for index, window in enumerate(windows):
-            span = window.seconds / self.time_scale
+            span = window.period / self.time_scale
             log = self._logs.setdefault((key[0], key[1], index), deque())
             while log and log[0] <= now - span:
                 log.popleft()

@@ -91,7 +91,7 @@ _HTML = (
 
 def _rate_limited(endpoint: Endpoint, decision: Decision) -> web.Response:
     if endpoint.family == "filter" and decision.window is not None:
-        minutes = f"{decision.window.seconds / 60:g}"
+        minutes = f"{decision.window.period / 60:g}"
         message = f"API rate limit breached. Current limit: {decision.limit}/{minutes} mins"
         return v3_error(429, "Too Many Requests", message)
     if endpoint.family == "manage":

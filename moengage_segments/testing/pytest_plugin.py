@@ -6,8 +6,11 @@ Fixtures:
   so it serves both sync and async tests); options come from the ``moengage_emulator`` marker;
 * ``moengage_client`` — an :class:`~moengage_segments.AsyncClient` pointed at it (needs pytest-asyncio).
 
+Async tests need ``@pytest.mark.asyncio``, or ``asyncio_mode = "auto"`` in the pytest configuration.
+
 Example::
 
+    @pytest.mark.asyncio
     @pytest.mark.moengage_emulator(accept_any_uid=True)
     async def test_push(moengage_emulator, moengage_client):
         await moengage_client.cohorts.add_members(Cohort(id="c1", name="C1", partner="me"), ["u1"])
@@ -88,6 +91,7 @@ def _client_fixture() -> Any:
 #:
 #: Example::
 #:
+#:     @pytest.mark.asyncio
 #:     async def test_list(moengage_client):
 #:         assert await moengage_client.segments.list() == []
 moengage_client = _client_fixture()

@@ -113,14 +113,16 @@ async def _get_ok(api: Api, emu: Emulator) -> Reply:
 async def _get_limited(api: Api, emu: Emulator) -> Reply:
     from moengage_segments.testing import Window
 
-    emu.rate_limits.windows["get_segment"] = (Window(0, 60),)
+    emu.rate_limits.windows["get_segment"] = (Window(1, 60),)
+    await api.call("GET", f"{V3}/{'0' * 24}")  # uses the window's one request
     return await api.call("GET", f"{V3}/{'0' * 24}")
 
 
 async def _list_limited(api: Api, emu: Emulator) -> Reply:
     from moengage_segments.testing import Window
 
-    emu.rate_limits.windows["list_segments"] = (Window(0, 60),)
+    emu.rate_limits.windows["list_segments"] = (Window(1, 60),)
+    await api.call("GET", V3)
     return await api.call("GET", V3)
 
 
@@ -137,7 +139,8 @@ async def _unarchive_ok(api: Api, emu: Emulator) -> Reply:
 async def _file_create_limited(api: Api, emu: Emulator) -> Reply:
     from moengage_segments.testing import Window
 
-    emu.rate_limits.windows["file_segment_ops"] = (Window(0, 60),)
+    emu.rate_limits.windows["file_segment_ops"] = (Window(1, 60),)
+    await api.create_file("s0", emu.host_file("a.csv", []))
     return await api.create_file("s", emu.host_file("a.csv", []))
 
 
@@ -146,11 +149,12 @@ async def _cohort_413(api: Api, emu: Emulator) -> Reply:
     return await api.cohort("add_members", "c", ["u1"])
 
 
-def _cohort_limited(api: Api, emu: Emulator) -> Awaitable[Reply]:
+async def _cohort_limited(api: Api, emu: Emulator) -> Reply:
     from moengage_segments.testing import Window
 
-    emu.rate_limits.windows["cohort_sync"] = (Window(0, 60),)
-    return api.cohort("add_members", "c", [])
+    emu.rate_limits.windows["cohort_sync"] = (Window(1, 60),)
+    await api.cohort("add_members", "c", [])
+    return await api.cohort("add_members", "c", [])
 
 
 SCENARIOS: dict[tuple[str, str, int], Scenario] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -129,3 +130,81 @@ async def test_the_cohort_active_cap_429_does_not_count(api: Api, emu: Emulator)
     emu.config.max_active_segments = 1
     reply = await api.cohort("add_members", "c", [])
     assert reply.status == 200 and reply.headers["x-ratelimit-remaining"] == "0"
+
+
+# --- one Window type, the client's RateLimits and family names ----------------------------------------
+
+
+def test_the_emulator_window_is_the_sdk_window() -> None:
+    import moengage_segments
+    from moengage_segments import config
+
+    assert Window is moengage_segments.Window is config.Window
+    assert Window(50, 60) == moengage_segments.Window(50, 60.0) and Window(50, 60).period == 60.0
+
+
+def test_defaults_agree_with_the_client_defaults() -> None:
+    from moengage_segments import RateLimits as ClientLimits
+
+    assert resolve_rate_limits(ClientLimits()) == resolve_rate_limits(None)
+
+
+def test_sdk_windows_and_family_names_are_accepted() -> None:
+    from moengage_segments import Window as SdkWindow
+
+    emu = Emulator(rate_limits={"cohort_sync": [SdkWindow(1000, 60)]})
+    assert emu.rate_limits.windows["cohort_sync"] == (Window(1000, 60),)
+    windows = resolve_rate_limits({"cohort": [SdkWindow(1000, 60)], "file_ops": [(2, 3600)],
+                                   "manage": [(5, 60)], "get": SdkWindow(3, 60), "list": (4, 60)})
+    assert windows["cohort_sync"] == (Window(1000, 60),)
+    assert windows["file_segment_ops"] == (Window(2, 3600),)
+    assert windows["archive"] == windows["unarchive"] == (Window(5, 60),)
+    assert windows["get_segment"] == (Window(3, 60),)  # a bare Window: one window
+    assert windows["list_segments"] == (Window(4, 60),)  # a bare (limit, period) pair: one window
+    assert windows["create_filter_segment"] == DEFAULT_RATE_LIMITS["create_filter_segment"]  # untouched
+    assert resolve_rate_limits({"cohort": []})["cohort_sync"] == ()  # empty: no limit
+
+
+def test_the_client_rate_limits_are_accepted_and_the_margin_ignored() -> None:
+    from moengage_segments import RateLimits as ClientLimits
+    from moengage_segments import Window as SdkWindow
+
+    limits = ClientLimits(cohort=(SdkWindow(7, 60),), manage=(SdkWindow(2, 10),), update=(), margin=5.0)
+    emu = Emulator(rate_limits=limits)
+    windows = emu.rate_limits.windows
+    assert windows["cohort_sync"] == (Window(7, 60),)
+    assert windows["archive"] == windows["unarchive"] == (Window(2, 10),)
+    assert windows["list_segments"] == DEFAULT_RATE_LIMITS["list_segments"]
+    assert all(w.period in (10.0, 60.0, 3600.0, 86400.0) for ws in windows.values() for w in ws)  # no margin
+
+
+@pytest.mark.parametrize("spec", [{"nope": [(1, 60)]}, {"cohorts": [(1, 60)]}, {3: [(1, 60)]}])
+def test_unknown_keys_name_the_allowed_buckets_and_families(spec: Any) -> None:
+    with pytest.raises(ValueError, match="unknown rate-limit bucket") as info:
+        Emulator(rate_limits=spec)
+    message = str(info.value)
+    for name in ("cohort_sync", "file_segment_ops", "archive", "cohort", "file_ops", "manage"):
+        assert name in message
+
+
+@pytest.mark.parametrize("spec", ["cohort", 5, Window(1, 60), [("cohort_sync", [(1, 60)])],
+                                  {"cohort_sync": 5}, {"cohort_sync": "1/60"}, {"cohort_sync": [5]},
+                                  {"cohort_sync": [("1", 60)]}, {"cohort_sync": [(1, 60, 3)]}])
+def test_values_of_the_wrong_type_raise_type_error(spec: Any) -> None:
+    with pytest.raises(TypeError, match="rate_limits"):
+        Emulator(rate_limits=spec)
+
+
+def test_invalid_windows_and_duplicates_raise_value_error() -> None:
+    with pytest.raises(ValueError, match=r"rate_limits\['cohort_sync'\].*> 0"):
+        Emulator(rate_limits={"cohort_sync": [(0, 60)]})
+    with pytest.raises(ValueError, match="'cohort_sync' twice"):
+        Emulator(rate_limits={"cohort": [(1, 60)], "cohort_sync": [(2, 60)]})
+    with pytest.raises(ValueError, match="'archive' twice"):
+        Emulator(rate_limits={"manage": [(1, 60)], "archive": [(2, 60)]})
+
+
+@pytest.mark.emu(time_scale=600, rate_limits={"cohort": [Window(2, 60)]})
+async def test_a_family_limit_is_enforced_on_its_bucket(api: Api) -> None:
+    statuses = [(await api.cohort("add_members", "c", [])).status for _ in range(3)]
+    assert statuses == [200, 200, 429]

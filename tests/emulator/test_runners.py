@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from moengage_segments.testing import DEFAULT_WORKSPACE_ID, Emulator
+from moengage_segments.testing import DEFAULT_API_KEY, DEFAULT_DB_NAME, DEFAULT_WORKSPACE_ID, Emulator
+from moengage_segments.testing._banner import Banner, seeded_text
 
 
 def test_refuses_non_loopback_hosts() -> None:
@@ -42,26 +45,89 @@ def test_in_thread_serves_and_inspection_is_thread_safe() -> None:
         urllib.request.urlopen(f"{url}/v3/custom-segments", timeout=2)
 
 
-def test_standalone_command() -> None:
+def _standalone(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start ``python -m moengage_segments.testing``; return it and its banner (up to the export line)."""
+    process = subprocess.Popen([sys.executable, "-m", "moengage_segments.testing", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith("export "):
+        line = process.stdout.readline()
+        if not line:
+            process.wait(timeout=10)
+            raise AssertionError(f"no banner: {lines} {process.stderr.read() if process.stderr else ''}")
+        lines.append(line.rstrip("\n"))
+    return process, lines
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    return err
+
+
+def test_standalone_command_prints_the_real_port_and_an_export_line() -> None:
+    process, lines = _standalone("--port", "0", "--generate-users", "5")
+    try:
+        fields = dict(re.findall(r"^  (\S.*?)\s{2,}(.*)$", "\n".join(lines), re.M))
+        base_url = fields["base URL"]
+        port = int(base_url.rsplit(":", 1)[1])
+        assert base_url == f"http://127.0.0.1:{port}" and port > 0
+        assert fields["workspace ID"] == DEFAULT_WORKSPACE_ID
+        assert fields["API key"] == DEFAULT_API_KEY  # the public default key is shown
+        assert fields["db name"] == DEFAULT_DB_NAME
+        assert fields["seeded users"] == "5 (user-0000000 ... user-0000004)"
+        assert lines[0] == "MoEngage emulator running (Ctrl-C to stop)"
+        assert lines[-1] == (f"export MOENGAGE_BASE_URL={base_url} MOENGAGE_WORKSPACE_ID={DEFAULT_WORKSPACE_ID} "
+                             f"MOENGAGE_DB_NAME={DEFAULT_DB_NAME} MOENGAGE_API_KEY={DEFAULT_API_KEY}")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{base_url}/v3/custom-segments", timeout=5)
+        assert info.value.code == 400  # served: no MOE-APPKEY gives "MoEngage Client not found"
+    finally:
+        err = _stop(process)
+    assert "emulator stopped" in err
+
+
+def test_standalone_command_never_echoes_a_key_the_user_chose() -> None:
+    process, lines = _standalone("--port", "0", "--workspace-id", "my ws", "--api-key", "s3cret-KEY",
+                                 "--db-name", "db1")
+    try:
+        text = "\n".join(lines)
+        assert "s3cret-KEY" not in text and "MOENGAGE_API_KEY" not in text
+        assert "  API key       (the key you gave)" in lines
+        assert "MOENGAGE_WORKSPACE_ID='my ws' MOENGAGE_DB_NAME=db1" in lines[-1]  # shell-quoted
+    finally:
+        _stop(process)
+
+
+def test_standalone_help_is_plain_text_with_defaults() -> None:
+    result = subprocess.run([sys.executable, "-m", "moengage_segments.testing", "--help"],
+                            capture_output=True, text=True, timeout=30, env={**os.environ, "COLUMNS": "120"})
+    assert result.returncode == 0
+    assert "``" not in result.stdout and "Example::" not in result.stdout  # no raw reST
+    for default in ("(default: 127.0.0.1)", "(default: 8080)", f"(default: {DEFAULT_WORKSPACE_ID})",
+                    f"(default: {DEFAULT_API_KEY})", f"(default: {DEFAULT_DB_NAME})", "(default: 1.0)",
+                    "(default: 0)", "(default: 128000)", "0 picks a free one"):
+        assert default in result.stdout, default
+
+
+def test_standalone_command_reports_a_taken_port() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
+        sock.listen()
         port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moengage_segments.testing", "--port", str(port), "--workspace-id", "WS",
-         "--api-key", "KEY", "--generate-users", "5"],
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v3/custom-segments", timeout=1)
-            except urllib.error.HTTPError as exc:
-                assert exc.code == 400
-                break
-            except urllib.error.URLError:
-                assert time.monotonic() < deadline, "emulator did not start"
-                time.sleep(0.1)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        result = subprocess.run([sys.executable, "-m", "moengage_segments.testing", "--port", str(port)],
+                                capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_banner_helper() -> None:
+    banner = Banner("http://127.0.0.1:1", "WS", "db", None)
+    assert dict(banner.fields())["API key"] == "(the key you gave)"
+    assert banner.export_line() == "export MOENGAGE_BASE_URL=http://127.0.0.1:1 MOENGAGE_WORKSPACE_ID=WS " \
+                                   "MOENGAGE_DB_NAME=db"
+    assert "secret" not in repr(Banner("u", "w", "d", "secret"))
+    assert seeded_text([]) == "0" and seeded_text(["a"]) == "1 (a)"
+    assert seeded_text([f"u{i}" for i in range(1000)]) == "1,000 (u0 ... u999)"

@@ -11,14 +11,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from moengage_segments.errors import ValidationError
-from moengage_segments.models.cohorts import Cohort
 
 __all__ = [
     "ATTRIBUTE_TYPES",
     "COHORT_NAME_FORBIDDEN",
     "MAX_NAME_LENGTH",
     "check_attribute_type",
-    "check_cohort",
     "check_expiry_days",
     "check_file_url",
     "check_name",
@@ -60,23 +58,6 @@ def check_name(value: Any, field: str = "name", *, html_forbidden: bool = False)
     if html_forbidden and ("<" in name or ">" in name):
         raise ValidationError(field, "must not contain HTML characters '<' or '>'")
     return name
-
-
-def check_cohort(cohort: Any) -> Cohort:
-    """Validate a :class:`Cohort`: id, partner and a name that follows the cohort-name rules."""
-    if not isinstance(cohort, Cohort):
-        raise ValidationError("cohort", f"must be a Cohort, got {type(cohort).__name__}")
-    check_text("cohort.id", cohort.id)
-    check_text("cohort.partner", cohort.partner)
-    name = check_text("cohort.name", cohort.name)
-    if name.startswith("."):
-        raise ValidationError("cohort.name", "must not start with '.'")
-    bad = sorted(set(name) & COHORT_NAME_FORBIDDEN)
-    if bad:
-        raise ValidationError("cohort.name", f"must not contain {' '.join(bad)} (forbidden: | * ? \\ : < > = $ \")")
-    if cohort.description is not None and not isinstance(cohort.description, str):
-        raise ValidationError("cohort.description", "must be a string or None")
-    return cohort
 
 
 def check_attribute_type(value: Any) -> str:

@@ -47,9 +47,9 @@ from moengage_segments.models import (
     SegmentSummary,
     structure,
 )
+from moengage_segments.models.cohorts import check_cohort
 from moengage_segments.validation import (
     check_attribute_type,
-    check_cohort,
     check_expiry_days,
     check_file_url,
     check_name,

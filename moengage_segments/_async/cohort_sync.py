@@ -46,7 +46,7 @@ from moengage_segments.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from moengage_segments.models.cohorts import Cohort, CohortAction
+from moengage_segments.models.cohorts import Cohort, CohortAction, check_cohort
 from moengage_segments.models.reports import (
     BatchRecord,
     BatchStatus,
@@ -55,7 +55,6 @@ from moengage_segments.models.reports import (
     CohortSyncReport,
 )
 from moengage_segments.uids import UidFile
-from moengage_segments.validation import check_cohort
 
 __all__ = ["CHUNK_SIZE", "DEFAULT_MAX_IN_FLIGHT", "CohortSync", "OnError", "UidSource", "plan", "uid_chunks"]
 

@@ -30,9 +30,9 @@ from moengage_segments.cli.failures import ExitCode, UsageError
 from moengage_segments.cli.output import Fields, Result, Table, Text, View
 from moengage_segments.errors import ConfigurationError, ValidationError
 from moengage_segments.models import Cohort, CohortAction
+from moengage_segments.models.cohorts import check_cohort
 from moengage_segments.models.reports import CohortPlan, CohortSyncProgress, CohortSyncReport
 from moengage_segments.uids import UidFile, read_uids
-from moengage_segments.validation import check_cohort
 
 __all__ = ["MAX_ERROR_WIDTH", "cohort_push", "exit_code_for", "progress_detail", "report_views"]
 

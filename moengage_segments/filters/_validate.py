@@ -56,6 +56,7 @@ from moengage_segments.filters._spec import (
     VALUE_TYPES,
 )
 from moengage_segments.filters._time import parse_iso
+from moengage_segments.validation import check_segment_id
 
 __all__ = [
     "AFFINITY_KEYS",
@@ -149,9 +150,6 @@ def _check_extra(extra: Mapping[str, Any], path: str, known: Iterable[str]) -> N
 
 def check_segment_ref_id(value: Any, path: str) -> None:
     """A referenced segment id is 24 hexadecimal characters, as everywhere else in the SDK."""
-    # Imported here: moengage_segments.validation imports the models, which import this package.
-    from moengage_segments.validation import check_segment_id
-
     check_segment_id(value, path)
 
 

@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["Cohort", "CohortAction", "CohortBatchResult"]
+from moengage_segments.errors import ValidationError
+from moengage_segments.validation import COHORT_NAME_FORBIDDEN, check_text
+
+__all__ = ["Cohort", "CohortAction", "CohortBatchResult", "check_cohort"]
 
 #: The two documented values of the cohort-sync ``action`` field.
 CohortAction = Literal["add_members", "remove_members"]
@@ -47,3 +50,26 @@ class CohortBatchResult:
     message: str | None = None
     attempts: int = 1
     extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def check_cohort(cohort: Any) -> Cohort:
+    """Validate a :class:`Cohort`: id, partner and a name that follows the cohort-name rules.
+
+    Example::
+
+        check_cohort(Cohort(id="c1", name="VIP", partner="crm"))      # returns it
+        check_cohort(Cohort(id="c1", name=".VIP", partner="crm"))     # ValidationError: cohort.name
+    """
+    if not isinstance(cohort, Cohort):
+        raise ValidationError("cohort", f"must be a Cohort, got {type(cohort).__name__}")
+    check_text("cohort.id", cohort.id)
+    check_text("cohort.partner", cohort.partner)
+    name = check_text("cohort.name", cohort.name)
+    if name.startswith("."):
+        raise ValidationError("cohort.name", "must not start with '.'")
+    bad = sorted(set(name) & COHORT_NAME_FORBIDDEN)
+    if bad:
+        raise ValidationError("cohort.name", f"must not contain {' '.join(bad)} (forbidden: | * ? \\ : < > = $ \")")
+    if cohort.description is not None and not isinstance(cohort.description, str):
+        raise ValidationError("cohort.description", "must be a string or None")
+    return cohort

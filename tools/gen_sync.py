@@ -849,13 +849,29 @@ def render(generator: Generator | None = None, root: Path = ROOT) -> dict[Path, 
 
 
 def _same_code(a: str, b: str) -> bool:
-    """Equal up to formatting: same header comment and the same AST (docstrings included)."""
+    """Equal up to formatting: same header comment and the same AST (docstrings included).
+
+    Import statements are compared as a sorted set and the rest in order, so output sorted by ruff and
+    output written where ruff is not installed (the imports then stay in generation order) compare equal.
+    """
 
     def header(text: str) -> list[str]:
         return [line for line in text.splitlines() if line.startswith("#")][:2]
 
+    def shape(text: str) -> tuple[list[str], list[str]]:
+        body = ast.parse(text).body
+        imports = sorted(
+            ast.dump(ast.ImportFrom(n.module, sorted(n.names, key=lambda a: a.name), n.level))
+            if isinstance(n, ast.ImportFrom)
+            else ast.dump(n)
+            for n in body
+            if isinstance(n, (ast.Import, ast.ImportFrom))
+        )
+        rest = [ast.dump(n) for n in body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+        return imports, rest
+
     try:
-        return header(a) == header(b) and ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
+        return header(a) == header(b) and shape(a) == shape(b)
     except SyntaxError:
         return False
 

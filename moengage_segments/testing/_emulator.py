@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from moengage_segments.config import is_loopback
 from moengage_segments.testing._config import EmulatorConfig
 from moengage_segments.testing._core import Core
 from moengage_segments.testing._faults import FaultInjector
@@ -100,7 +100,7 @@ class Emulator:
         request_log_size: int = 10_000,
         seed: int | None = None,
     ) -> None:
-        if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+        if not is_loopback(host):
             raise ValueError(f"the emulator binds to loopback only, not {host!r}")
         self.host = host
         self.port = port

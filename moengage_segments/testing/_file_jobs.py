@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import aiohttp
 
+from moengage_segments.config import is_loopback
 from moengage_segments.testing._core import Core
 from moengage_segments.testing._ids import new_callback_request_id
 from moengage_segments.testing._inspect import CallbackRecord
@@ -33,7 +34,6 @@ from moengage_segments.testing._state import Workspace, _Segment
 __all__ = ["FileOp", "is_loopback_url", "parse_csv", "start_file_job", "users_uploaded_today"]
 
 FileOp = Literal["create", "add", "remove", "replace"]
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 _FORBIDDEN = set("\"',#;\t")
 _DAY = 86400.0
 
@@ -53,8 +53,7 @@ def is_loopback_url(url: str) -> bool:
         is_loopback_url("http://127.0.0.1:8000/a.csv")  # True
     """
     parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    return parts.scheme in ("http", "https") and (host in _LOOPBACK or host.startswith("127."))
+    return parts.scheme in ("http", "https") and is_loopback(parts.hostname)
 
 
 def parse_csv(data: bytes, attribute_type: str) -> tuple[int, list[str]]:

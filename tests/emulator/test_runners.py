@@ -131,3 +131,14 @@ def test_banner_helper() -> None:
     assert "secret" not in repr(Banner("u", "w", "d", "secret"))
     assert seeded_text([]) == "0" and seeded_text(["a"]) == "1 (a)"
     assert seeded_text([f"u{i}" for i in range(1000)]) == "1,000 (u0 ... u999)"
+
+
+def test_loopback_rules_match_the_sdk() -> None:
+    """One rule for "loopback" (config.is_loopback): look-alike hosts are neither bound nor downloaded from."""
+    from moengage_segments.testing._file_jobs import is_loopback_url
+
+    assert is_loopback_url("http://127.0.0.1:8000/a.csv") and is_loopback_url("https://[::1]/a.csv")
+    assert not is_loopback_url("http://127.evil.example/a.csv")
+    assert not is_loopback_url("http://localhost.evil.example/a.csv")
+    with pytest.raises(ValueError, match="loopback only"):
+        Emulator(host="example.com")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from moengage_segments._async import cohort_sync
 from moengage_segments._async import endpoints as ep
 from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT, CohortSync
-from moengage_segments._async.packing import CohortEnvelope, encode_member
+from moengage_segments._async.packing import CohortEnvelope, wire_form
 from moengage_segments._async.transport import Response, Transport, logger
 from moengage_segments.config import (
     DEFAULT_MAX_REQUEST_BYTES,
@@ -484,7 +484,7 @@ class AsyncCohorts:
             problem = uid_problem(uid)
             if problem:
                 raise ValidationError(f"uids[{i}]", problem)
-            members.append(encode_member(uid))
+            members.append(wire_form(uid))
         body = CohortEnvelope(cohort, action).body(members)
         if len(body) > max_request_bytes:
             raise ValidationError(

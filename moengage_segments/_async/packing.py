@@ -9,42 +9,32 @@ printable-ASCII uids without quotes or backslashes take a fast path, everything 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from moengage_segments._async.transport import dump_json
 from moengage_segments.models.cohorts import Cohort, CohortAction
 from moengage_segments.validation import uid_problem
 
-__all__ = ["CohortEnvelope", "PackedBatch", "Packer", "encode_member", "uid_from_wire", "wire_form"]
+__all__ = ["CohortEnvelope", "PackedBatch", "Packer", "uid_from_wire", "wire_form"]
 
-_MEMBER_OPEN = b'{"uid":"'
-_MEMBER_CLOSE = b'"}'
-
-
-def encode_member(uid: str) -> bytes:
-    """The JSON bytes of one member object, ``{"uid":"<uid>"}``, exactly as sent.
-
-    Example::
-
-        assert encode_member("u1") == b'{"uid":"u1"}'
-    """
-    if uid.isascii() and uid.isprintable() and '"' not in uid and "\\" not in uid:
-        return _MEMBER_OPEN + uid.encode("ascii") + _MEMBER_CLOSE
-    return b'{"uid":' + json.dumps(uid, ensure_ascii=False).encode("utf-8") + b"}"
+_WIRE_OPEN = b'{"uid":"'
+_WIRE_SEP = '"},{"uid":"'
+_WIRE_CLOSE = b'"}'
 
 
 class CohortEnvelope:
     """The fixed part of a cohort-sync body for one cohort and action.
 
+    ``head`` and ``tail`` frame the members' text: a body is ``head + '"},{"uid":"'.join(wires) + tail``.
+
     Example::
 
         env = CohortEnvelope(Cohort(id="c", name="C", partner="p"), "add_members")
-        body = env.body([encode_member("u1")])
-        assert len(body) == env.size_of([len(encode_member("u1"))])
+        assert env.body([wire_form("u1")]).endswith(b'"members":[{"uid":"u1"}]}}')
     """
 
-    __slots__ = ("overhead", "prefix", "suffix")
+    __slots__ = ("head", "overhead", "prefix", "suffix", "tail")
 
     def __init__(self, cohort: Cohort, action: CohortAction) -> None:
         parameters: dict[str, object] = {"cohort_name": cohort.name, "cohort_id": cohort.id}
@@ -57,28 +47,20 @@ class CohortEnvelope:
         self.prefix = template[:cut]
         self.suffix = template[cut:]
         self.overhead = len(self.prefix) + len(self.suffix)
+        self.head = self.prefix + _WIRE_OPEN
+        self.tail = _WIRE_CLOSE + self.suffix
 
-    def size_of(self, member_sizes: Iterable[int]) -> int:
-        """Body size for members of the given encoded sizes (commas included)."""
-        total = 0
-        count = 0
-        for size in member_sizes:
-            total += size
-            count += 1
-        return self.overhead + total + max(count - 1, 0)
-
-    def body(self, members: Iterable[bytes]) -> bytes:
-        """The complete request body for already encoded members."""
-        return self.prefix + b",".join(members) + self.suffix
+    def body(self, wires: Sequence[str]) -> bytes:
+        """The complete request body for members in wire form (see :func:`wire_form`)."""
+        if not wires:
+            return self.prefix + self.suffix
+        return b"".join((self.head, _WIRE_SEP.join(wires).encode("utf-8"), self.tail))
 
 
 # --------------------------------------------------------------------------------------------------
 # Greedy exact-byte packer
 # --------------------------------------------------------------------------------------------------
 
-_WIRE_OPEN = b'{"uid":"'
-_WIRE_SEP = '"},{"uid":"'
-_WIRE_CLOSE = b'"}'
 _TOO_LARGE = "uid too large to fit in one request"
 #: Bytes that make a uid need JSON escaping (controls, quote, backslash, DEL) or may make it blank (space);
 #: and '{', so that in plain text each member after the first starts with the only '{' (fast counting).
@@ -175,7 +157,6 @@ class Packer:
                 f"(the envelope alone is {envelope.overhead} bytes)"
             )
         self.envelope = envelope
-        self.max_request_bytes = max_request_bytes
         self.read = 0
         self.invalid = 0
         self.duplicates = 0
@@ -185,8 +166,6 @@ class Packer:
         self._carry_text = b""  # their joined text
         self._carry_plain = True  # whether that text came from plain chunks only
         self._seen: set[str] | None = set() if dedupe else None
-        self._head = envelope.prefix + _WIRE_OPEN
-        self._tail = _WIRE_CLOSE + envelope.suffix
 
     @property
     def pending(self) -> int:
@@ -195,7 +174,7 @@ class Packer:
 
     def body(self, wires: list[str]) -> bytes:
         """The request body for these members (wire form)."""
-        return b"".join((self._head, _WIRE_SEP.join(wires).encode("utf-8"), self._tail))
+        return self.envelope.body(wires)
 
     def feed(self, chunk: list[Any]) -> list[PackedBatch]:
         """Validate and pack one chunk of input; return the batches that are now full."""
@@ -288,7 +267,7 @@ class Packer:
         limit = self.limit
         sep = _SEP_BYTES
         step = len(sep)
-        head, tail = self._head, self._tail
+        head, tail = self.envelope.head, self.envelope.tail
         cuts: list[tuple[int, int, int]] = []  # (start, stop, members) in `text`
         start = 0
         end = len(text)

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from moengage_segments import Cohort, CohortSyncReport, RetryPolicy
-from moengage_segments._async.packing import CohortEnvelope, encode_member
+from moengage_segments._async.packing import CohortEnvelope, wire_form
 from moengage_segments.testing import Emulator, Fault
 from moengage_segments.validation import uid_problem
 from tests.reliability._support import assert_accounted, async_client, cohort_members
@@ -72,7 +72,7 @@ def test_unicode_uids_land_exactly(emulator: Emulator, uids: list[str], padding:
     finally:
         emulator.config.max_cohort_body_bytes = 128_000
     envelope = CohortEnvelope(cohort, "add_members")
-    valid = [u for u in uids if uid_problem(u) is None and envelope.size_of([len(encode_member(u))]) <= budget]
+    valid = [u for u in uids if uid_problem(u) is None and len(envelope.body([wire_form(u)])) <= budget]
     assert report.invalid == len(uids) - len(valid)
     event(f"split={'yes' if any(b.parts > 1 for b in report.batches) else 'no'}, failed={report.failed > 0}")
     assert_accounted(report)

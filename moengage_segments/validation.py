@@ -17,6 +17,7 @@ __all__ = [
     "COHORT_NAME_FORBIDDEN",
     "MAX_NAME_LENGTH",
     "check_attribute_type",
+    "check_email",
     "check_expiry_days",
     "check_file_url",
     "check_name",
@@ -85,6 +86,18 @@ def check_file_url(value: Any, field: str = "file_url") -> str:
         raise ValidationError(field, f"must be an absolute http(s) URL, got scheme {parts.scheme or 'none'!r}")
     if any(c.isspace() for c in value):
         raise ValidationError(field, "must not contain whitespace (URL-encode it)")
+    return value
+
+
+def check_email(value: Any, field: str) -> str:
+    """An e-mail address (``emails`` of file segments, ``updated_by`` of filter updates): text with an ``@``.
+
+    Example::
+
+        check_email("ops@example.com", "updated_by")
+    """
+    if not isinstance(value, str) or "@" not in value or any(c.isspace() for c in value):
+        raise ValidationError(field, "must be an e-mail address")
     return value
 
 

@@ -47,9 +47,10 @@ from moengage_segments.models import (
     SegmentSummary,
     structure,
 )
-from moengage_segments.models.cohorts import check_cohort
+from moengage_segments.models.cohorts import check_action, check_cohort
 from moengage_segments.validation import (
     check_attribute_type,
+    check_email,
     check_expiry_days,
     check_file_url,
     check_name,
@@ -366,8 +367,7 @@ class AsyncFileSegments:
             if isinstance(emails, str):
                 raise ValidationError("emails", "must be a list of addresses, not a single string")
             for i, address in enumerate(emails):
-                if not isinstance(address, str) or "@" not in address:
-                    raise ValidationError(f"emails[{i}]", "must be an e-mail address")
+                check_email(address, f"emails[{i}]")
             body["emails"] = list(emails)
         return body
 
@@ -434,9 +434,7 @@ class AsyncFilterSegments:
         if excluded is not None:
             body["excluded_filters"] = _filter_payload(excluded, "excluded")
         if updated_by is not None:
-            if not isinstance(updated_by, str) or "@" not in updated_by:
-                raise ValidationError("updated_by", "must be an e-mail address")
-            body["updated_by"] = updated_by
+            body["updated_by"] = check_email(updated_by, "updated_by")
         response = await self._transport.request(
             ep.UPDATE_FILTER_SEGMENT, path=ep.UPDATE_FILTER_SEGMENT.format(segment_id=segment_id), json_body=body
         )
@@ -473,8 +471,7 @@ class AsyncCohorts:
             result = await client.cohorts.send_batch(cohort, "remove_members", ["u1"])
         """
         check_cohort(cohort)
-        if action not in ("add_members", "remove_members"):
-            raise ValidationError("action", f"must be 'add_members' or 'remove_members', got {action!r}")
+        check_action(action)
         if isinstance(uids, (str, bytes)) or not isinstance(uids, Sequence):
             raise ValidationError("uids", "must be a list of uid strings")
         if not uids:

@@ -46,7 +46,7 @@ from moengage_segments.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from moengage_segments.models.cohorts import Cohort, CohortAction, check_cohort
+from moengage_segments.models.cohorts import Cohort, CohortAction, check_action, check_cohort
 from moengage_segments.models.reports import (
     BatchRecord,
     BatchStatus,
@@ -127,9 +127,7 @@ def _check_options(max_request_bytes: int, max_in_flight: int, on_error: str) ->
 
 def _packer(cohort: Cohort, action: str, max_request_bytes: int, dedupe: bool) -> Packer:
     check_cohort(cohort)
-    if action not in ("add_members", "remove_members"):
-        raise ValidationError("action", f"must be 'add_members' or 'remove_members', got {action!r}")
-    envelope = CohortEnvelope(cohort, action)  # type: ignore[arg-type]  # checked just above
+    envelope = CohortEnvelope(cohort, check_action(action))
     try:
         return Packer(envelope, max_request_bytes, dedupe=dedupe)
     except ValueError as exc:
@@ -374,8 +372,8 @@ class CohortSync:
         for flight in [self._register(b) for b in packer.finish()]:
             if flight is not None:
                 await queue.put(flight)
-        if self._journal is not None and self._journal.unmatched():
-            missing = self._journal.unmatched()
+        missing = self._journal.unmatched() if self._journal is not None else []
+        if missing:
             raise CheckpointError(
                 f"the checkpoint journal {self._checkpoint!r} confirms {len(missing)} batch(es) that this input "
                 f"does not produce (first: {missing[0]}); was the input shortened or changed?"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import attrs
 
 from moengage_segments.errors import ValidationError
 from moengage_segments.validation import COHORT_NAME_FORBIDDEN, check_text
 
-__all__ = ["Cohort", "CohortAction", "CohortBatchResult", "check_cohort"]
+__all__ = ["Cohort", "CohortAction", "CohortBatchResult", "check_action", "check_cohort"]
 
 #: The two documented values of the cohort-sync ``action`` field.
 CohortAction = Literal["add_members", "remove_members"]
@@ -73,3 +73,18 @@ def check_cohort(cohort: Any) -> Cohort:
     if cohort.description is not None and not isinstance(cohort.description, str):
         raise ValidationError("cohort.description", "must be a string or None")
     return cohort
+
+
+def check_action(action: Any) -> CohortAction:
+    """The cohort-sync ``action`` must be one of the two documented values.
+
+    Example::
+
+        check_action("add_members")      # returns it
+        check_action("add")              # ValidationError: action
+    """
+    allowed = get_args(CohortAction)
+    if action not in allowed:
+        raise ValidationError("action", f"must be {' or '.join(repr(a) for a in allowed)}, got {action!r}")
+    return cast(CohortAction, action)
+

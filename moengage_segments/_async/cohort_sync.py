@@ -230,7 +230,7 @@ def _request_id(response: Response) -> str | None:
         value = data.get("request_id") or data.get("response_id")
         if value:
             return str(value)
-    for name in ("X-Request-Id", "x-request-id", "Request-Id"):
+    for name in ("X-Request-Id", "Request-Id"):  # the headers are case-insensitive
         if name in response.headers:
             return response.headers[name]
     return None

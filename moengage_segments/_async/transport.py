@@ -56,10 +56,10 @@ class Response:
     """A successful HTTP response, decoded."""
 
     status: int
+    #: Case-insensitive (aiohttp's ``CIMultiDictProxy`` copy): ``headers.get("x-request-id")`` finds any spelling.
     headers: Mapping[str, str]
     data: Any
     attempts: int
-    body_size: int
 
 
 def parse_error(status: int, body: bytes, content_type: str, endpoint: Endpoint) -> APIStatusError:
@@ -147,11 +147,6 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"<Transport {self.settings.base_url} workspace={self.settings.workspace_id}>"
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`aclose` has run."""
-        return self._closed
 
     def headers_for(self, endpoint: Endpoint) -> dict[str, str]:
         """The headers an endpoint needs: Basic auth plus MOE-DBNAME (v2) or MOE-APPKEY (v3, cohort)."""
@@ -339,7 +334,7 @@ class Transport:
                 decoded = json.loads(raw) if raw else None
             except ValueError:
                 decoded = None
-            return Response(resp.status, dict(resp.headers), decoded, attempt, len(raw))
+            return Response(resp.status, resp.headers.copy(), decoded, attempt)
 
 
 async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:

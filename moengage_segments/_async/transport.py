@@ -62,17 +62,20 @@ class Response:
     attempts: int
 
 
-def parse_error(status: int, body: bytes, content_type: str, endpoint: Endpoint) -> APIStatusError:
-    """Map an error response onto the exception hierarchy, reading any of the three envelopes.
+def _decode(raw: bytes) -> Any:
+    """The JSON value of a body, or None when it is empty or not JSON (a gateway's HTML page, say)."""
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
 
-    Bodies that are not JSON (a gateway's HTML page, say) still give the right class, with a short
+
+def parse_error(status: int, body: bytes, data: Any, content_type: str, endpoint: Endpoint) -> APIStatusError:
+    """Map an error response (raw ``body``, decoded ``data``) onto the exception hierarchy.
+
+    Any of the three envelopes is read. Bodies that are not JSON still give the right class, with a short
     description instead of the body itself.
     """
-    data: Any = None
-    try:
-        data = json.loads(body) if body else None
-    except ValueError:
-        data = None
     code = message = attribute = request_id = None
     details: dict[str, Any] = {}
     if isinstance(data, Mapping):
@@ -323,17 +326,13 @@ class Transport:
                 timeout = aiohttp.ClientTimeout(total=remaining)
         async with session.request(endpoint.method, url, data=data, headers=headers, timeout=timeout) as resp:
             raw = await resp.read()
-            content_type = resp.headers.get("Content-Type", "")
+            decoded = _decode(raw)
             if resp.status >= 400:
-                error = parse_error(resp.status, raw, content_type, endpoint)
+                error = parse_error(resp.status, raw, decoded, resp.headers.get("Content-Type", ""), endpoint)
                 if isinstance(error, RateLimitError):
                     error.retry_after = hinted_wait(resp.headers)
                 logger.debug("%s (attempt %d)", error, attempt)  # the error text starts with "METHOD path ->"
                 return error
-            try:
-                decoded = json.loads(raw) if raw else None
-            except ValueError:
-                decoded = None
             return Response(resp.status, resp.headers.copy(), decoded, attempt)
 
 

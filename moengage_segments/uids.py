@@ -16,10 +16,12 @@ from collections.abc import Iterator
 
 from moengage_segments.errors import ValidationError
 
-__all__ = ["UidFile", "read_uids"]
+__all__ = ["CHUNK_SIZE", "UidFile", "read_uids"]
 
 _BLOCK = 1 << 20
-_CHUNK = 8192
+#: Input items read (and validated) at a time by the cohort engine. Also fixes where batches are cut, which
+#: resumable runs rely on: changing it makes old journals unusable (it is part of the journal header).
+CHUNK_SIZE = 8192
 
 
 class UidFile:
@@ -56,7 +58,7 @@ class UidFile:
         for chunk in self.iter_chunks():
             yield from chunk
 
-    def iter_chunks(self, size: int = _CHUNK) -> Iterator[list[str]]:
+    def iter_chunks(self, size: int = CHUNK_SIZE) -> Iterator[list[str]]:
         """Yield the uids in non-empty lists (the cohort engine reads files this way).
 
         A CSV column comes in lists of ``size`` uids (the last may be shorter); a one-uid-a-line file comes

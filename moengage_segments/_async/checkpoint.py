@@ -81,7 +81,6 @@ class Journal:
         self.matched: set[int] = set()
         self._earlier = frozenset(confirmed)
         self._last_sync = time.monotonic()
-        self._dirty = False
         self._syncing = False
 
     @classmethod
@@ -156,13 +155,11 @@ class Journal:
             return
         self.confirmed[index] = (position, members, body_digest)
         os.write(self._fd, _line({"i": index, "p": position, "n": members, "d": body_digest}))
-        self._dirty = True
         now = time.monotonic()
         if not self._syncing and now - self._last_sync >= _FSYNC_INTERVAL:
             self._last_sync = now
             self._syncing = True
-            self._dirty = False
-            # fsync off the event loop; the next one waits for this to finish.
+                # fsync off the event loop; the next one waits for this to finish.
             future = asyncio.get_running_loop().run_in_executor(None, os.fsync, self._fd)
             future.add_done_callback(self._synced)
 

@@ -54,13 +54,10 @@ from moengage_segments.models.reports import (
     CohortSyncProgress,
     CohortSyncReport,
 )
-from moengage_segments.uids import UidFile
+from moengage_segments.uids import CHUNK_SIZE, UidFile
 
 __all__ = ["CHUNK_SIZE", "DEFAULT_MAX_IN_FLIGHT", "CohortSync", "OnError", "UidSource", "plan", "uid_chunks"]
 
-#: Input items read (and validated) at a time. Also fixes where batches are cut, which resumable runs
-#: rely on: changing it makes old journals unusable (it is part of the journal header).
-CHUNK_SIZE = 8192
 DEFAULT_MAX_IN_FLIGHT = 8
 
 OnError = Literal["collect", "raise"]

@@ -78,9 +78,17 @@ async def naive(url: str, items: list[str]) -> float:
     async with aiohttp.ClientSession() as session:
         started = time.perf_counter()
         for i in range(0, len(items), 1000):
-            body = json.dumps({"action": "add_members", "partner": COHORT.partner, "parameters": {
-                "cohort_name": COHORT.name, "cohort_id": COHORT.id,
-                "members": [{"uid": uid} for uid in items[i : i + 1000]]}})
+            body = json.dumps(
+                {
+                    "action": "add_members",
+                    "partner": COHORT.partner,
+                    "parameters": {
+                        "cohort_name": COHORT.name,
+                        "cohort_id": COHORT.id,
+                        "members": [{"uid": uid} for uid in items[i : i + 1000]],
+                    },
+                }
+            )
             async with session.post(url + PATH, data=body, headers=HEADERS) as resp:
                 await resp.read()
         return time.perf_counter() - started
@@ -97,13 +105,18 @@ def scenario(n: int, concurrency: int, latency_ms: float) -> None:
     ref_rate = n / min(runs["reference"])
     our_rate = n / min(runs["ours"])
     naive_rate = naive_n / min(runs["naive"])
-    print(f"uids={n:,} concurrency={concurrency} body<=128,000 B, limits off, sink latency {latency_ms:g} ms "
-          "(separate process)")
+    print(
+        f"uids={n:,} concurrency={concurrency} body<=128,000 B, limits off, sink latency {latency_ms:g} ms "
+        "(separate process)"
+    )
     print(f"reference raw aiohttp, pre-built bodies : {ref_rate:>12,.0f} uids/s")
-    print(f"add_members (validate+pack+send+report) : {our_rate:>12,.0f} uids/s  "
-          f"= {our_rate / ref_rate:.2f}x reference")
-    print(f"naive sequential 1,000-uid json.dumps   : {naive_rate:>12,.0f} uids/s  -> add_members is "
-          f"{our_rate / naive_rate:.1f}x")
+    print(
+        f"add_members (validate+pack+send+report) : {our_rate:>12,.0f} uids/s  = {our_rate / ref_rate:.2f}x reference"
+    )
+    print(
+        f"naive sequential 1,000-uid json.dumps   : {naive_rate:>12,.0f} uids/s  -> add_members is "
+        f"{our_rate / naive_rate:.1f}x"
+    )
     for name, times in runs.items():
         print(f"  {name:9} runs (s): " + ", ".join(f"{t:.3f}" for t in times))
 

@@ -69,10 +69,14 @@ async def main(n: int) -> None:
             peak = max(status_kb("VmHWM"), sampled)
     assert report.ok and report.accepted == n, report.to_json()
     growth = (peak - baseline) / 1024
-    print(f"{n:,} uids from a {path.stat().st_size / 1e6:,.0f} MB file in {elapsed:.1f}s "
-          f"({n / elapsed:,.0f} uids/s, {len(report.batches)} requests)")
-    print(f"RSS baseline {baseline / 1024:.1f} MB, peak {peak / 1024:.1f} MB: growth {growth:.1f} MB "
-          f"({'OK' if growth < 100 else 'OVER'} the 100 MB budget)")
+    print(
+        f"{n:,} uids from a {path.stat().st_size / 1e6:,.0f} MB file in {elapsed:.1f}s "
+        f"({n / elapsed:,.0f} uids/s, {len(report.batches)} requests)"
+    )
+    print(
+        f"RSS baseline {baseline / 1024:.1f} MB, peak {peak / 1024:.1f} MB: growth {growth:.1f} MB "
+        f"({'OK' if growth < 100 else 'OVER'} the 100 MB budget)"
+    )
 
 
 if __name__ == "__main__":

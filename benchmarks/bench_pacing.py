@@ -53,10 +53,24 @@ async def wait_up(url: str) -> None:
 
 async def main(minutes: int, scale: float) -> None:
     port = free_port()
-    emulator = subprocess.Popen([  # noqa: ASYNC220  # started once, before anything is measured
-        sys.executable, "-m", "moengage_segments.testing", "--port", str(port), "--workspace-id", "WS",
-        "--api-key", "KEY", "--time-scale", str(scale), "--accept-any-uid",
-    ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    emulator = subprocess.Popen(
+        [  # noqa: ASYNC220  # started once, before anything is measured
+            sys.executable,
+            "-m",
+            "moengage_segments.testing",
+            "--port",
+            str(port),
+            "--workspace-id",
+            "WS",
+            "--api-key",
+            "KEY",
+            "--time-scale",
+            str(scale),
+            "--accept-any-uid",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         await wait_up(url)
@@ -90,11 +104,15 @@ async def main(minutes: int, scale: float) -> None:
     cycles = [starts[i] - starts[i - LIMIT] for i in range(LIMIT, len(starts))]
     achieved = LIMIT / (sum(cycles) / len(cycles) * scale / 60)
     plain = (len(starts) - LIMIT) / emulated_minutes
-    print(f"scale={scale:g} (a minute lasts {60 / scale:.2f}s, margin {MARGIN}s); {len(report.batches)} requests, "
-          f"avg {report.bytes / max(report.requests, 1):,.0f} B; {report.accepted:,} uids; wall {wall:.1f}s")
-    print(f"achieved (steady state): {achieved:.1f} requests/min = {achieved / LIMIT:.2%} of {LIMIT}/min "
-          f"[requests after the first 300 / elapsed: {plain:.1f}/min]; "
-          f"429s (retries) seen by the client: {report.retries}; failed: {report.failed}")
+    print(
+        f"scale={scale:g} (a minute lasts {60 / scale:.2f}s, margin {MARGIN}s); {len(report.batches)} requests, "
+        f"avg {report.bytes / max(report.requests, 1):,.0f} B; {report.accepted:,} uids; wall {wall:.1f}s"
+    )
+    print(
+        f"achieved (steady state): {achieved:.1f} requests/min = {achieved / LIMIT:.2%} of {LIMIT}/min "
+        f"[requests after the first 300 / elapsed: {plain:.1f}/min]; "
+        f"429s (retries) seen by the client: {report.retries}; failed: {report.failed}"
+    )
     print(f"uids per minute at that rate: {achieved * report.accepted / len(report.batches):,.0f}")
 
 

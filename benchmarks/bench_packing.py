@@ -56,8 +56,10 @@ async def plan(uids: list[str]) -> float:
 
 def main() -> None:
     best, requests, size = min(pack(make_uids(N, seed)) for seed in range(5))
-    print(f"packer, 24-char ASCII  : {N / best:>12,.0f} uids/s  ({requests} bodies, "
-          f"avg fill {size / requests / 128_000:.4%}, best of 5: {best:.3f}s)")
+    print(
+        f"packer, 24-char ASCII  : {N / best:>12,.0f} uids/s  ({requests} bodies, "
+        f"avg fill {size / requests / 128_000:.4%}, best of 5: {best:.3f}s)"
+    )
     best_plan = min(asyncio.run(plan(make_uids(N, seed))) for seed in range(3))
     print(f"client.cohorts.plan    : {N / best_plan:>12,.0f} uids/s  (best of 3: {best_plan:.3f}s)")
     best_u, _, _ = min(pack(make_unicode_uids(N // 10)) for _ in range(3))

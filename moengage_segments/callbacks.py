@@ -259,8 +259,7 @@ class CallbackServer(CallbackReceiver):
         max_body_bytes: int = 64 * 1024,
         max_pending: int = 100,
     ) -> None:
-        super().__init__(token=token, on_callback=on_callback, max_body_bytes=max_body_bytes,
-                         max_pending=max_pending)
+        super().__init__(token=token, on_callback=on_callback, max_body_bytes=max_body_bytes, max_pending=max_pending)
         self._host = host
         self._port = port
         self._path = path

@@ -153,4 +153,3 @@ def read_uids(path: str | os.PathLike[str], column: str | int | None = None) -> 
         report = await client.cohorts.add_members(cohort, read_uids("export.csv", column="user_id"))
     """
     return UidFile(path, column)
-

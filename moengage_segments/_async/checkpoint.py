@@ -159,7 +159,7 @@ class Journal:
         if not self._syncing and now - self._last_sync >= _FSYNC_INTERVAL:
             self._last_sync = now
             self._syncing = True
-                # fsync off the event loop; the next one waits for this to finish.
+            # fsync off the event loop; the next one waits for this to finish.
             future = asyncio.get_running_loop().run_in_executor(None, os.fsync, self._fd)
             future.add_done_callback(self._synced)
 

@@ -159,9 +159,7 @@ class AsyncSegments:
             segment = await client.segments.get("6388a97a02adb9071ca84ce9")
         """
         check_segment_id(segment_id)
-        response = await self._transport.request(
-            ep.GET_SEGMENT, path=ep.GET_SEGMENT.format(segment_id=segment_id)
-        )
+        response = await self._transport.request(ep.GET_SEGMENT, path=ep.GET_SEGMENT.format(segment_id=segment_id))
         return _segment(response)
 
     async def archive(self, name: str | None = None, *, segment_id: str | None = None) -> SegmentAck:
@@ -264,8 +262,12 @@ class AsyncFileSegments:
             response = await self._transport.request(ep.FILE_CREATE, json_body=body)
         except APIError as error:
             found = await self._segments._recover_create(name, error, started)
-            return SegmentAck(status=202, segment_id=found.id, name=found.name,
-                              message="recovered: the segment exists although the create call failed")
+            return SegmentAck(
+                status=202,
+                segment_id=found.id,
+                name=found.name,
+                message="recovered: the segment exists although the create call failed",
+            )
         return SegmentAck.from_response(response.status, response.data)
 
     async def add_users(
@@ -285,8 +287,9 @@ class AsyncFileSegments:
 
             await client.file_segments.add_users("vip", file_url="https://files.example.com/new.csv")
         """
-        return await self._update(ep.FILE_ADD_USERS, name, segment_id, file_url, attribute_name,
-                                  attribute_type, callback_url, emails)
+        return await self._update(
+            ep.FILE_ADD_USERS, name, segment_id, file_url, attribute_name, attribute_type, callback_url, emails
+        )
 
     async def remove_users(
         self,
@@ -305,8 +308,9 @@ class AsyncFileSegments:
 
             await client.file_segments.remove_users("vip", file_url="https://files.example.com/gone.csv")
         """
-        return await self._update(ep.FILE_REMOVE_USERS, name, segment_id, file_url, attribute_name,
-                                  attribute_type, callback_url, emails)
+        return await self._update(
+            ep.FILE_REMOVE_USERS, name, segment_id, file_url, attribute_name, attribute_type, callback_url, emails
+        )
 
     async def replace_users(
         self,
@@ -325,8 +329,9 @@ class AsyncFileSegments:
 
             await client.file_segments.replace_users("vip", file_url="https://files.example.com/all.csv")
         """
-        return await self._update(ep.FILE_REPLACE_USERS, name, segment_id, file_url, attribute_name,
-                                  attribute_type, callback_url, emails)
+        return await self._update(
+            ep.FILE_REPLACE_USERS, name, segment_id, file_url, attribute_name, attribute_type, callback_url, emails
+        )
 
     async def _update(
         self,
@@ -490,8 +495,14 @@ class AsyncCohorts:
         response = await self._transport.request(ep.COHORT_SYNC, body=body)
         data = response.data if isinstance(response.data, Mapping) else {}
         extra = {k: v for k, v in data.items() if k != "message"}
-        return CohortBatchResult(status=response.status, members=len(members), bytes=len(body),
-                                 message=data.get("message"), attempts=response.attempts, extra=extra)
+        return CohortBatchResult(
+            status=response.status,
+            members=len(members),
+            bytes=len(body),
+            message=data.get("message"),
+            attempts=response.attempts,
+            extra=extra,
+        )
 
     async def add_members(
         self,
@@ -530,9 +541,17 @@ class AsyncCohorts:
             print(report.accepted, report.failed, report.throughput)
         """
         return await CohortSync(
-            self._transport, cohort, "add_members", max_request_bytes=max_request_bytes,
-            max_in_flight=max_in_flight, on_error=on_error, dedupe=dedupe, on_progress=on_progress,
-            on_report=on_report, checkpoint=checkpoint, failed_uids_path=failed_uids_path,
+            self._transport,
+            cohort,
+            "add_members",
+            max_request_bytes=max_request_bytes,
+            max_in_flight=max_in_flight,
+            on_error=on_error,
+            dedupe=dedupe,
+            on_progress=on_progress,
+            on_report=on_report,
+            checkpoint=checkpoint,
+            failed_uids_path=failed_uids_path,
         ).run(uids)
 
     async def remove_members(
@@ -557,9 +576,17 @@ class AsyncCohorts:
             assert report.ok
         """
         return await CohortSync(
-            self._transport, cohort, "remove_members", max_request_bytes=max_request_bytes,
-            max_in_flight=max_in_flight, on_error=on_error, dedupe=dedupe, on_progress=on_progress,
-            on_report=on_report, checkpoint=checkpoint, failed_uids_path=failed_uids_path,
+            self._transport,
+            cohort,
+            "remove_members",
+            max_request_bytes=max_request_bytes,
+            max_in_flight=max_in_flight,
+            on_error=on_error,
+            dedupe=dedupe,
+            on_progress=on_progress,
+            on_report=on_report,
+            checkpoint=checkpoint,
+            failed_uids_path=failed_uids_path,
         ).run(uids)
 
     async def plan(
@@ -620,7 +647,11 @@ class AsyncClient:
         allow_insecure_http: bool = False,
     ) -> None:
         settings = Settings.resolve(
-            workspace_id, api_key, data_center, base_url=base_url, db_name=db_name,
+            workspace_id,
+            api_key,
+            data_center,
+            base_url=base_url,
+            db_name=db_name,
             allow_insecure_http=allow_insecure_http,
         )
         if not timeout > 0:
@@ -674,4 +705,3 @@ class AsyncClient:
                 await client.aclose()
         """
         await self._transport.aclose()
-

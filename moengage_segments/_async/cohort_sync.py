@@ -180,7 +180,16 @@ class _Flight:
     """A batch between being cut and being resolved, with its running tallies."""
 
     __slots__ = (
-        "accepted", "attempts", "batch", "digest", "error", "failed", "parts", "rejected", "remaining", "request_id",
+        "accepted",
+        "attempts",
+        "batch",
+        "digest",
+        "error",
+        "failed",
+        "parts",
+        "rejected",
+        "remaining",
+        "request_id",
     )
 
     def __init__(self, batch: PackedBatch, body_digest: str) -> None:
@@ -205,10 +214,18 @@ class _Flight:
             status = "accepted"
         batch = self.batch
         return BatchRecord(
-            index=batch.index, members=batch.members, bytes=len(batch.body), status=status,
-            accepted=self.accepted, failed=self.failed, attempts=self.attempts, parts=self.parts,
+            index=batch.index,
+            members=batch.members,
+            bytes=len(batch.body),
+            status=status,
+            accepted=self.accepted,
+            failed=self.failed,
+            attempts=self.attempts,
+            parts=self.parts,
             rejected=self.rejected,
-            request_id=self.request_id, error=self.error, position=batch.position,
+            request_id=self.request_id,
+            error=self.error,
+            position=batch.position,
         )
 
 
@@ -318,8 +335,10 @@ class CohortSync:
         finally:
             self._close_files()
         cancelled = isinstance(outcome, asyncio.CancelledError)
-        stopped_by = None if outcome is None or cancelled else _describe(
-            outcome.cause if isinstance(outcome, _Stop) else outcome
+        stopped_by = (
+            None
+            if outcome is None or cancelled
+            else _describe(outcome.cause if isinstance(outcome, _Stop) else outcome)
         )
         report = self._report(cancelled=cancelled, stopped_by=stopped_by)
         try:
@@ -383,10 +402,17 @@ class CohortSync:
         if self._journal is not None and self._journal.is_confirmed(batch.index, batch.position, body_digest):
             members = batch.members
             self._skipped += members
-            self._records.append(BatchRecord(
-                index=batch.index, members=members, bytes=len(batch.body), status="skipped",
-                accepted=0, attempts=0, position=batch.position,
-            ))
+            self._records.append(
+                BatchRecord(
+                    index=batch.index,
+                    members=members,
+                    bytes=len(batch.body),
+                    status="skipped",
+                    accepted=0,
+                    attempts=0,
+                    position=batch.position,
+                )
+            )
             self._progress()
             return None
         flight = _Flight(batch, body_digest)
@@ -486,8 +512,13 @@ class CohortSync:
     def _journal_header(self) -> dict[str, Any]:
         cohort = self._cohort
         return {
-            "action": self._action, "cohort_id": cohort.id, "cohort_name": cohort.name, "partner": cohort.partner,
-            "max_request_bytes": self._max_request_bytes, "dedupe": self._dedupe, "chunk": CHUNK_SIZE,
+            "action": self._action,
+            "cohort_id": cohort.id,
+            "cohort_name": cohort.name,
+            "partner": cohort.partner,
+            "max_request_bytes": self._max_request_bytes,
+            "dedupe": self._dedupe,
+            "chunk": CHUNK_SIZE,
         }
 
     def _progress(self, *, force: bool = False, done: bool = False) -> None:
@@ -505,11 +536,23 @@ class CohortSync:
         if self._total is not None:
             left = max(self._total - resolved - packer.invalid - packer.duplicates, 0)
             eta = 0.0 if left == 0 else (left / rate if rate > 0 else None)
-        self._on_progress(CohortSyncProgress(
-            submitted=packer.read, accepted=self._accepted, failed=self._failed, invalid=packer.invalid,
-            duplicates=packer.duplicates, skipped=self._skipped, requests=self._requests,
-            in_flight=self._in_flight, elapsed=elapsed, rate=rate, total=self._total, eta=eta, done=done,
-        ))
+        self._on_progress(
+            CohortSyncProgress(
+                submitted=packer.read,
+                accepted=self._accepted,
+                failed=self._failed,
+                invalid=packer.invalid,
+                duplicates=packer.duplicates,
+                skipped=self._skipped,
+                requests=self._requests,
+                in_flight=self._in_flight,
+                elapsed=elapsed,
+                rate=rate,
+                total=self._total,
+                eta=eta,
+                done=done,
+            )
+        )
 
     def _report(self, *, cancelled: bool, stopped_by: str | None) -> CohortSyncReport:
         for flight in self._outstanding.values():
@@ -517,12 +560,24 @@ class CohortSync:
         not_sent = self._packer.pending + sum(f.remaining for f in self._outstanding.values())
         packer = self._packer
         return CohortSyncReport(
-            action=self._action, cohort_id=self._cohort.id, submitted=packer.read, accepted=self._accepted,
-            failed=self._failed, invalid=packer.invalid, duplicates=packer.duplicates, not_sent=not_sent,
-            skipped=self._skipped, requests=self._requests, bytes=self._bytes, retries=self._retries,
-            elapsed=self._clock() - self._started, batches=tuple(sorted(self._records, key=lambda r: r.index)),
-            invalid_reasons=dict(packer.invalid_reasons), failed_uids_path=self._failed_path,
-            cancelled=cancelled, stopped_by=stopped_by,
+            action=self._action,
+            cohort_id=self._cohort.id,
+            submitted=packer.read,
+            accepted=self._accepted,
+            failed=self._failed,
+            invalid=packer.invalid,
+            duplicates=packer.duplicates,
+            not_sent=not_sent,
+            skipped=self._skipped,
+            requests=self._requests,
+            bytes=self._bytes,
+            retries=self._retries,
+            elapsed=self._clock() - self._started,
+            batches=tuple(sorted(self._records, key=lambda r: r.index)),
+            invalid_reasons=dict(packer.invalid_reasons),
+            failed_uids_path=self._failed_path,
+            cancelled=cancelled,
+            stopped_by=stopped_by,
         )
 
     def _close_files(self) -> None:

@@ -51,20 +51,45 @@ class Endpoint:
         return self.path.format(**params)
 
 
-FILE_CREATE = Endpoint("file_segments.create", "POST", "/v2/custom-segments/file-segment", "v2", "file_ops",
-                       idempotent=False, retry_unhinted_429=False)
-FILE_ADD_USERS = Endpoint("file_segments.add_users", "PUT", "/v2/custom-segments/file-segment/add-users", "v2",
-                          "file_ops", retry_unhinted_429=False)
-FILE_REMOVE_USERS = Endpoint("file_segments.remove_users", "PUT", "/v2/custom-segments/file-segment/remove-users",
-                             "v2", "file_ops", retry_unhinted_429=False)
-FILE_REPLACE_USERS = Endpoint("file_segments.replace_users", "PUT", "/v2/custom-segments/file-segment/replace",
-                              "v2", "file_ops", retry_unhinted_429=False)
+FILE_CREATE = Endpoint(
+    "file_segments.create",
+    "POST",
+    "/v2/custom-segments/file-segment",
+    "v2",
+    "file_ops",
+    idempotent=False,
+    retry_unhinted_429=False,
+)
+FILE_ADD_USERS = Endpoint(
+    "file_segments.add_users",
+    "PUT",
+    "/v2/custom-segments/file-segment/add-users",
+    "v2",
+    "file_ops",
+    retry_unhinted_429=False,
+)
+FILE_REMOVE_USERS = Endpoint(
+    "file_segments.remove_users",
+    "PUT",
+    "/v2/custom-segments/file-segment/remove-users",
+    "v2",
+    "file_ops",
+    retry_unhinted_429=False,
+)
+FILE_REPLACE_USERS = Endpoint(
+    "file_segments.replace_users",
+    "PUT",
+    "/v2/custom-segments/file-segment/replace",
+    "v2",
+    "file_ops",
+    retry_unhinted_429=False,
+)
 ARCHIVE = Endpoint("segments.archive", "PATCH", "/v2/custom-segments/archive", "v2", "manage")
 UNARCHIVE = Endpoint("segments.unarchive", "PATCH", "/v2/custom-segments/unarchive", "v2", "manage")
 LIST_SEGMENTS = Endpoint("segments.list", "GET", "/v3/custom-segments", "v3", "list")
 GET_SEGMENT = Endpoint("segments.get", "GET", "/v3/custom-segments/{segment_id}", "v3", "get")
-CREATE_FILTER_SEGMENT = Endpoint("filter_segments.create", "POST", "/v3/custom-segments", "v3", "create",
-                                 idempotent=False)
-UPDATE_FILTER_SEGMENT = Endpoint("filter_segments.update", "PATCH", "/v3/custom-segments/{segment_id}", "v3",
-                                 "update")
+CREATE_FILTER_SEGMENT = Endpoint(
+    "filter_segments.create", "POST", "/v3/custom-segments", "v3", "create", idempotent=False
+)
+UPDATE_FILTER_SEGMENT = Endpoint("filter_segments.update", "PATCH", "/v3/custom-segments/{segment_id}", "v3", "update")
 COHORT_SYNC = Endpoint("cohorts.send_batch", "POST", "/v1/integrations/cohortsync", "cohort", "cohort")

@@ -85,8 +85,9 @@ def parse_error(status: int, body: bytes, data: Any, content_type: str, endpoint
             message = error.get("message")
             attribute = error.get("attribute")
             request_id = error.get("request_id") or data.get("response_id")
-            details = {k: v for k, v in error.items()
-                       if k not in ("code", "type", "message", "attribute", "request_id")}
+            details = {
+                k: v for k, v in error.items() if k not in ("code", "type", "message", "attribute", "request_id")
+            }
         else:  # v2 envelope, or a gateway's {"message": ...} / {"error": "..."}
             code = data.get("title")
             message = data.get("description") or data.get("message")
@@ -232,8 +233,12 @@ class Transport:
             url = yarl.URL(f"{url}?{urlencode(params, quote_via=quote, safe='')}", encoded=True)
         data = body if body is not None else (dump_json(json_body) if json_body is not None else None)
         headers = self.headers_for(endpoint)
-        retrier = Retrier(retry or self.retry, idempotent=endpoint.idempotent, started=self._clock(),
-                          retry_unhinted_429=endpoint.retry_unhinted_429)
+        retrier = Retrier(
+            retry or self.retry,
+            idempotent=endpoint.idempotent,
+            started=self._clock(),
+            retry_unhinted_429=endpoint.retry_unhinted_429,
+        )
         attempt = 0
         while True:
             attempt += 1
@@ -250,7 +255,11 @@ class Transport:
                 else:
                     logger.debug(
                         "%s %s -> %d in %.3fs (attempt %d)",
-                        endpoint.method, endpoint.path, response.status, self._clock() - started, attempt,
+                        endpoint.method,
+                        endpoint.path,
+                        response.status,
+                        self._clock() - started,
+                        attempt,
                     )
                     return response
             except aiohttp.ClientConnectorError as exc:
@@ -268,7 +277,11 @@ class Transport:
                 self.limiter.pause(endpoint.limit_family, decision.delay)
             logger.debug(
                 "retrying %s %s after %s in %.2fs (attempt %d of %d)",
-                endpoint.method, endpoint.path, _describe(error), decision.delay, attempt,
+                endpoint.method,
+                endpoint.path,
+                _describe(error),
+                decision.delay,
+                attempt,
                 retrier.policy.max_attempts,
             )
             await self._sleep(decision.delay)
@@ -316,7 +329,11 @@ class Transport:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s (attempt %d, %d bytes, headers %s)",
-                endpoint.method, endpoint.path, attempt, len(data or b""), redact_headers(headers),
+                endpoint.method,
+                endpoint.path,
+                attempt,
+                len(data or b""),
+                redact_headers(headers),
             )
         timeout = self._client_timeout
         deadline = retrier.policy.deadline

@@ -78,23 +78,36 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
     creds = parent.add_argument_group("connection (flags win over the environment)")
     creds.add_argument("--workspace-id", default=default, metavar="ID", help=f"workspace ID (env {ENV_WORKSPACE_ID})")
     creds.add_argument(
-        "--api-key", default=default, metavar="KEY",
+        "--api-key",
+        default=default,
+        metavar="KEY",
         help=f"API key (env {ENV_API_KEY}; prefer the environment: flags show in the process list)",
     )
     creds.add_argument("--data-center", default=default, metavar="DC", help=f"01-06 or 101 (env {ENV_DATA_CENTER})")
-    creds.add_argument("--base-url", default=default, metavar="URL",
-                       help=f"API base URL, e.g. an emulator (env {ENV_BASE_URL})")
-    creds.add_argument("--db-name", default=default, metavar="NAME",
-                       help=f"MOE-DBNAME for v2 calls (env {ENV_DB_NAME})")
-    creds.add_argument("--timeout", type=_positive_float, default=default, metavar="SECONDS",
-                       help="per-request timeout (default 30)")
-    creds.add_argument("--allow-insecure-http", action="store_true", default=default,
-                       help="allow a plain-http --base-url that is not loopback (the API key travels unencrypted)")
+    creds.add_argument(
+        "--base-url", default=default, metavar="URL", help=f"API base URL, e.g. an emulator (env {ENV_BASE_URL})"
+    )
+    creds.add_argument(
+        "--db-name", default=default, metavar="NAME", help=f"MOE-DBNAME for v2 calls (env {ENV_DB_NAME})"
+    )
+    creds.add_argument(
+        "--timeout", type=_positive_float, default=default, metavar="SECONDS", help="per-request timeout (default 30)"
+    )
+    creds.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        default=default,
+        help="allow a plain-http --base-url that is not loopback (the API key travels unencrypted)",
+    )
     out = parent.add_argument_group("output")
     out.add_argument("--json", action="store_true", default=default, help="print one JSON document on stdout")
     out.add_argument("--plain", action="store_true", default=default, help="plain lines even on a terminal")
-    out.add_argument("--debug", action="store_true", default=default,
-                     help="DEBUG logging and full tracebacks (the API key stays masked)")
+    out.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="DEBUG logging and full tracebacks (the API key stays masked)",
+    )
     return parent
 
 
@@ -105,21 +118,43 @@ def _target_args(parser: argparse.ArgumentParser) -> None:
 
 def _file_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--file-url", required=True, metavar="URL", help="URL of the one-column CSV file")
-    parser.add_argument("--attribute-name", default="ID", metavar="ATTR",
-                        help="user attribute the file's values match (default ID, the MoEngage user id)")
+    parser.add_argument(
+        "--attribute-name",
+        default="ID",
+        metavar="ATTR",
+        help="user attribute the file's values match (default ID, the MoEngage user id)",
+    )
     parser.add_argument("--attribute-type", choices=("string", "double"), default="string")
-    parser.add_argument("--email", dest="emails", action="append", metavar="ADDRESS",
-                        help="notify this address when processing ends (repeatable)")
+    parser.add_argument(
+        "--email",
+        dest="emails",
+        action="append",
+        metavar="ADDRESS",
+        help="notify this address when processing ends (repeatable)",
+    )
     wait = parser.add_argument_group("processing result")
     wait.add_argument("--callback-url", metavar="URL", help="where MoEngage POSTs the processing result")
-    wait.add_argument("--wait", action="store_true",
-                      help="receive the callback here and wait for it (exit 1 if processing failed)")
-    wait.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
-                      help="with --wait: address of the callback receiver (default 127.0.0.1, any free port)")
-    wait.add_argument("--public-url", metavar="URL",
-                      help="with --wait: your HTTPS URL that forwards to --listen (sent as callback_url)")
-    wait.add_argument("--wait-timeout", type=_positive_float, default=600.0, metavar="SECONDS",
-                      help="with --wait: give up after this long (default 600)")
+    wait.add_argument(
+        "--wait", action="store_true", help="receive the callback here and wait for it (exit 1 if processing failed)"
+    )
+    wait.add_argument(
+        "--listen",
+        default="127.0.0.1:0",
+        metavar="HOST:PORT",
+        help="with --wait: address of the callback receiver (default 127.0.0.1, any free port)",
+    )
+    wait.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="with --wait: your HTTPS URL that forwards to --listen (sent as callback_url)",
+    )
+    wait.add_argument(
+        "--wait-timeout",
+        type=_positive_float,
+        default=600.0,
+        metavar="SECONDS",
+        help="with --wait: give up after this long (default 600)",
+    )
 
 
 def _cohort_args(parser: argparse.ArgumentParser) -> None:
@@ -134,8 +169,13 @@ def _cohort_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="FILE", help="write the full JSON report here")
     parser.add_argument("--failed-uids", metavar="FILE", help="write the uids that were not accepted here")
     parser.add_argument("--max-in-flight", type=_positive_int, metavar="N", help="concurrent requests")
-    parser.add_argument("--max-request-bytes", type=_positive_int, default=DEFAULT_MAX_REQUEST_BYTES, metavar="N",
-                        help=f"request body budget, envelope included (default {DEFAULT_MAX_REQUEST_BYTES})")
+    parser.add_argument(
+        "--max-request-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        metavar="N",
+        help=f"request body budget, envelope included (default {DEFAULT_MAX_REQUEST_BYTES})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,12 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     file_sub = file_group.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     p = leaf(file_sub, "create", "create a file segment from a CSV URL", ("file", "create"))
     p.add_argument("name", help="segment name")
-    p.add_argument("--expiry-days", type=_positive_int, required=True, metavar="DAYS",
-                   help="archive the segment after this many days")
+    p.add_argument(
+        "--expiry-days",
+        type=_positive_int,
+        required=True,
+        metavar="DAYS",
+        help="archive the segment after this many days",
+    )
     _file_args(p)
-    for action, text in (("add", "add the users in a CSV URL to a file segment"),
-                         ("remove", "remove the users in a CSV URL from a file segment"),
-                         ("replace", "replace all users of a file segment by those in a CSV URL")):
+    for action, text in (
+        ("add", "add the users in a CSV URL to a file segment"),
+        ("remove", "remove the users in a CSV URL from a file segment"),
+        ("replace", "replace all users of a file segment by those in a CSV URL"),
+    ):
         p = leaf(file_sub, action, text, ("file", action))
         _target_args(p)
         _file_args(p)
@@ -188,8 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     flt = groups.add_parser("filter", help="filter segments: create, update from a JSON definition")
     flt_sub = flt.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    definition_help = ("JSON file: {\"included_filters\": {...}, \"excluded_filters\": {...}} or just the "
-                       "included group; '-' for stdin")
+    definition_help = (
+        'JSON file: {"included_filters": {...}, "excluded_filters": {...}} or just the included group; \'-\' for stdin'
+    )
     p = leaf(flt_sub, "create", "create a filter segment", ("filter", "create"))
     p.add_argument("name")
     p.add_argument("--definition", required=True, metavar="FILE", help=definition_help)
@@ -202,24 +250,36 @@ def build_parser() -> argparse.ArgumentParser:
     coh = groups.add_parser("cohort", help="cohort sync: add or remove members from a file or stdin")
     coh_sub = coh.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     for action in ("add", "remove"):
-        p = leaf(coh_sub, action, f"{action} cohort members (any number; batched, paced, resumable)",
-                 ("cohort", action))
+        p = leaf(
+            coh_sub, action, f"{action} cohort members (any number; batched, paced, resumable)", ("cohort", action)
+        )
         _cohort_args(p)
 
     p = leaf(groups, "emulator", "serve the local emulator of the API on a loopback port", ("emulator",))
     p.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any free port)")
-    p.add_argument("--time-scale", type=_positive_float, default=1.0, metavar="X",
-                   help="run emulated time X times faster (60: a rate-limit minute lasts a second)")
+    p.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=1.0,
+        metavar="X",
+        help="run emulated time X times faster (60: a rate-limit minute lasts a second)",
+    )
     p.add_argument("--no-rate-limits", action="store_true", help="disable the emulator's rate limits")
     p.add_argument("--accept-any-uid", action="store_true", help="cohort pushes add uids that were never seeded")
     p.add_argument("--generate-users", type=int, default=0, metavar="N", help="seed N users")
 
     p = leaf(groups, "demo", "tour the SDK on the built-in emulator (no account needed)", ("demo",))
-    p.add_argument("--uids", type=_positive_int, default=200_000, metavar="N",
-                   help="cohort size to push (default 200,000)")
-    p.add_argument("--time-scale", type=_positive_float, default=60.0, metavar="X",
-                   help="speed-up of rate-limit windows on both sides (default 60: a minute lasts a second)")
+    p.add_argument(
+        "--uids", type=_positive_int, default=200_000, metavar="N", help="cohort size to push (default 200,000)"
+    )
+    p.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=60.0,
+        metavar="X",
+        help="speed-up of rate-limit windows on both sides (default 60: a minute lasts a second)",
+    )
     return parser
 
 

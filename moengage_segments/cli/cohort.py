@@ -214,19 +214,34 @@ def report_views(report: CohortSyncReport, max_failures: int = 10) -> list[View]
     title = f"cohort {report.action.replace('_', ' ')} {report.cohort_id!r}"
     if report.cancelled:
         title += " (interrupted)"
-    views: list[View] = [Fields((
-        ("read", report.submitted), ("accepted", report.accepted),
-        ("skipped (checkpoint)", report.skipped), ("failed", report.failed), ("invalid", report.invalid),
-        ("duplicates", report.duplicates), ("not sent", report.not_sent), ("requests", report.requests),
-        ("bytes", report.bytes), ("retries", report.retries), ("elapsed (s)", report.elapsed),
-        ("uids/s", report.throughput),
-    ), title=title)]
+    views: list[View] = [
+        Fields(
+            (
+                ("read", report.submitted),
+                ("accepted", report.accepted),
+                ("skipped (checkpoint)", report.skipped),
+                ("failed", report.failed),
+                ("invalid", report.invalid),
+                ("duplicates", report.duplicates),
+                ("not sent", report.not_sent),
+                ("requests", report.requests),
+                ("bytes", report.bytes),
+                ("retries", report.retries),
+                ("elapsed (s)", report.elapsed),
+                ("uids/s", report.throughput),
+            ),
+            title=title,
+        )
+    ]
     failures = [b for b in report.batches if b.status in ("failed", "partial")]
     if failures:
-        views.append(Table(("batch", "members", "failed", "error", "request id"),
-                           [(b.index, b.members, b.failed, _shorten(b.error), b.request_id)
-                            for b in failures[:max_failures]],
-                           title=f"failed batches ({len(failures)}, first {min(len(failures), max_failures)})"))
+        views.append(
+            Table(
+                ("batch", "members", "failed", "error", "request id"),
+                [(b.index, b.members, b.failed, _shorten(b.error), b.request_id) for b in failures[:max_failures]],
+                title=f"failed batches ({len(failures)}, first {min(len(failures), max_failures)})",
+            )
+        )
     if report.invalid_reasons:
         views.append(Table(("reason", "uids"), sorted(report.invalid_reasons.items()), title="invalid uids"))
     if report.failed_uids_path and (report.failed or report.not_sent):
@@ -243,18 +258,37 @@ def _shorten(text: str | None, width: int = MAX_ERROR_WIDTH) -> str | None:
 
 
 def _plan_views(plan: CohortPlan) -> list[View]:
-    return [Fields((
-        ("read", plan.submitted), ("to send", plan.members), ("invalid", plan.invalid),
-        ("duplicates", plan.duplicates), ("requests", plan.requests), ("bytes", plan.bytes),
-        ("fill", f"{plan.fill:.1%} of {plan.max_request_bytes:,} bytes"), ("least time (s)", plan.eta),
-    ), title="dry run: nothing was sent")]
+    return [
+        Fields(
+            (
+                ("read", plan.submitted),
+                ("to send", plan.members),
+                ("invalid", plan.invalid),
+                ("duplicates", plan.duplicates),
+                ("requests", plan.requests),
+                ("bytes", plan.bytes),
+                ("fill", f"{plan.fill:.1%} of {plan.max_request_bytes:,} bytes"),
+                ("least time (s)", plan.eta),
+            ),
+            title="dry run: nothing was sent",
+        )
+    ]
 
 
 def _plan_data(plan: CohortPlan) -> dict[str, Any]:
-    return {"dry_run": True, "submitted": plan.submitted, "members": plan.members, "invalid": plan.invalid,
-            "duplicates": plan.duplicates, "requests": plan.requests, "bytes": plan.bytes,
-            "max_request_bytes": plan.max_request_bytes, "fill": plan.fill, "eta": plan.eta,
-            "invalid_reasons": dict(plan.invalid_reasons)}
+    return {
+        "dry_run": True,
+        "submitted": plan.submitted,
+        "members": plan.members,
+        "invalid": plan.invalid,
+        "duplicates": plan.duplicates,
+        "requests": plan.requests,
+        "bytes": plan.bytes,
+        "max_request_bytes": plan.max_request_bytes,
+        "fill": plan.fill,
+        "eta": plan.eta,
+        "invalid_reasons": dict(plan.invalid_reasons),
+    }
 
 
 def _write(path: str, text: str) -> None:
@@ -296,8 +330,11 @@ def _check_cohort(cohort: Cohort, name_given: bool) -> None:
 
 def _path_flags(a: Any) -> dict[str, str]:
     """Output paths given on the command line -> the flag that named them."""
-    return {path: flag for flag, path in (("--checkpoint", a.checkpoint), ("--failed-uids", a.failed_uids),
-                                          ("--report", a.report)) if path}
+    return {
+        path: flag
+        for flag, path in (("--checkpoint", a.checkpoint), ("--failed-uids", a.failed_uids), ("--report", a.report))
+        if path
+    }
 
 
 def _final_detail(report: CohortSyncReport) -> str:
@@ -354,8 +391,12 @@ async def cohort_push(ctx: Context) -> Result:
                 _write(a.report, json.dumps(data, indent=2))
             return Result(data=data, views=_plan_views(plan))
         final: list[CohortSyncReport] = []
-        options: dict[str, Any] = {"max_request_bytes": a.max_request_bytes, "checkpoint": a.checkpoint,
-                                   "failed_uids_path": a.failed_uids, "on_report": final.append}
+        options: dict[str, Any] = {
+            "max_request_bytes": a.max_request_bytes,
+            "checkpoint": a.checkpoint,
+            "failed_uids_path": a.failed_uids,
+            "on_report": final.append,
+        }
         if a.max_in_flight:
             options["max_in_flight"] = a.max_in_flight
         method = client.cohorts.add_members if action == "add_members" else client.cohorts.remove_members
@@ -392,8 +433,9 @@ async def cohort_push(ctx: Context) -> Result:
             whole_input = total is not None and report.submitted >= total
         rest = "" if whole_input else " (the rest of the input was not read)"
         hint = " rerun with the same --checkpoint to resume" if a.checkpoint else ""
-        views.append(Text(f"interrupted: {report.accepted:,} accepted, {report.not_sent:,} read but not sent"
-                          f"{rest}.{hint}"))
+        views.append(
+            Text(f"interrupted: {report.accepted:,} accepted, {report.not_sent:,} read but not sent{rest}.{hint}")
+        )
     data = report.to_dict()
     code = exit_code_for(report)
     if report_error is None:

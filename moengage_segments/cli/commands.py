@@ -33,6 +33,7 @@ Command = Callable[[Context], Awaitable[Result]]
 
 # --- file segments -----------------------------------------------------------------------------------
 
+
 def _ack_fields(ack: SegmentAck, title: str) -> Fields:
     return Fields(
         (("status", ack.status), ("segment id", ack.segment_id), ("name", ack.name), ("message", ack.message)),
@@ -49,8 +50,10 @@ def callback_fields(callback: FileSegmentCallback) -> Fields:
     """
     if callback.succeeded:
         items: tuple[tuple[str, object], ...] = (
-            ("status", callback.status), ("values found", callback.values_found),
-            ("values processed", callback.values_processed), ("users", callback.user_count),
+            ("status", callback.status),
+            ("values found", callback.values_found),
+            ("values processed", callback.values_processed),
+            ("users", callback.user_count),
         )
     else:
         items = (("status", callback.status), ("error", callback.error_message))
@@ -81,8 +84,10 @@ async def _receiver(
         return
     if ctx.args.public_url is None and not is_loopback_host(urlsplit(api_url).hostname):
         # The real service cannot POST to this machine's loopback address.
-        ctx.out.note("note: MoEngage cannot reach a loopback callback URL; pass --public-url (your HTTPS "
-                     "endpoint forwarding to --listen) or the wait will time out")
+        ctx.out.note(
+            "note: MoEngage cannot reach a loopback callback URL; pass --public-url (your HTTPS "
+            "endpoint forwarding to --listen) or the wait will time out"
+        )
     async with CallbackServer(*address, public_url=ctx.args.public_url) as server:
         yield server
 
@@ -94,7 +99,9 @@ async def file_operation(ctx: Context) -> Result:
     if action != "create" and a.name is None and a.segment_id is None:
         raise UsageError("give the segment's NAME or --id")
     common: dict[str, Any] = {
-        "file_url": a.file_url, "attribute_name": a.attribute_name, "attribute_type": a.attribute_type,
+        "file_url": a.file_url,
+        "attribute_name": a.attribute_name,
+        "attribute_type": a.attribute_type,
         "emails": a.emails,
     }
     address = _listen_address(ctx)
@@ -120,19 +127,30 @@ async def file_operation(ctx: Context) -> Result:
 
 # --- any segment -------------------------------------------------------------------------------------
 
+
 def _summary_row(s: SegmentSummary) -> tuple[object, ...]:
     return (s.id, s.name, s.type, s.created_time)
 
 
 def _segment_views(segment: Segment) -> list[View]:
-    views: list[View] = [Fields(
-        (("id", segment.id), ("name", segment.name), ("type", segment.type), ("source", segment.source),
-         ("description", segment.description or None), ("created", segment.created_time),
-         ("updated", segment.updated_time)),
-        title=f"segment {segment.name!r}",
-    )]
-    for label, group in (("included filters", segment.included_filters),
-                         ("excluded filters", segment.excluded_filters)):
+    views: list[View] = [
+        Fields(
+            (
+                ("id", segment.id),
+                ("name", segment.name),
+                ("type", segment.type),
+                ("source", segment.source),
+                ("description", segment.description or None),
+                ("created", segment.created_time),
+                ("updated", segment.updated_time),
+            ),
+            title=f"segment {segment.name!r}",
+        )
+    ]
+    for label, group in (
+        ("included filters", segment.included_filters),
+        ("excluded filters", segment.excluded_filters),
+    ):
         if group is not None:
             views.append(Text(f"{label}:\n{json.dumps(jsonable(group), indent=2)}"))
     return views
@@ -145,8 +163,9 @@ async def segments_list(ctx: Context) -> Result:
     if not summaries:
         text = "no segments" if ctx.args.name is None else f"no segment named {ctx.args.name!r}"
         return Result(data=summaries, views=(Text(text),))
-    table = Table(("id", "name", "type", "created"), [_summary_row(s) for s in summaries],
-                  title=f"{len(summaries)} segment(s)")
+    table = Table(
+        ("id", "name", "type", "created"), [_summary_row(s) for s in summaries], title=f"{len(summaries)} segment(s)"
+    )
     return Result(data=summaries, views=(table,))
 
 
@@ -156,9 +175,14 @@ async def segments_find(ctx: Context) -> Result:
         found = await client.segments.find(ctx.args.name)
     if found is None:
         return Result(data=None, views=(Text(f"no segment named {ctx.args.name!r}"),), exit_code=ExitCode.API_ERROR)
-    return Result(data=found, views=(Fields(
-        (("id", found.id), ("name", found.name), ("type", found.type), ("created", found.created_time)),
-    ),))
+    return Result(
+        data=found,
+        views=(
+            Fields(
+                (("id", found.id), ("name", found.name), ("type", found.type), ("created", found.created_time)),
+            ),
+        ),
+    )
 
 
 async def segments_get(ctx: Context) -> Result:
@@ -183,6 +207,7 @@ async def segments_manage(ctx: Context) -> Result:
 
 
 # --- filter segments ---------------------------------------------------------------------------------
+
 
 def load_definition(path: str) -> tuple[Any, Any]:
     """Read and validate a filter definition file; return ``(included, excluded)`` typed groups.
@@ -220,8 +245,10 @@ def load_definition(path: str) -> tuple[Any, Any]:
         included, excluded = doc, None
     else:
         raise UsageError(f"{path}: expected 'included_filters' or a filter group with 'filter_operator'")
-    return (coerce_group(included, "included_filters"),
-            None if excluded is None else coerce_group(excluded, "excluded_filters"))
+    return (
+        coerce_group(included, "included_filters"),
+        None if excluded is None else coerce_group(excluded, "excluded_filters"),
+    )
 
 
 async def filter_create(ctx: Context) -> Result:

@@ -32,9 +32,14 @@ async def serve_emulator(ctx: Context) -> Result:
     db_name = a.db_name or os.environ.get(ENV_DB_NAME) or DEFAULT_DB_NAME
     try:
         emu = Emulator(
-            workspace_id, user_key or DEFAULT_API_KEY, db_name,
-            host=a.host, port=a.port, time_scale=a.time_scale,
-            rate_limits=False if a.no_rate_limits else None, accept_any_uid=a.accept_any_uid,
+            workspace_id,
+            user_key or DEFAULT_API_KEY,
+            db_name,
+            host=a.host,
+            port=a.port,
+            time_scale=a.time_scale,
+            rate_limits=False if a.no_rate_limits else None,
+            accept_any_uid=a.accept_any_uid,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -46,18 +51,38 @@ async def serve_emulator(ctx: Context) -> Result:
     async with emu:
         # The emulator's default key is a public constant; a key the user chose is never echoed.
         key_text = "(the key you gave)" if user_key else DEFAULT_API_KEY
-        info = {"base_url": emu.base_url, "workspace_id": workspace_id, "db_name": db_name,
-                "users": a.generate_users, "time_scale": a.time_scale,
-                "uids": [uids[0], uids[-1]] if uids else []}
+        info = {
+            "base_url": emu.base_url,
+            "workspace_id": workspace_id,
+            "db_name": db_name,
+            "users": a.generate_users,
+            "time_scale": a.time_scale,
+            "uids": [uids[0], uids[-1]] if uids else [],
+        }
         if not user_key:
             info["api_key"] = DEFAULT_API_KEY
-        ctx.out.emit(Result(data=info, views=(
-            Fields((("base URL", emu.base_url), ("workspace ID", workspace_id), ("API key", key_text),
-                    ("db name", db_name), ("seeded users", seeded_text), ("time scale", a.time_scale)),
-                   title="MoEngage emulator running (Ctrl-C to stop)"),
-            Text(f"export MOENGAGE_BASE_URL={emu.base_url} MOENGAGE_WORKSPACE_ID={workspace_id} "
-                 f"MOENGAGE_DB_NAME={db_name}" + ("" if user_key else f" MOENGAGE_API_KEY={DEFAULT_API_KEY}")),
-        )))
+        ctx.out.emit(
+            Result(
+                data=info,
+                views=(
+                    Fields(
+                        (
+                            ("base URL", emu.base_url),
+                            ("workspace ID", workspace_id),
+                            ("API key", key_text),
+                            ("db name", db_name),
+                            ("seeded users", seeded_text),
+                            ("time scale", a.time_scale),
+                        ),
+                        title="MoEngage emulator running (Ctrl-C to stop)",
+                    ),
+                    Text(
+                        f"export MOENGAGE_BASE_URL={emu.base_url} MOENGAGE_WORKSPACE_ID={workspace_id} "
+                        f"MOENGAGE_DB_NAME={db_name}" + ("" if user_key else f" MOENGAGE_API_KEY={DEFAULT_API_KEY}")
+                    ),
+                ),
+            )
+        )
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.Event().wait()
     ctx.out.note("emulator stopped")

@@ -134,8 +134,13 @@ class RichProgress:
 
         columns: list[Any] = [SpinnerColumn(), TextColumn("[bold]{task.description}")]
         if total is not None:
-            columns += [BarColumn(), MofNCompleteColumn(), TextColumn(unit), TaskProgressColumn(),
-                        TimeRemainingColumn()]
+            columns += [
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn(unit),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+            ]
         columns += [TimeElapsedColumn(), TextColumn("{task.fields[detail]}")]
         self._progress = Progress(*columns, console=console, transient=False)
         self._task = self._progress.add_task(label, total=total, detail="")

@@ -141,7 +141,7 @@ class Attr:
 
     @property
     def _base(self) -> str:
-        return self.data_type[len("array_"):] if self.data_type.startswith("array_") else self.data_type
+        return self.data_type[len("array_") :] if self.data_type.startswith("array_") else self.data_type
 
     def _hint(self, data_types: Iterable[str]) -> str:
         name = json.dumps(self.name, ensure_ascii=False)
@@ -159,13 +159,17 @@ class Attr:
         others = operator_alternatives(operator, self.data_type, self.context)
         if others:
             allowed = ATTRIBUTE_OPERATORS[self.data_type]
-            raise ValidationError(f"{self._path}.operator",
-                                  f"{operator!r} is not allowed for data_type {self.data_type!r}; allowed: "
-                                  f"{', '.join(allowed)}; did you mean {self._hint(others)}?")
+            raise ValidationError(
+                f"{self._path}.operator",
+                f"{operator!r} is not allowed for data_type {self.data_type!r}; allowed: "
+                f"{', '.join(allowed)}; did you mean {self._hint(others)}?",
+            )
         flags = value if isinstance(value, tuple) else (value,)
         if self.data_type != "bool" and flags and all(isinstance(v, bool) for v in flags):
-            raise ValidationError(f"{self._path}.value", f"true/false needs data_type 'bool', not "
-                                  f"{self.data_type!r}; did you mean {self._hint(['bool'])}?")
+            raise ValidationError(
+                f"{self._path}.value",
+                f"true/false needs data_type 'bool', not {self.data_type!r}; did you mean {self._hint(['bool'])}?",
+            )
 
     def _make(self, operator: str, value: Any = None, value1: Any = None, **fields: Any) -> AttributeFilter:
         self._check_operator(operator, value)
@@ -176,14 +180,22 @@ class Attr:
             value = value.template
         elif isinstance(value, tuple) and any(isinstance(v, AttrRef) for v in value):
             raise ValidationError(f"{self._path}.value", "an attribute reference must be the only value")
-        if (self._base == "string" and operator != "exists") or (self.context == "psychographic" and \
-                self.data_type == "string"):
+        if (self._base == "string" and operator != "exists") or (
+            self.context == "psychographic" and self.data_type == "string"
+        ):
             fields.setdefault("case_sensitive", False)
         result = AttributeFilter(
-            name=self.name, data_type=self.data_type, operator=operator, value=value, value1=value1,
-            negate=False, category=self.category, project_name=self.project_name,
+            name=self.name,
+            data_type=self.data_type,
+            operator=operator,
+            value=value,
+            value1=value1,
+            negate=False,
+            category=self.category,
+            project_name=self.project_name,
             extract_type=self.extract_type,
-            filter_type=None if self.context == "psychographic" else "user_attributes", **fields,
+            filter_type=None if self.context == "psychographic" else "user_attributes",
+            **fields,
         )
         check_user_filter(result, self._path, self.context)
         return result
@@ -206,8 +218,9 @@ class Attr:
         return self._make("exists")
 
     # -- lists and equality --------------------------------------------------------------------------------
-    def is_in(self, values: Iterable[Any] | str | Number, *, case_sensitive: bool | None = None,
-              match: ArrayMatch = "any") -> AttributeFilter:
+    def is_in(
+        self, values: Iterable[Any] | str | Number, *, case_sensitive: bool | None = None, match: ArrayMatch = "any"
+    ) -> AttributeFilter:
         """The value is one of ``values`` (for arrays: ``match="any"`` or ``"all"`` of them are present).
 
         Example::
@@ -391,8 +404,15 @@ class Attr:
 
             attr("home_location", "geopoint").near(40.7128, -74.006, radius=10)
         """
-        result = GeoFilter(name=self.name, latitude=latitude, longitude=longitude, radius=radius, negate=False,
-                           category=self.category, project_name=self.project_name)
+        result = GeoFilter(
+            name=self.name,
+            latitude=latitude,
+            longitude=longitude,
+            radius=radius,
+            negate=False,
+            category=self.category,
+            project_name=self.project_name,
+        )
         if self.data_type != "geopoint":
             raise ValidationError(f"{self._path}.data_type", "near() needs data_type 'geopoint'")
         check_user_filter(result, self._path, self.context)
@@ -419,14 +439,21 @@ class Attr:
     def _object(self, operator: str, children: Iterable[UserFilter]) -> ObjectFilter:
         if self.data_type not in ("object", "array_object"):
             raise ValidationError(f"{self._path}.data_type", "where() needs data_type 'object' or 'array_object'")
-        result = ObjectFilter(name=self.name, data_type=self.data_type, operator=operator,
-                              filters=tuple(children), category=self.category, project_name=self.project_name)
+        result = ObjectFilter(
+            name=self.name,
+            data_type=self.data_type,
+            operator=operator,
+            filters=tuple(children),
+            category=self.category,
+            project_name=self.project_name,
+        )
         check_user_filter(result, self._path, self.context)
         return result
 
 
-def attr(name: str, data_type: DataType = "string", *, category: str | None = None,
-         project_name: str | None = None) -> Attr:
+def attr(
+    name: str, data_type: DataType = "string", *, category: str | None = None, project_name: str | None = None
+) -> Attr:
     """Start a user-property condition on attribute ``name`` of ``data_type`` (default ``"string"``).
 
     ``category`` is the attribute group shown in the dashboard (``"Tracked Custom Attribute"``,
@@ -464,9 +491,13 @@ def event(action_name: str, *, project_name: str | None = None) -> EventFilter:
         event("purchase").at_least(2).in_the_last(30, "days")
         event("app_opened").not_executed().in_the_last(14)
     """
-    return EventFilter(action_name=action_name, project_name=project_name, executed=True,
-                       execution=Execution(type="atleast", count=1),
-                       attributes=AttributeGroup(operator="and", filters=()))
+    return EventFilter(
+        action_name=action_name,
+        project_name=project_name,
+        executed=True,
+        execution=Execution(type="atleast", count=1),
+        attributes=AttributeGroup(operator="and", filters=()),
+    )
 
 
 @attrs.frozen
@@ -482,9 +513,16 @@ class AggregationBuilder:
     aggregation_type: str
 
     def _make(self, operator: str, value: Number | str, value1: Number | None = None) -> Aggregation:
-        return Aggregation(attribute_name=self.attribute_name, data_type="double",
-                           aggregation_type=self.aggregation_type, operator=operator, value=value,
-                           value1=value1, negate=False, is_dynamic_value=isinstance(value, str))
+        return Aggregation(
+            attribute_name=self.attribute_name,
+            data_type="double",
+            aggregation_type=self.aggregation_type,
+            operator=operator,
+            value=value,
+            value1=value1,
+            negate=False,
+            is_dynamic_value=isinstance(value, str),
+        )
 
     def greater_than(self, value: Number | str) -> Aggregation:
         """Aggregate above ``value``. Example: ``sum_of("revenue").greater_than(1000)``."""
@@ -530,8 +568,7 @@ def median_of(attribute_name: str) -> AggregationBuilder:
 
 def _psychographic(conditions: Iterable[UserFilter]) -> AttributeGroup:
     # Affinity attributes carry no filter_type and use the "Event Attributes" category ([SPEC] §6.4).
-    converted = tuple(attrs.evolve(c, filter_type=None, category=c.category or "Event Attributes")
-                      for c in conditions)
+    converted = tuple(attrs.evolve(c, filter_type=None, category=c.category or "Event Attributes") for c in conditions)
     return AttributeGroup(operator="and", filters=converted)
 
 
@@ -548,10 +585,16 @@ class AffinityBuilder:
     project_name: str | None = None
 
     def _make(self, operator_type: str, conditions: Iterable[UserFilter], **fields: Any) -> AffinityFilter:
-        return AffinityFilter(action_name=self.action_name, project_name=self.project_name,
-                              operator_type=operator_type, psychographic_attributes=_psychographic(conditions),
-                              executed=True, execution=Execution(type="atleast", count=1),
-                              attributes=AttributeGroup(operator="and", filters=()), **fields)
+        return AffinityFilter(
+            action_name=self.action_name,
+            project_name=self.project_name,
+            operator_type=operator_type,
+            psychographic_attributes=_psychographic(conditions),
+            executed=True,
+            execution=Execution(type="atleast", count=1),
+            attributes=AttributeGroup(operator="and", filters=()),
+            **fields,
+        )
 
     def predominantly(self, *conditions: UserFilter) -> AffinityFilter:
         """Users for whom ``conditions`` is the most frequent pattern of this event.

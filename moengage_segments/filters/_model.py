@@ -145,9 +145,20 @@ class AttributeFilter(_Combinable):
         _put(out, "filter_type", self.filter_type)
         out["name"] = self.name
         out["data_type"] = self.data_type
-        for key in ("category", "project_name", "operator", "negate", "case_sensitive", "value_type",
-                    "extract_type", "array_filter_type", "value", "value1", "is_dynamic_value",
-                    "dynamic_attribute_type"):
+        for key in (
+            "category",
+            "project_name",
+            "operator",
+            "negate",
+            "case_sensitive",
+            "value_type",
+            "extract_type",
+            "array_filter_type",
+            "value",
+            "value1",
+            "is_dynamic_value",
+            "dynamic_attribute_type",
+        ):
             _put(out, key, getattr(self, key))
         return _merge_extra(out, self.extra)
 
@@ -439,8 +450,11 @@ class Aggregation:
 
             sum_of("revenue").greater_than(25).compared_to_previous_period(percent=True)
         """
-        return attrs.evolve(self, comparator="percentageChange" if percent else "change",
-                            base_time_range=BaseTimeRange(type="previousPeriod"))
+        return attrs.evolve(
+            self,
+            comparator="percentageChange" if percent else "change",
+            base_time_range=BaseTimeRange(type="previousPeriod"),
+        )
 
     def compared_to(self, start: DateLike, end: DateLike, *, percent: bool = False) -> Aggregation:
         """Compare the change against a fixed earlier window (dates become whole days).
@@ -450,8 +464,7 @@ class Aggregation:
             sum_of("revenue").greater_than(25).compared_to("2024-01-01", "2024-01-31", percent=True)
         """
         window = BaseTimeRange(type="between", value=iso_start(as_day(start)), value1=iso_end(as_day(end)))
-        return attrs.evolve(self, comparator="percentageChange" if percent else "change",
-                            base_time_range=window)
+        return attrs.evolve(self, comparator="percentageChange" if percent else "change", base_time_range=window)
 
     def __invert__(self) -> Aggregation:
         return attrs.evolve(self, negate=not self.negate)
@@ -589,8 +602,9 @@ class EventFilter(_EventLike):
 
             event("app_opened").not_executed().in_the_last(14)
         """
-        return attrs.evolve(self, executed=False, execution=Execution(type="exactly", count=0),
-                            aggregation_attributes=None)
+        return attrs.evolve(
+            self, executed=False, execution=Execution(type="exactly", count=0), aggregation_attributes=None
+        )
 
     # -- window ---------------------------------------------------------------------------------------
     def in_the_last(self, count: int, unit: str = "days") -> EventFilter:
@@ -600,8 +614,7 @@ class EventFilter(_EventLike):
 
             event("purchase").in_the_last(12, "hours")
         """
-        return self._window(TimeRange(type="inTheLast", value=count, value_type="relative_past",
-                                      period_unit=unit))
+        return self._window(TimeRange(type="inTheLast", value=count, value_type="relative_past", period_unit=unit))
 
     def between(self, start: DateLike | int, end: DateLike | int, unit: str = "days") -> EventFilter:
         """Between two dates (whole days, inclusive), or between ``start`` and ``end`` units ago.
@@ -611,12 +624,16 @@ class EventFilter(_EventLike):
             event("event_attended").between("2024-01-01", "2024-01-31")
         """
         if isinstance(start, int) and isinstance(end, int):
-            return self._window(TimeRange(type="between", value=start, value1=end,
-                                          value_type="relative_past", period_unit=unit))
+            return self._window(
+                TimeRange(type="between", value=start, value1=end, value_type="relative_past", period_unit=unit)
+            )
         if isinstance(start, int) or isinstance(end, int):
             raise TypeError("between() takes two dates or two integers, not a mix")
-        return self._window(TimeRange(type="between", value=iso_start(as_day(start)),
-                                      value1=iso_end(as_day(end)), value_type="absolute"))
+        return self._window(
+            TimeRange(
+                type="between", value=iso_start(as_day(start)), value1=iso_end(as_day(end)), value_type="absolute"
+            )
+        )
 
     def on(self, when: DateLike | int, unit: str = "days") -> EventFilter:
         """On a date, or on the calendar ``unit`` that is ``when`` units ago (0 = this one).
@@ -729,9 +746,12 @@ def _event_attributes(operator: str, conditions: Iterable[UserFilter]) -> Attrib
 
 def _as_event_attribute(f: UserFilter) -> UserFilter:
     if isinstance(f, ObjectFilter):
-        return attrs.evolve(f, filter_type="action_attributes", category=f.category or "default",
-                            filters=tuple(_as_event_attribute(c) if not isinstance(c, RawFilter) else c
-                                          for c in f.filters))
+        return attrs.evolve(
+            f,
+            filter_type="action_attributes",
+            category=f.category or "default",
+            filters=tuple(_as_event_attribute(c) if not isinstance(c, RawFilter) else c for c in f.filters),
+        )
     return attrs.evolve(f, filter_type="action_attributes", category=f.category or "default")
 
 
@@ -793,8 +813,7 @@ class AffinityFilter(_EventLike):
 
             affinity("purchase").top_percent(10, attr("product_category").exists()).in_the_last(30)
         """
-        return attrs.evolve(self, primary_time_range=TimeRange(type="inTheLast", value_type="relative_past",
-                                                                days=days))
+        return attrs.evolve(self, primary_time_range=TimeRange(type="inTheLast", value_type="relative_past", days=days))
 
     def between(self, start: DateLike | int, end: DateLike | int) -> AffinityFilter:
         """Evaluate affinity between two dates, or between ``start`` and ``end`` days ago.
@@ -808,8 +827,9 @@ class AffinityFilter(_EventLike):
         elif isinstance(start, int) or isinstance(end, int):
             raise TypeError("between() takes two dates or two integers, not a mix")
         else:
-            window = TimeRange(type="between", value_type="absolute", from_=iso_start(as_day(start)),
-                               to=iso_end(as_day(end)))
+            window = TimeRange(
+                type="between", value_type="absolute", from_=iso_start(as_day(start)), to=iso_end(as_day(end))
+            )
         return attrs.evolve(self, primary_time_range=window)
 
     def where(self, *conditions: UserFilter) -> AffinityFilter:
@@ -928,8 +948,7 @@ class FilterGroup(_Combinable):
         return _merge_extra(out, self.extra)
 
     def __invert__(self) -> FilterGroup:
-        return FilterGroup("or" if self.operator == "and" else "and", tuple(~f for f in self.filters),
-                           extra=self.extra)
+        return FilterGroup("or" if self.operator == "and" else "and", tuple(~f for f in self.filters), extra=self.extra)
 
 
 def _filter_payload(f: Filter) -> Any:
@@ -940,8 +959,9 @@ def _filter_payload(f: Filter) -> Any:
     return f.to_payload()
 
 
-Filter = (AttributeFilter | GeoFilter | ObjectFilter | EventFilter | AffinityFilter | SegmentRef | FilterGroup
-          | RawFilter)
+Filter = (
+    AttributeFilter | GeoFilter | ObjectFilter | EventFilter | AffinityFilter | SegmentRef | FilterGroup | RawFilter
+)
 """Any filter that can stand in a :class:`FilterGroup`.
 
 Example::

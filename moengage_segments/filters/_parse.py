@@ -160,8 +160,9 @@ class _Obj:
         if isinstance(value, (list, tuple)):
             for i, item in enumerate(value):
                 if not (isinstance(item, str) or _is_number(item)):
-                    raise ValidationError(f"{self.at(key)}[{i}]",
-                                          f"list items must be strings or numbers, got {_kind(item)}")
+                    raise ValidationError(
+                        f"{self.at(key)}[{i}]", f"list items must be strings or numbers, got {_kind(item)}"
+                    )
             return tuple(value)
         if not (isinstance(value, (str, bool)) or _is_number(value)):
             raise ValidationError(self.at(key), f"must be a string, number, boolean or list, got {_kind(value)}")
@@ -185,8 +186,7 @@ class _Obj:
 
 def parse_group_structure(payload: Any, path: str, *, strict: bool) -> FilterGroup:
     """Read a root group (``{"filter_operator", "filters"}``) without running the validation rules."""
-    obj = _Obj(payload, path, 'a filter group: {"filter_operator": "and"|"or", "filters": [...]}',
-               NESTED_KEYS)
+    obj = _Obj(payload, path, 'a filter group: {"filter_operator": "and"|"or", "filters": [...]}', NESTED_KEYS)
     operator = obj.req_str("filter_operator", '"and" or "or"')
     items = obj.list_("filters", "the filters of this group")
     filters = tuple(_filter_or_raw(item, f"{path}.filters[{i}]", strict) for i, item in enumerate(items))
@@ -231,9 +231,10 @@ def parse_filter(item: Any, path: str, *, strict: bool) -> Filter:
     if "filter_type" not in obj.data:
         raise obj.missing("filter_type", f"is required; allowed: {allowed}")
     if kind == "action_attributes":
-        raise ValidationError(f"{path}.filter_type",
-                              "'action_attributes' is only allowed inside an event's attributes block; "
-                              f"allowed here: {allowed}")
+        raise ValidationError(
+            f"{path}.filter_type",
+            f"'action_attributes' is only allowed inside an event's attributes block; allowed here: {allowed}",
+        )
     raise ValidationError(f"{path}.filter_type", f"unknown filter_type {kind!r}; allowed: {allowed}")
 
 
@@ -245,24 +246,48 @@ def _user(obj: _Obj, strict: bool) -> UserFilter:
     category = obj.str_("category")
     project_name = obj.str_("project_name")
     if data_type == "geopoint":
-        geo = GeoFilter(name=name, latitude=obj.number("value"), longitude=obj.number("value1"),
-                        radius=obj.number("radius"), negate=obj.bool_("negate"), category=category,
-                        project_name=project_name, filter_type=filter_type)
+        geo = GeoFilter(
+            name=name,
+            latitude=obj.number("value"),
+            longitude=obj.number("value1"),
+            radius=obj.number("radius"),
+            negate=obj.bool_("negate"),
+            category=category,
+            project_name=project_name,
+            filter_type=filter_type,
+        )
         return attrs.evolve(geo, extra=obj.extra())
     if data_type in ("object", "array_object"):
         operator = obj.req_str("filter_operator", f'"and" or "or" (combines the {data_type} child filters)')
         items = obj.list_("filters", f"the child filters of the {data_type} attribute")
         children = tuple(_child_or_raw(x, f"{obj.path}.filters[{i}]", strict) for i, x in enumerate(items))
-        return ObjectFilter(name=name, data_type=data_type, operator=operator, filters=children,
-                            category=category, project_name=project_name, filter_type=filter_type,
-                            extra=obj.extra())
+        return ObjectFilter(
+            name=name,
+            data_type=data_type,
+            operator=operator,
+            filters=children,
+            category=category,
+            project_name=project_name,
+            filter_type=filter_type,
+            extra=obj.extra(),
+        )
     return AttributeFilter(
-        name=name, data_type=data_type, operator=obj.str_("operator"), value=obj.value("value"),
-        value1=obj.bound("value1"), negate=obj.bool_("negate"), case_sensitive=obj.bool_("case_sensitive"),
-        value_type=obj.str_("value_type"), extract_type=obj.str_("extract_type"),
-        array_filter_type=obj.str_("array_filter_type"), is_dynamic_value=obj.bool_("is_dynamic_value"),
-        dynamic_attribute_type=obj.str_("dynamic_attribute_type"), category=category,
-        project_name=project_name, filter_type=filter_type, extra=obj.extra(),
+        name=name,
+        data_type=data_type,
+        operator=obj.str_("operator"),
+        value=obj.value("value"),
+        value1=obj.bound("value1"),
+        negate=obj.bool_("negate"),
+        case_sensitive=obj.bool_("case_sensitive"),
+        value_type=obj.str_("value_type"),
+        extract_type=obj.str_("extract_type"),
+        array_filter_type=obj.str_("array_filter_type"),
+        is_dynamic_value=obj.bool_("is_dynamic_value"),
+        dynamic_attribute_type=obj.str_("dynamic_attribute_type"),
+        category=category,
+        project_name=project_name,
+        filter_type=filter_type,
+        extra=obj.extra(),
     )
 
 
@@ -276,8 +301,7 @@ def _child_or_raw(item: Any, path: str, strict: bool) -> UserFilter | RawFilter:
 
 
 def _attribute_group(value: Any, path: str, strict: bool) -> AttributeGroup:
-    obj = _Obj(value, path, 'an attribute group: {"filter_operator": "and"|"or", "filters": [...]}',
-               GROUP_KEYS)
+    obj = _Obj(value, path, 'an attribute group: {"filter_operator": "and"|"or", "filters": [...]}', GROUP_KEYS)
     operator = obj.req_str("filter_operator", '"and" or "or"')
     items = obj.list_("filters", "attribute filters (may be empty)")
     filters = tuple(_child_or_raw(x, f"{path}.filters[{i}]", strict) for i, x in enumerate(items))
@@ -288,10 +312,14 @@ def _execution(obj: _Obj) -> Execution | None:
     if not obj.has("execution"):
         obj.used.add("execution")
         return None
-    ex = _Obj(obj.raw("execution"), obj.at("execution"), 'the frequency: {"type": "atleast", "count": 1}',
-              EXECUTION_KEYS)
-    return Execution(type=ex.req_str("type", "atleast, exactly, atmost, firstTime or lastTime"),
-                     count=ex.int_("count"), extra=ex.extra())
+    ex = _Obj(
+        obj.raw("execution"), obj.at("execution"), 'the frequency: {"type": "atleast", "count": 1}', EXECUTION_KEYS
+    )
+    return Execution(
+        type=ex.req_str("type", "atleast, exactly, atmost, firstTime or lastTime"),
+        count=ex.int_("count"),
+        extra=ex.extra(),
+    )
 
 
 def _time_range(obj: _Obj) -> TimeRange | None:
@@ -299,10 +327,18 @@ def _time_range(obj: _Obj) -> TimeRange | None:
         obj.used.add("primary_time_range")
         return None
     tr = _Obj(obj.raw("primary_time_range"), obj.at("primary_time_range"), "the time window", TIME_KEYS)
-    return TimeRange(type=tr.req_str("type", "inTheLast, between, on, before or after"),
-                     value_type=tr.str_("value_type"), value=tr.bound("value"), value1=tr.bound("value1"),
-                     period_unit=tr.str_("period_unit"), days=tr.int_("days"), days1=tr.int_("days1"),
-                     from_=tr.str_("from"), to=tr.str_("to"), extra=tr.extra())
+    return TimeRange(
+        type=tr.req_str("type", "inTheLast, between, on, before or after"),
+        value_type=tr.str_("value_type"),
+        value=tr.bound("value"),
+        value1=tr.bound("value1"),
+        period_unit=tr.str_("period_unit"),
+        days=tr.int_("days"),
+        days1=tr.int_("days1"),
+        from_=tr.str_("from"),
+        to=tr.str_("to"),
+        extra=tr.extra(),
+    )
 
 
 def _optional_group(obj: _Obj, key: str, strict: bool) -> AttributeGroup | None:
@@ -322,17 +358,22 @@ def _event(obj: _Obj, strict: bool) -> EventFilter:
     window = _time_range(obj)
     attributes = _optional_group(obj, "attributes", strict)
     if obj.has("aggregation_attributes"):
-        aggregation = _aggregation_group(obj.raw("aggregation_attributes"), obj.at("aggregation_attributes"),
-                                         strict)
+        aggregation = _aggregation_group(obj.raw("aggregation_attributes"), obj.at("aggregation_attributes"), strict)
     obj.used.add("aggregation_attributes")
-    return EventFilter(action_name=name, project_name=project_name, executed=executed, execution=execution,
-                       primary_time_range=window, attributes=attributes, aggregation_attributes=aggregation,
-                       extra=obj.extra())
+    return EventFilter(
+        action_name=name,
+        project_name=project_name,
+        executed=executed,
+        execution=execution,
+        primary_time_range=window,
+        attributes=attributes,
+        aggregation_attributes=aggregation,
+        extra=obj.extra(),
+    )
 
 
 def _aggregation_group(value: Any, path: str, strict: bool) -> AggregationGroup:
-    obj = _Obj(value, path, 'the aggregation block: {"filter_operator": "and", "filters": [one condition]}',
-               GROUP_KEYS)
+    obj = _Obj(value, path, 'the aggregation block: {"filter_operator": "and", "filters": [one condition]}', GROUP_KEYS)
     operator = obj.req_str("filter_operator", '"and" or "or"')
     items = obj.list_("filters", "exactly one aggregation condition")
     filters: list[Aggregation | RawFilter] = []
@@ -354,14 +395,26 @@ def _aggregation(value: Any, path: str) -> Aggregation:
     operator = obj.req_str("operator", "is, between, lessThan or greaterThan")
     if obj.has("base_time_range"):
         b = _Obj(obj.raw("base_time_range"), obj.at("base_time_range"), "the base window", BASE_TIME_KEYS)
-        base = BaseTimeRange(type=b.req_str("type", "previousPeriod or between"), value=b.str_("value"),
-                             value1=b.str_("value1"), extra=b.extra())
+        base = BaseTimeRange(
+            type=b.req_str("type", "previousPeriod or between"),
+            value=b.str_("value"),
+            value1=b.str_("value1"),
+            extra=b.extra(),
+        )
     obj.used.add("base_time_range")
-    return Aggregation(attribute_name=attribute_name, data_type=obj.str_("data_type"),
-                       aggregation_type=aggregation_type, operator=operator, value=obj.bound("value"),
-                       value1=obj.bound("value1"), negate=obj.bool_("negate"),
-                       is_dynamic_value=obj.bool_("is_dynamic_value"), comparator=obj.str_("comparator"),
-                       base_time_range=base, extra=obj.extra())
+    return Aggregation(
+        attribute_name=attribute_name,
+        data_type=obj.str_("data_type"),
+        aggregation_type=aggregation_type,
+        operator=operator,
+        value=obj.bound("value"),
+        value1=obj.bound("value1"),
+        negate=obj.bool_("negate"),
+        is_dynamic_value=obj.bool_("is_dynamic_value"),
+        comparator=obj.str_("comparator"),
+        base_time_range=base,
+        extra=obj.extra(),
+    )
 
 
 def _affinity(obj: _Obj, strict: bool) -> AffinityFilter:
@@ -369,13 +422,20 @@ def _affinity(obj: _Obj, strict: bool) -> AffinityFilter:
     name = obj.req_str("action_name", "the event name")
     operator_type = obj.req_str("operator_type", "predominant, minimum, top or bottom")
     if not obj.has("psychographic_attributes"):
-        raise obj.missing("psychographic_attributes",
-                          "is required: at least one attribute filter saying what the affinity is about")
+        raise obj.missing(
+            "psychographic_attributes", "is required: at least one attribute filter saying what the affinity is about"
+        )
     psycho = _attribute_group(obj.raw("psychographic_attributes"), obj.at("psychographic_attributes"), strict)
     return AffinityFilter(
-        action_name=name, operator_type=operator_type, psychographic_attributes=psycho,
-        project_name=obj.str_("project_name"), executed=obj.bool_("executed"), execution=_execution(obj),
-        percent_of_times=obj.int_("percent_of_times"), percent_of_users=obj.int_("percent_of_users"),
-        primary_time_range=_time_range(obj), attributes=_optional_group(obj, "attributes", strict),
+        action_name=name,
+        operator_type=operator_type,
+        psychographic_attributes=psycho,
+        project_name=obj.str_("project_name"),
+        executed=obj.bool_("executed"),
+        execution=_execution(obj),
+        percent_of_times=obj.int_("percent_of_times"),
+        percent_of_users=obj.int_("percent_of_users"),
+        primary_time_range=_time_range(obj),
+        attributes=_optional_group(obj, "attributes", strict),
         extra=obj.extra(),
     )

@@ -47,15 +47,38 @@ AggregationType = Literal["sum", "avg", "min", "max", "median"]
 ArrayMatch = Literal["any", "all"]
 
 GROUP_OPERATORS: tuple[str, ...] = ("and", "or")
-FILTER_TYPES: tuple[str, ...] = ("user_attributes", "actions", "psychographic_event", "custom_segments",
-                                 "nested_filters")
-DATA_TYPES: tuple[str, ...] = ("string", "double", "bool", "datetime", "geopoint", "array_string",
-                               "array_double", "object", "array_object")
+FILTER_TYPES: tuple[str, ...] = (
+    "user_attributes",
+    "actions",
+    "psychographic_event",
+    "custom_segments",
+    "nested_filters",
+)
+DATA_TYPES: tuple[str, ...] = (
+    "string",
+    "double",
+    "bool",
+    "datetime",
+    "geopoint",
+    "array_string",
+    "array_double",
+    "object",
+    "array_object",
+)
 
 # Operators per data type. The string list is the union of [SPEC] and [SPEC-R] (notes §9: accept both).
 ATTRIBUTE_OPERATORS: dict[str, tuple[str, ...]] = {
-    "string": ("in", "is", "contains", "startsWith", "endsWith", "containsInTheFollowing",
-               "startsWithInTheFollowing", "endsWithInTheFollowing", "exists"),
+    "string": (
+        "in",
+        "is",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "containsInTheFollowing",
+        "startsWithInTheFollowing",
+        "endsWithInTheFollowing",
+        "exists",
+    ),
     "double": ("in", "lessThan", "greaterThan", "between", "exists"),
     "bool": ("is", "exists"),
     "datetime": ("on", "between", "before", "after", "inTheLast", "inTheNext", "today", "is", "in", "exists"),
@@ -64,8 +87,14 @@ ATTRIBUTE_OPERATORS: dict[str, tuple[str, ...]] = {
 }
 VALUE_TYPES: tuple[str, ...] = ("absolute", "relative_past", "relative_future")
 # "default_option_date" is [SPEC-R]'s explicit spelling of "match the full date" (notes §9).
-EXTRACT_TYPES: tuple[str, ...] = ("time_of_the_day", "day_of_the_week", "day_of_the_month",
-                                  "month_of_the_year", "date_month_of_the_year", "default_option_date")
+EXTRACT_TYPES: tuple[str, ...] = (
+    "time_of_the_day",
+    "day_of_the_week",
+    "day_of_the_month",
+    "month_of_the_year",
+    "date_month_of_the_year",
+    "default_option_date",
+)
 EXTRACT_RANGES: dict[str, tuple[int, int]] = {
     "time_of_the_day": (0, 23),
     "day_of_the_week": (0, 6),

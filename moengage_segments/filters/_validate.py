@@ -88,17 +88,62 @@ _MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 _LIST_OPERATORS = ("in", "containsInTheFollowing", "startsWithInTheFollowing", "endsWithInTheFollowing")
 _NO_VALUE_OPERATORS = ("exists", "today")
 
-USER_KEYS = ("filter_type", "name", "data_type", "category", "operator", "negate", "value", "value1",
-             "case_sensitive", "value_type", "extract_type", "array_filter_type", "is_dynamic_value",
-             "dynamic_attribute_type", "project_name", "radius", "filter_operator", "filters")
-EVENT_KEYS = ("filter_type", "action_name", "project_name", "executed", "execution", "primary_time_range",
-              "attributes", "aggregation_attributes")
-AFFINITY_KEYS = ("filter_type", "action_name", "project_name", "executed", "execution", "operator_type",
-                 "percent_of_times", "percent_of_users", "psychographic_attributes", "attributes",
-                 "primary_time_range")
+USER_KEYS = (
+    "filter_type",
+    "name",
+    "data_type",
+    "category",
+    "operator",
+    "negate",
+    "value",
+    "value1",
+    "case_sensitive",
+    "value_type",
+    "extract_type",
+    "array_filter_type",
+    "is_dynamic_value",
+    "dynamic_attribute_type",
+    "project_name",
+    "radius",
+    "filter_operator",
+    "filters",
+)
+EVENT_KEYS = (
+    "filter_type",
+    "action_name",
+    "project_name",
+    "executed",
+    "execution",
+    "primary_time_range",
+    "attributes",
+    "aggregation_attributes",
+)
+AFFINITY_KEYS = (
+    "filter_type",
+    "action_name",
+    "project_name",
+    "executed",
+    "execution",
+    "operator_type",
+    "percent_of_times",
+    "percent_of_users",
+    "psychographic_attributes",
+    "attributes",
+    "primary_time_range",
+)
 TIME_KEYS = ("type", "value_type", "value", "value1", "period_unit", "days", "days1", "from", "to")
-AGG_KEYS = ("attribute_name", "data_type", "aggregation_type", "operator", "value", "value1", "negate",
-            "is_dynamic_value", "comparator", "base_time_range")
+AGG_KEYS = (
+    "attribute_name",
+    "data_type",
+    "aggregation_type",
+    "operator",
+    "value",
+    "value1",
+    "negate",
+    "is_dynamic_value",
+    "comparator",
+    "base_time_range",
+)
 #: Attribute groups (an event's ``attributes``, affinity attributes, aggregation blocks).
 GROUP_KEYS = ("filter_operator", "filters")
 #: Root and nested groups (a nested group carries ``filter_type: nested_filters``).
@@ -164,8 +209,11 @@ def operator_alternatives(operator: str | None, data_type: str, context: Context
     if operator is None or allowed is None or operator in allowed:
         return ()
     array = data_type.startswith("array_")
-    return tuple(t for t, ops in table.items() if operator in ops and t.startswith("array_") == array
-                 and not (t == "datetime" and operator in ("is", "in")))
+    return tuple(
+        t
+        for t, ops in table.items()
+        if operator in ops and t.startswith("array_") == array and not (t == "datetime" and operator in ("is", "in"))
+    )
 
 
 def _check_operator(value: str, path: str) -> None:
@@ -203,8 +251,9 @@ def check_filter(f: Filter, path: str) -> None:
         check_segment_ref_id(f.id, f"{path}.id")
     elif isinstance(f, RawFilter):
         kind = f.filter_type
-        reason = (f"unknown filter_type {kind!r}" if kind else "filter could not be read") + \
-            f"; allowed: {_one_of(FILTER_TYPES)}"
+        reason = (
+            f"unknown filter_type {kind!r}" if kind else "filter could not be read"
+        ) + f"; allowed: {_one_of(FILTER_TYPES)}"
         raise ValidationError(f"{path}.filter_type", reason)
     else:  # pragma: no cover - guarded by typing
         raise ValidationError(path, f"not a filter: {type(f).__name__}")
@@ -237,11 +286,11 @@ def check_user_filter(f: UserFilter | RawFilter, path: str, context: Context) ->
     _check_filter_type(f.filter_type, path, context)
     if context == "psychographic":
         if f.data_type not in PSYCHOGRAPHIC_OPERATORS:
-            raise ValidationError(f"{path}.data_type",
-                                  f"psychographic attributes allow only string or double, got {f.data_type!r}")
+            raise ValidationError(
+                f"{path}.data_type", f"psychographic attributes allow only string or double, got {f.data_type!r}"
+            )
     elif f.data_type not in DATA_TYPES:
-        raise ValidationError(f"{path}.data_type", f"unknown data_type {f.data_type!r}; allowed: "
-                              f"{_one_of(DATA_TYPES)}")
+        raise ValidationError(f"{path}.data_type", f"unknown data_type {f.data_type!r}; allowed: {_one_of(DATA_TYPES)}")
     if isinstance(f, GeoFilter):
         _check_geo(f, path)
     elif isinstance(f, ObjectFilter):
@@ -265,8 +314,9 @@ def _check_geo(f: GeoFilter, path: str) -> None:
 def _check_object(f: ObjectFilter, path: str, context: Context) -> None:
     for key in ("operator", "negate", "value", "value1"):
         if key in f.extra:
-            raise ValidationError(f"{path}.{key}",
-                                  f"not allowed for {f.data_type}: use filter_operator and child filters")
+            raise ValidationError(
+                f"{path}.{key}", f"not allowed for {f.data_type}: use filter_operator and child filters"
+            )
     _check_operator(f.operator, f"{path}.filter_operator")
     if not f.filters:
         raise ValidationError(f"{path}.filters", f"must contain at least one child filter of {f.name!r}")
@@ -276,15 +326,14 @@ def _check_object(f: ObjectFilter, path: str, context: Context) -> None:
 
 
 def _check_not_allowed(extra: Mapping[str, Any], path: str, data_type: str) -> None:
-    owner = {"radius": "geopoint", "filter_operator": "object and array_object",
-             "filters": "object and array_object"}
+    owner = {"radius": "geopoint", "filter_operator": "object and array_object", "filters": "object and array_object"}
     for key, types in owner.items():
         if key in extra:
             raise ValidationError(f"{path}.{key}", f"not allowed for data_type {data_type!r}; only for {types}")
 
 
 def _base_type(data_type: str) -> str:
-    return data_type[len("array_"):] if data_type.startswith("array_") else data_type
+    return data_type[len("array_") :] if data_type.startswith("array_") else data_type
 
 
 def _check_attribute(f: AttributeFilter, path: str, context: Context) -> None:
@@ -299,10 +348,16 @@ def _check_attribute(f: AttributeFilter, path: str, context: Context) -> None:
     if f.operator is None:
         raise ValidationError(at("operator"), f"is required for data_type {dt!r}; allowed: {_one_of(allowed)}")
     if f.operator not in allowed:
-        hint = "" if f.extract_type is not None else \
-            " or ".join(repr(t) for t in operator_alternatives(f.operator, dt, context))
-        raise ValidationError(at("operator"), f"{f.operator!r} is not allowed for data_type {dt!r}; allowed: "
-                              f"{_one_of(allowed)}" + (f"; did you mean data_type {hint}?" if hint else ""))
+        hint = (
+            ""
+            if f.extract_type is not None
+            else " or ".join(repr(t) for t in operator_alternatives(f.operator, dt, context))
+        )
+        raise ValidationError(
+            at("operator"),
+            f"{f.operator!r} is not allowed for data_type {dt!r}; allowed: "
+            f"{_one_of(allowed)}" + (f"; did you mean data_type {hint}?" if hint else ""),
+        )
     _check_not_allowed(f.extra, path, dt)
 
     if f.case_sensitive is not None and _base_type(dt) != "string":
@@ -321,8 +376,10 @@ def _check_attribute(f: AttributeFilter, path: str, context: Context) -> None:
     if f.extract_type is not None:
         psycho_time = context == "psychographic" and f.name == "moe_user_datetime"
         if dt != "datetime" and not psycho_time:
-            raise ValidationError(at("extract_type"), "only allowed for data_type datetime (or the "
-                                  "moe_user_datetime time attribute of an affinity filter)")
+            raise ValidationError(
+                at("extract_type"),
+                "only allowed for data_type datetime (or the moe_user_datetime time attribute of an affinity filter)",
+            )
         allowed_extract = EXTRACT_TYPES if dt == "datetime" else tuple(EXTRACT_RANGES)
         if f.extract_type not in allowed_extract:
             raise ValidationError(at("extract_type"), f"must be one of {_one_of(allowed_extract)}")
@@ -345,11 +402,13 @@ def _check_dynamic(f: AttributeFilter, path: str, context: Context) -> None:
         raise ValidationError(at("is_dynamic_value"), "not available for double/array_double with 'between'")
     base = _base_type(f.data_type)
     if f.dynamic_attribute_type not in DYNAMIC_TYPES:
-        raise ValidationError(at("dynamic_attribute_type"),
-                              f"is required with is_dynamic_value: one of {_one_of(DYNAMIC_TYPES)}")
+        raise ValidationError(
+            at("dynamic_attribute_type"), f"is required with is_dynamic_value: one of {_one_of(DYNAMIC_TYPES)}"
+        )
     if f.dynamic_attribute_type != base:
-        raise ValidationError(at("dynamic_attribute_type"),
-                              f"must be {base!r}, the base type of data_type {f.data_type!r}")
+        raise ValidationError(
+            at("dynamic_attribute_type"), f"must be {base!r}, the base type of data_type {f.data_type!r}"
+        )
     if not (isinstance(f.value, str) and _DYNAMIC_VALUE.match(f.value)):
         raise ValidationError(at("value"), "with is_dynamic_value must be \"{{MoeUserAttribute['<name>']}}\"")
     if f.data_type == "datetime" and f.value_type not in (None, "absolute"):
@@ -394,7 +453,8 @@ def _check_value(f: AttributeFilter, path: str, extract: str | None) -> None:
             lo, hi = EXTRACT_RANGES.get(extract, (0, 0))
             return f"integers from {lo} to {hi} ({extract})"
         return {"string": "strings", "double": "numbers", "bool": "true or false"}.get(
-            base, "ISO 8601 dates such as '2024-01-15T00:00:00.000Z'")
+            base, "ISO 8601 dates such as '2024-01-15T00:00:00.000Z'"
+        )
 
     if dt == "datetime" and extract is None:
         _check_datetime(f, path)
@@ -429,8 +489,10 @@ def _check_datetime(f: AttributeFilter, path: str) -> None:
     at = f"{path}.".__add__
     op, value, vt = f.operator, f.value, f.value_type
     if op in ("is", "in"):
-        raise ValidationError(at("operator"), f"{op!r} on a datetime needs an extract_type (e.g. "
-                              "day_of_the_week); for a full date use 'on'")
+        raise ValidationError(
+            at("operator"),
+            f"{op!r} on a datetime needs an extract_type (e.g. day_of_the_week); for a full date use 'on'",
+        )
     if isinstance(value, tuple):
         raise ValidationError(at("value"), f"must be a single value with operator {op!r}, not a list")
     if op == "inTheLast" and vt != "relative_past":
@@ -438,8 +500,9 @@ def _check_datetime(f: AttributeFilter, path: str) -> None:
     if op == "inTheNext" and vt != "relative_future":
         raise ValidationError(at("value_type"), "must be 'relative_future' with operator 'inTheNext'")
     if vt is None:
-        raise ValidationError(at("value_type"), f"is required with operator {op!r}: absolute, relative_past "
-                              "or relative_future")
+        raise ValidationError(
+            at("value_type"), f"is required with operator {op!r}: absolute, relative_past or relative_future"
+        )
     bounds = [("value", value)] + ([("value1", f.value1)] if op == "between" else [])
     if op == "between" and f.value1 is None:
         raise ValidationError(at("value1"), "is required with operator 'between' (the end of the range)")
@@ -448,8 +511,9 @@ def _check_datetime(f: AttributeFilter, path: str) -> None:
         if vt == "absolute":
             moment = parse_iso(bound) if isinstance(bound, str) else None
             if moment is None:
-                raise ValidationError(at(key), "must be an ISO 8601 date such as '2024-01-15T00:00:00.000Z' "
-                                      "with value_type 'absolute'")
+                raise ValidationError(
+                    at(key), "must be an ISO 8601 date such as '2024-01-15T00:00:00.000Z' with value_type 'absolute'"
+                )
             parsed.append(moment)
         else:
             minimum = 1 if op in ("inTheLast", "inTheNext") else 0
@@ -491,14 +555,17 @@ def _check_event(f: EventFilter, path: str) -> None:
         raise ValidationError(f"{path}.executed", "is required: true (performed) or false (not performed)")
     _check_execution(f.execution, f.executed, path)
     if f.primary_time_range is None:
-        raise ValidationError(f"{path}.primary_time_range",
-                              "is required: e.g. event(...).in_the_last(30) / "
-                              '{"type": "inTheLast", "value": 30, "value_type": "relative_past", '
-                              '"period_unit": "days"}')
+        raise ValidationError(
+            f"{path}.primary_time_range",
+            "is required: e.g. event(...).in_the_last(30) / "
+            '{"type": "inTheLast", "value": 30, "value_type": "relative_past", '
+            '"period_unit": "days"}',
+        )
     _check_window(f.primary_time_range, f"{path}.primary_time_range")
     if f.attributes is None:
-        raise ValidationError(f"{path}.attributes",
-                              'is required, even when empty: {"filter_operator": "and", "filters": []}')
+        raise ValidationError(
+            f"{path}.attributes", 'is required, even when empty: {"filter_operator": "and", "filters": []}'
+        )
     _check_attribute_group(f.attributes, f"{path}.attributes", "event", allow_empty=True)
     if f.aggregation_attributes is not None:
         _check_aggregation(f, f.aggregation_attributes, f"{path}.aggregation_attributes")
@@ -524,9 +591,15 @@ def _check_window(tr: TimeRange, path: str) -> None:
         raise ValidationError(at("period_unit"), f"must be one of {_one_of(PERIOD_UNITS)}")
     # Three documented spellings of the bounds: value/value1 (API), days/days1 (dashboard, affinity
     # relative) and from/to (affinity absolute). Read whichever was used, but never a mix.
-    forms = [name for name, used in (("value/value1", tr.value is not None or tr.value1 is not None),
-                                     ("days/days1", tr.days is not None or tr.days1 is not None),
-                                     ("from/to", tr.from_ is not None or tr.to is not None)) if used]
+    forms = [
+        name
+        for name, used in (
+            ("value/value1", tr.value is not None or tr.value1 is not None),
+            ("days/days1", tr.days is not None or tr.days1 is not None),
+            ("from/to", tr.from_ is not None or tr.to is not None),
+        )
+        if used
+    ]
     if len(forms) > 1:
         raise ValidationError(path, f"uses both {forms[0]} and {forms[1]}; use one form")
     start_key, end_key = "value", "value1"
@@ -552,14 +625,14 @@ def _check_window(tr: TimeRange, path: str) -> None:
         if tr.value_type == "absolute":
             moment = parse_iso(bound) if isinstance(bound, str) else None
             if moment is None:
-                raise ValidationError(at(key), "must be an ISO 8601 date such as '2024-01-15T00:00:00.000Z' "
-                                      "with value_type 'absolute'")
+                raise ValidationError(
+                    at(key), "must be an ISO 8601 date such as '2024-01-15T00:00:00.000Z' with value_type 'absolute'"
+                )
             parsed.append(moment)
         else:
             minimum = 1 if tr.type == "inTheLast" else 0
             if not _is_count(bound, minimum):
-                raise ValidationError(at(key), f"must be a whole number >= {minimum} with value_type "
-                                      "'relative_past'")
+                raise ValidationError(at(key), f"must be a whole number >= {minimum} with value_type 'relative_past'")
             parsed.append(bound)
     if len(parsed) == 2 and not parsed[1] > parsed[0]:
         raise ValidationError(at(end_key), f"must be greater than {start_key} (the start of the window)")
@@ -572,12 +645,16 @@ def _check_aggregation(f: EventFilter, group: AggregationGroup, path: str) -> No
     if f.execution is not None and f.execution.type in ("firstTime", "lastTime"):
         raise ValidationError(path, f"aggregation is not allowed with execution type {f.execution.type!r}")
     if f.primary_time_range is not None and f.primary_time_range.type in ("before", "after"):
-        raise ValidationError(path, f"aggregation is not allowed with an unbounded window "
-                              f"({f.primary_time_range.type!r}); use inTheLast, between or on")
+        raise ValidationError(
+            path,
+            f"aggregation is not allowed with an unbounded window "
+            f"({f.primary_time_range.type!r}); use inTheLast, between or on",
+        )
     _check_operator(group.operator, f"{path}.filter_operator")
     if len(group.filters) != 1:
-        raise ValidationError(f"{path}.filters", f"must hold exactly one aggregation condition, got "
-                              f"{len(group.filters)}")
+        raise ValidationError(
+            f"{path}.filters", f"must hold exactly one aggregation condition, got {len(group.filters)}"
+        )
     agg = group.filters[0]
     at = f"{path}.filters[0]"
     if isinstance(agg, RawFilter):
@@ -598,8 +675,9 @@ def _check_aggregation_condition(a: Aggregation, path: str) -> None:
         raise ValidationError(at("operator"), f"must be one of {_one_of(AGGREGATION_OPERATORS)}")
     numeric = _is_number(a.value) or (a.is_dynamic_value is True and isinstance(a.value, str))
     if a.value is None or not numeric:
-        raise ValidationError(at("value"), "is required: a number (or a personalization token with "
-                              "is_dynamic_value: true)")
+        raise ValidationError(
+            at("value"), "is required: a number (or a personalization token with is_dynamic_value: true)"
+        )
     if a.operator == "between":
         if not _is_number(a.value1):
             raise ValidationError(at("value1"), "is required with operator 'between': a number")
@@ -610,9 +688,10 @@ def _check_aggregation_condition(a: Aggregation, path: str) -> None:
     if a.comparator is not None and a.comparator not in COMPARATORS:
         raise ValidationError(at("comparator"), f"must be one of {_one_of(COMPARATORS)} (or absent)")
     if (a.comparator is None) != (a.base_time_range is None):
-        raise ValidationError(at("base_time_range"),
-                              "is required exactly when comparator is set" if a.comparator else
-                              "only allowed together with comparator")
+        raise ValidationError(
+            at("base_time_range"),
+            "is required exactly when comparator is set" if a.comparator else "only allowed together with comparator",
+        )
     base = a.base_time_range
     if base is not None:
         b = f"{path}.base_time_range"
@@ -647,16 +726,20 @@ def _check_affinity(f: AffinityFilter, path: str) -> None:
         value = getattr(f, key)
         if key == wanted:
             if not (_is_count(value, 1) and value <= 100):
-                raise ValidationError(at(key), f"is required with operator_type {f.operator_type!r}: "
-                                      "a whole number from 1 to 100")
+                raise ValidationError(
+                    at(key), f"is required with operator_type {f.operator_type!r}: a whole number from 1 to 100"
+                )
         elif value is not None:
             users = "minimum" if key == "percent_of_times" else "top or bottom"
             raise ValidationError(at(key), f"only allowed with operator_type {users}")
-    _check_attribute_group(f.psychographic_attributes, at("psychographic_attributes"), "psychographic",
-                           allow_empty=False)
+    _check_attribute_group(
+        f.psychographic_attributes, at("psychographic_attributes"), "psychographic", allow_empty=False
+    )
     if f.attributes is not None:
         _check_attribute_group(f.attributes, at("attributes"), "event", allow_empty=True)
     if f.primary_time_range is None:
-        raise ValidationError(at("primary_time_range"), "is required for affinity filters: e.g. "
-                              '{"type": "inTheLast", "value_type": "relative_past", "days": 90}')
+        raise ValidationError(
+            at("primary_time_range"),
+            'is required for affinity filters: e.g. {"type": "inTheLast", "value_type": "relative_past", "days": 90}',
+        )
     _check_window(f.primary_time_range, at("primary_time_range"))

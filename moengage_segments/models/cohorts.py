@@ -69,7 +69,7 @@ def check_cohort(cohort: Any) -> Cohort:
         raise ValidationError("cohort.name", "must not start with '.'")
     bad = sorted(set(name) & COHORT_NAME_FORBIDDEN)
     if bad:
-        raise ValidationError("cohort.name", f"must not contain {' '.join(bad)} (forbidden: | * ? \\ : < > = $ \")")
+        raise ValidationError("cohort.name", f'must not contain {" ".join(bad)} (forbidden: | * ? \\ : < > = $ ")')
     if cohort.description is not None and not isinstance(cohort.description, str):
         raise ValidationError("cohort.description", "must be a string or None")
     return cohort
@@ -87,4 +87,3 @@ def check_action(action: Any) -> CohortAction:
     if action not in allowed:
         raise ValidationError("action", f"must be {' or '.join(repr(a) for a in allowed)}, got {action!r}")
     return cast(CohortAction, action)
-

@@ -46,24 +46,44 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("--host", default="127.0.0.1", help="loopback address to bind: 127.0.0.1, ::1 or localhost "
-        "(default: 127.0.0.1)")
+    add(
+        "--host", default="127.0.0.1", help="loopback address to bind: 127.0.0.1, ::1 or localhost (default: 127.0.0.1)"
+    )
     add("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
     add("--workspace-id", default=DEFAULT_WORKSPACE_ID, help=f"workspace ID (default: {DEFAULT_WORKSPACE_ID})")
     add("--api-key", default=None, help=f"API key; yours is never printed (default: {DEFAULT_API_KEY})")
     add("--db-name", default=DEFAULT_DB_NAME, help=f"database name, MOE-DBNAME (default: {DEFAULT_DB_NAME})")
-    add("--time-scale", type=float, default=1.0, help="how fast emulated time runs; 60 = a minute lasts a "
-        "second (default: 1.0)")
-    add("--no-rate-limits", action="store_true", help="disable every rate limit (default: the documented "
-        "limits are enforced)")
-    add("--accept-any-uid", action="store_true", help="cohort pushes add uids that were never seeded "
-        "(default: only seeded uids join)")
-    add("--strict", action="store_true", help="stricter reading of rules the sources disagree on "
-        "(default: off)")
-    add("--generate-users", type=int, default=0, metavar="N", help="seed N users user-0000000... with "
-        "e-mails (default: 0)")
-    add("--max-cohort-body-bytes", type=int, default=128_000, metavar="BYTES", help="cohort-sync body cap, "
-        "413 above it (default: 128000)")
+    add(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="how fast emulated time runs; 60 = a minute lasts a second (default: 1.0)",
+    )
+    add(
+        "--no-rate-limits",
+        action="store_true",
+        help="disable every rate limit (default: the documented limits are enforced)",
+    )
+    add(
+        "--accept-any-uid",
+        action="store_true",
+        help="cohort pushes add uids that were never seeded (default: only seeded uids join)",
+    )
+    add("--strict", action="store_true", help="stricter reading of rules the sources disagree on (default: off)")
+    add(
+        "--generate-users",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed N users user-0000000... with e-mails (default: 0)",
+    )
+    add(
+        "--max-cohort-body-bytes",
+        type=int,
+        default=128_000,
+        metavar="BYTES",
+        help="cohort-sync body cap, 413 above it (default: 128000)",
+    )
     return parser
 
 

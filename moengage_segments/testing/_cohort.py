@@ -122,5 +122,3 @@ async def cohort_sync(core: Core, request: web.Request, ws: Workspace) -> web.Re
             existing.members.difference_update(uids)
             existing.touch()
     return web.Response(status=200, body=_SUCCESS, content_type="application/json")
-
-

@@ -434,9 +434,7 @@ class Emulator:
 
         return self._call(read)
 
-    def segments(
-        self, *, kind: SegmentKind | None = None, workspace_id: str | None = None
-    ) -> list[SegmentInfo]:
+    def segments(self, *, kind: SegmentKind | None = None, workspace_id: str | None = None) -> list[SegmentInfo]:
         """Snapshots of every segment (optionally of one kind), oldest first.
 
         Example::
@@ -444,9 +442,7 @@ class Emulator:
             [s.name for s in emu.segments(kind="filter")]
         """
         return self._call(
-            lambda: [
-                s.info() for s in self._ws(workspace_id).segments.values() if kind is None or s.kind == kind
-            ]
+            lambda: [s.info() for s in self._ws(workspace_id).segments.values() if kind is None or s.kind == kind]
         )
 
     def find_segment(self, name: str, *, workspace_id: str | None = None) -> SegmentInfo | None:

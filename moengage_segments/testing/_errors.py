@@ -60,9 +60,7 @@ V3_FORBIDDEN = (
 )
 V3_CYCLE = "Circular reference detected in the custom segment definition."
 ACTIVE_LIMIT = "Total active segments limit breached. Request rejected!"
-SERVER_ERROR = (
-    "An unexpected error was encountered while processing this request. Please contact MoEngage Team"
-)
+SERVER_ERROR = "An unexpected error was encountered while processing this request. Please contact MoEngage Team"
 FILE_OPS_LIMIT = "File segment operations limit breached. Please retry after some time."
 COHORT_RATE = "Rate limits for customers exceeded. Please Try After Some Time"
 COHORT_APP_SECRET = "App Secret key mismatch. Please login to the dashboard to verify key"

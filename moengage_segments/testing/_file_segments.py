@@ -133,9 +133,7 @@ def _check_user_quota(core: Core) -> None:
 
 
 def _accepted(op: FileOp, segment: _Segment) -> web.Response:
-    return json_response(
-        202, {"message": _ACCEPTED[op], "success": True, "cs_name": segment.name, "cs_id": segment.id}
-    )
+    return json_response(202, {"message": _ACCEPTED[op], "success": True, "cs_name": segment.name, "cs_id": segment.id})
 
 
 async def create_file_segment(core: Core, request: web.Request, ws: Workspace) -> web.Response:

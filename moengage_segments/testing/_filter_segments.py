@@ -76,8 +76,8 @@ def _level_of(ws: Workspace, seen: frozenset[str] = frozenset()) -> Any:
         if segment is None or segment.included_filters is None or segment_id in seen:
             return 0
         inner = _level_of(ws, seen | {segment_id})
-        return max(F.nesting_level(segment.included_filters, inner),
-                   F.nesting_level(segment.excluded_filters, inner))
+        return max(F.nesting_level(segment.included_filters, inner), F.nesting_level(segment.excluded_filters, inner))
+
     return level
 
 
@@ -138,8 +138,7 @@ def _validate(group: Any, path: str, strict: bool) -> None:
 def _check_unique(ws: Workspace, name: str, canonical: str, self_id: str | None) -> None:
     if ws.name_taken(name, exclude=self_id):
         message = (
-            f"Another custom-segment already exists with the same name: {name}. "
-            "Please change the custom-segment name."
+            f"Another custom-segment already exists with the same name: {name}. Please change the custom-segment name."
         )
         raise Reject(v3_error(409, "Resource not created", message), "duplicate name")
     for other in ws.segments.values():
@@ -149,8 +148,7 @@ def _check_unique(ws: Workspace, name: str, canonical: str, self_id: str | None)
                 "Please reuse the same or update the filters"
             )
             raise Reject(
-                v3_error(409, "Resource not created", message,
-                         existing_cs_name=other.name, existing_cs_id=other.id),
+                v3_error(409, "Resource not created", message, existing_cs_name=other.name, existing_cs_id=other.id),
                 "duplicate definition",
             )
 
@@ -159,6 +157,7 @@ def _describe(ws: Workspace, included: Any, excluded: Any) -> str:
     def name_of(segment_id: str) -> str | None:
         segment = ws.segments.get(segment_id)
         return segment.name if segment else None
+
     return F.describe(included, name_of, excluded=excluded)
 
 
@@ -197,8 +196,9 @@ async def create_filter_segment(core: Core, request: web.Request, ws: Workspace)
     active = ws.active_count()
     if active >= core.config.max_active_segments:
         raise Reject(
-            v3_error(429, "Too Many Requests", E.ACTIVE_LIMIT,
-                     actual_count=active + 1, limit=core.config.max_active_segments),
+            v3_error(
+                429, "Too Many Requests", E.ACTIVE_LIMIT, actual_count=active + 1, limit=core.config.max_active_segments
+            ),
             "active segment cap",
         )
     segment = ws.add_segment(

@@ -96,9 +96,7 @@ def references(*groups: Any) -> frozenset[str]:
 
         references(included, excluded)  # frozenset({'65f1...'})
     """
-    return frozenset(
-        str(f["id"]) for g in groups for f in iter_filters(g) if f.get("filter_type") == "custom_segments"
-    )
+    return frozenset(str(f["id"]) for g in groups for f in iter_filters(g) if f.get("filter_type") == "custom_segments")
 
 
 def nesting_level(group: Any, level_of: Callable[[str], int]) -> int:
@@ -192,11 +190,24 @@ def echo(group: Any) -> Any:
 # description
 # ---------------------------------------------------------------------------------------------------
 _OP_WORDS = {
-    "in": "is", "is": "is", "contains": "contains", "startsWith": "starts with", "endsWith": "ends with",
-    "containsInTheFollowing": "contains any of", "startsWithInTheFollowing": "starts with any of",
-    "endsWithInTheFollowing": "ends with any of", "exists": "exists", "lessThan": "is less than",
-    "greaterThan": "is greater than", "between": "is between", "on": "is on", "before": "is before",
-    "after": "is after", "inTheLast": "is in the last", "inTheNext": "is in the next", "today": "is today",
+    "in": "is",
+    "is": "is",
+    "contains": "contains",
+    "startsWith": "starts with",
+    "endsWith": "ends with",
+    "containsInTheFollowing": "contains any of",
+    "startsWithInTheFollowing": "starts with any of",
+    "endsWithInTheFollowing": "ends with any of",
+    "exists": "exists",
+    "lessThan": "is less than",
+    "greaterThan": "is greater than",
+    "between": "is between",
+    "on": "is on",
+    "before": "is before",
+    "after": "is after",
+    "inTheLast": "is in the last",
+    "inTheNext": "is in the next",
+    "today": "is today",
 }
 
 
@@ -266,8 +277,7 @@ def _time_range_text(time_range: Any) -> str:
     return f" {kind} {value}"
 
 
-def describe(group: Any, segment_name: Callable[[str], str | None] = lambda _sid: None,
-             excluded: Any = None) -> str:
+def describe(group: Any, segment_name: Callable[[str], str | None] = lambda _sid: None, excluded: Any = None) -> str:
     """A readable summary such as ``age is greater than 18 AND (country is US OR country is UK)``.
 
     Example::
@@ -277,9 +287,7 @@ def describe(group: Any, segment_name: Callable[[str], str | None] = lambda _sid
     if not isinstance(group, dict):
         return ""
     joiner = f" {str(group.get('filter_operator', 'and')).upper()} "
-    text = joiner.join(
-        _describe_filter(f, segment_name) for f in group.get("filters", []) if isinstance(f, dict)
-    )
+    text = joiner.join(_describe_filter(f, segment_name) for f in group.get("filters", []) if isinstance(f, dict))
     if excluded:
         text += f" EXCLUDING ({describe(excluded, segment_name)})"
     return text

@@ -90,26 +90,36 @@ def _allowed_keys() -> str:
 def _window(key: str, value: object) -> Window:
     if isinstance(value, Window):
         return value
-    if (isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) == 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+    if (
+        isinstance(value, Sequence)
+        and not isinstance(value, (str, bytes))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
         try:
             return Window(int(value[0]), float(value[1]))
         except ValueError as exc:
-            raise ValueError(f"rate_limits[{key!r}]: bad window {tuple(value)!r}: limit and period must be "
-                             f"> 0 ({exc})") from None
-    raise TypeError(f"rate_limits[{key!r}]: expected Window(limit, period) or a (limit, period) pair, "
-                    f"got {value!r}")
+            raise ValueError(
+                f"rate_limits[{key!r}]: bad window {tuple(value)!r}: limit and period must be > 0 ({exc})"
+            ) from None
+    raise TypeError(f"rate_limits[{key!r}]: expected Window(limit, period) or a (limit, period) pair, got {value!r}")
 
 
 def _windows(key: str, value: object) -> tuple[Window, ...]:
     if isinstance(value, Window):
         return (value,)
-    if (isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) == 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+    if (
+        isinstance(value, Sequence)
+        and not isinstance(value, (str, bytes))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
         return (_window(key, value),)  # one bare (limit, period) pair
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise TypeError(f"rate_limits[{key!r}]: expected a list of Window(limit, period) or (limit, period) "
-                        f"pairs (empty: no limit), got {value!r}")
+        raise TypeError(
+            f"rate_limits[{key!r}]: expected a list of Window(limit, period) or (limit, period) "
+            f"pairs (empty: no limit), got {value!r}"
+        )
     return tuple(_window(key, item) for item in value)
 
 
@@ -150,8 +160,10 @@ def resolve_rate_limits(spec: RateLimitSpec) -> dict[str, tuple[Window, ...]]:
         windows = _windows(key, value)
         for bucket in FAMILY_BUCKETS.get(key, (key,)):
             if bucket in given:
-                raise ValueError(f"rate_limits sets bucket {bucket!r} twice (as {given[bucket]!r} and {key!r}); "
-                                 "give each bucket once")
+                raise ValueError(
+                    f"rate_limits sets bucket {bucket!r} twice (as {given[bucket]!r} and {key!r}); "
+                    "give each bucket once"
+                )
             given[bucket] = key
             base[bucket] = windows
     return base

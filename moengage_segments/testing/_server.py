@@ -62,24 +62,33 @@ _FS = "/v2/custom-segments/file-segment"
 ENDPOINTS: dict[str, Endpoint] = {
     e.key: e
     for e in (
-        Endpoint("create_file_segment", "file", "file_segment_ops", "POST", (_FS,),
-                 _file_segments.create_file_segment),
+        Endpoint("create_file_segment", "file", "file_segment_ops", "POST", (_FS,), _file_segments.create_file_segment),
         Endpoint("add_users", "file", "file_segment_ops", "PUT", (f"{_FS}/add-users",), _file_segments.add_users),
-        Endpoint("remove_users", "file", "file_segment_ops", "PUT", (f"{_FS}/remove-users",),
-                 _file_segments.remove_users),
-        Endpoint("replace_users", "file", "file_segment_ops", "PUT", (f"{_FS}/replace",),
-                 _file_segments.replace_users),
+        Endpoint(
+            "remove_users", "file", "file_segment_ops", "PUT", (f"{_FS}/remove-users",), _file_segments.remove_users
+        ),
+        Endpoint("replace_users", "file", "file_segment_ops", "PUT", (f"{_FS}/replace",), _file_segments.replace_users),
         Endpoint("archive", "manage", "archive", "PATCH", ("/v2/custom-segments/archive",), _manage.archive),
-        Endpoint("unarchive", "manage", "unarchive", "PATCH", ("/v2/custom-segments/unarchive",),
-                 _manage.unarchive),
+        Endpoint("unarchive", "manage", "unarchive", "PATCH", ("/v2/custom-segments/unarchive",), _manage.unarchive),
         Endpoint("list_segments", "filter", "list_segments", "GET", _V3, _filter_segments.list_segments),
-        Endpoint("create_filter_segment", "filter", "create_filter_segment", "POST", _V3,
-                 _filter_segments.create_filter_segment),
+        Endpoint(
+            "create_filter_segment",
+            "filter",
+            "create_filter_segment",
+            "POST",
+            _V3,
+            _filter_segments.create_filter_segment,
+        ),
         Endpoint("get_segment", "filter", "get_segment", "GET", _V3_ID, _filter_segments.get_segment),
-        Endpoint("update_filter_segment", "filter", "update_filter_segment", "PATCH", _V3_ID,
-                 _filter_segments.update_filter_segment),
-        Endpoint("cohort_sync", "cohort", "cohort_sync", "POST", ("/v1/integrations/cohortsync",),
-                 _cohort.cohort_sync),
+        Endpoint(
+            "update_filter_segment",
+            "filter",
+            "update_filter_segment",
+            "PATCH",
+            _V3_ID,
+            _filter_segments.update_filter_segment,
+        ),
+        Endpoint("cohort_sync", "cohort", "cohort_sync", "POST", ("/v1/integrations/cohortsync",), _cohort.cohort_sync),
     )
 }
 

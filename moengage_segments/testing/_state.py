@@ -156,9 +156,7 @@ class Workspace:
         self._index: dict[str, dict[str, set[str]]] = {}  # attribute -> value -> uids
 
     # --- users -------------------------------------------------------------------------------------
-    def add_users(
-        self, uids: Iterable[str], attributes: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> None:
+    def add_users(self, uids: Iterable[str], attributes: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.users.update(uids)
         if attributes:
             for uid, attrs_ in attributes.items():

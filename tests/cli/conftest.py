@@ -24,8 +24,12 @@ def cli_env(emu: Emulator | None, extra: Mapping[str, str] | None = None) -> dic
     """The environment of a CLI subprocess: no inherited MOENGAGE_* except the emulator's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOENGAGE_")}
     if emu is not None:
-        env.update(MOENGAGE_BASE_URL=emu.base_url, MOENGAGE_WORKSPACE_ID=WORKSPACE_ID,
-                   MOENGAGE_API_KEY=API_KEY, MOENGAGE_DB_NAME=DB_NAME)
+        env.update(
+            MOENGAGE_BASE_URL=emu.base_url,
+            MOENGAGE_WORKSPACE_ID=WORKSPACE_ID,
+            MOENGAGE_API_KEY=API_KEY,
+            MOENGAGE_DB_NAME=DB_NAME,
+        )
     env.update(extra or {})
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -48,11 +52,20 @@ def emu() -> Iterator[Emulator]:
 def run(emu: Emulator) -> RunCLI:
     """Run the CLI against ``emu``; every call also checks that the API key was not printed."""
 
-    def invoke(*args: str, stdin: str | None = None, env: Mapping[str, str] | None = None,
-               timeout: float = 60, connect: bool = True) -> subprocess.CompletedProcess[str]:
+    def invoke(
+        *args: str,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60,
+        connect: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [sys.executable, "-m", "moengage_segments", *args], input=stdin, capture_output=True, text=True,
-            env=cli_env(emu if connect else None, env), timeout=timeout,
+            [sys.executable, "-m", "moengage_segments", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=cli_env(emu if connect else None, env),
+            timeout=timeout,
         )
         assert_no_secret(proc.stdout, proc.stderr)
         return proc

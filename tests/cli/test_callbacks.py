@@ -78,8 +78,12 @@ async def test_callbacks_are_routed_by_segment_name_in_arrival_order() -> None:
 
 async def test_failure_callback_is_returned_not_raised() -> None:
     async with CallbackServer() as receiver:
-        payload = {"segment_name": "vip", "request_id": "x", "status": 400,
-                   "error_message": "File download failed. Created custom_segment contains 0 users."}
+        payload = {
+            "segment_name": "vip",
+            "request_id": "x",
+            "status": 400,
+            "error_message": "File download failed. Created custom_segment contains 0 users.",
+        }
         await _post(receiver.url, payload)
         result = await receiver.wait_for("vip", timeout=1)
         assert not result.succeeded and result.error_message is not None
@@ -164,12 +168,14 @@ async def test_url_before_start_is_an_error_and_close_is_idempotent() -> None:
 
 # --- CallbackServer.in_thread: the same server for synchronous code ------------------------------------
 
+
 def _post_sync(url: str, body: Any) -> int:
     import json
     import urllib.request
 
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return int(response.status)
 

@@ -45,8 +45,19 @@ def test_dry_run_needs_no_credentials(run: RunCLI, tmp_path: Path) -> None:
 
 def test_push_writes_report_and_adds_members(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
-    proc = run("cohort", "add", str(_uid_file(tmp_path)), *COHORT, "--report", str(report_path),
-               "--max-request-bytes", "10000", "--max-in-flight", "4", "--json")
+    proc = run(
+        "cohort",
+        "add",
+        str(_uid_file(tmp_path)),
+        *COHORT,
+        "--report",
+        str(report_path),
+        "--max-request-bytes",
+        "10000",
+        "--max-in-flight",
+        "4",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
     written = json.loads(report_path.read_text())
@@ -138,9 +149,27 @@ def test_ctrl_c_cancels_cleanly_reports_and_exits_130(emu: Emulator, tmp_path: P
     path, report = _uid_file(tmp_path), tmp_path / "report.json"
     emu.faults.set_random(Fault.slow(0.5), 1.0, target="cohort")  # every request takes half a second
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moengage_segments", "cohort", "add", str(path), *COHORT, "--report", str(report),
-         "--max-request-bytes", "5000", "--max-in-flight", "1", "--checkpoint", str(tmp_path / "j")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(emu),
+        [
+            sys.executable,
+            "-m",
+            "moengage_segments",
+            "cohort",
+            "add",
+            str(path),
+            *COHORT,
+            "--report",
+            str(report),
+            "--max-request-bytes",
+            "5000",
+            "--max-in-flight",
+            "1",
+            "--checkpoint",
+            str(tmp_path / "j"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(emu),
     )
     assert proc.stderr is not None
     first_progress = proc.stderr.readline()  # the first progress line: the push is under way
@@ -167,7 +196,11 @@ def test_ctrl_c_with_stdin_still_open_exits_at_once_and_says_the_rest_was_not_re
     emu.faults.set_random(Fault.slow(0.5), 1.0, target="cohort")
     proc = subprocess.Popen(
         [sys.executable, "-m", "moengage_segments", "cohort", "add", "-", *COHORT, "--max-in-flight", "1"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(emu),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(emu),
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
@@ -189,9 +222,23 @@ def test_ctrl_c_early_in_a_large_file_says_the_rest_was_not_read(emu: Emulator, 
     path, report = _uid_file(tmp_path, 400_000), tmp_path / "report.json"  # ~5 MB, read in 1 MiB blocks
     emu.faults.set_random(Fault.slow(0.5), 1.0, target="cohort")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moengage_segments", "cohort", "add", str(path), *COHORT, "--max-in-flight", "1",
-         "--report", str(report)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(emu),
+        [
+            sys.executable,
+            "-m",
+            "moengage_segments",
+            "cohort",
+            "add",
+            str(path),
+            *COHORT,
+            "--max-in-flight",
+            "1",
+            "--report",
+            str(report),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(emu),
     )
     assert proc.stderr is not None
     assert "cohort add churn" in proc.stderr.readline()
@@ -200,12 +247,15 @@ def test_ctrl_c_early_in_a_large_file_says_the_rest_was_not_read(emu: Emulator, 
     assert proc.returncode == 130, err
     written = json.loads(report.read_text())
     assert written["cancelled"] is True and written["submitted"] < 400_000
-    assert (f"interrupted: {written['accepted']:,} accepted, {written['not_sent']:,} read but not sent "
-            "(the rest of the input was not read).") in out
+    assert (
+        f"interrupted: {written['accepted']:,} accepted, {written['not_sent']:,} read but not sent "
+        "(the rest of the input was not read)."
+    ) in out
 
 
-def test_default_cohort_name_error_names_both_flags_before_any_progress(run: RunCLI, emu: Emulator,
-                                                                     tmp_path: Path) -> None:
+def test_default_cohort_name_error_names_both_flags_before_any_progress(
+    run: RunCLI, emu: Emulator, tmp_path: Path
+) -> None:
     proc = run("cohort", "add", str(_uid_file(tmp_path, 10)), "--cohort-id", "bad|id", "--partner", "warehouse")
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
@@ -218,8 +268,9 @@ def test_unwritable_report_path_is_refused_before_sending(run: RunCLI, emu: Emul
     path = _uid_file(tmp_path, 10)
     proc = run("cohort", "add", str(path), *COHORT, "--report", str(tmp_path / "missing" / "r.json"))
     assert proc.returncode == 2
-    assert proc.stderr.splitlines() == [f"error: --report {tmp_path / 'missing' / 'r.json'}: directory "
-                                        f"{tmp_path / 'missing'} does not exist"]
+    assert proc.stderr.splitlines() == [
+        f"error: --report {tmp_path / 'missing' / 'r.json'}: directory {tmp_path / 'missing'} does not exist"
+    ]
     proc = run("cohort", "add", str(path), *COHORT, "--report", str(tmp_path), "--json")
     assert proc.returncode == 2 and f"--report {tmp_path}: is a directory" in proc.stderr
     proc = run("cohort", "add", str(path), *COHORT, "--failed-uids", str(tmp_path / "nope" / "f.txt"))
@@ -242,9 +293,25 @@ def test_report_that_fails_after_the_push_still_prints_the_summary(emu: Emulator
     out_dir.mkdir()
     emu.faults.set_random(Fault.slow(0.3), 1.0, target="cohort")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moengage_segments", "cohort", "add", str(_uid_file(tmp_path, 300)), *COHORT,
-         "--report", str(out_dir / "r.json"), "--max-request-bytes", "2000", "--max-in-flight", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(emu),
+        [
+            sys.executable,
+            "-m",
+            "moengage_segments",
+            "cohort",
+            "add",
+            str(_uid_file(tmp_path, 300)),
+            *COHORT,
+            "--report",
+            str(out_dir / "r.json"),
+            "--max-request-bytes",
+            "2000",
+            "--max-in-flight",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(emu),
     )
     assert proc.stderr is not None
     assert "cohort add churn" in proc.stderr.readline()  # checked and under way: now take the directory away
@@ -269,8 +336,19 @@ def test_report_failure_after_a_partial_push_exits_3(
     monkeypatch.setattr(cohort_module, "_write", failing_write)
     emu.faults.script(Fault("status", 400), target="cohort")
     report = tmp_path / "r.json"
-    code, out, err = run_main("cohort", "add", str(_uid_file(tmp_path)), *COHORT, "--report", str(report),
-                              "--max-request-bytes", "10000", "--max-in-flight", "1", "--json")
+    code, out, err = run_main(
+        "cohort",
+        "add",
+        str(_uid_file(tmp_path)),
+        *COHORT,
+        "--report",
+        str(report),
+        "--max-request-bytes",
+        "10000",
+        "--max-in-flight",
+        "1",
+        "--json",
+    )
     assert code == 3
     doc = json.loads(out)
     assert doc["failed"] > 0 and doc["accepted"] > 0

@@ -24,15 +24,22 @@ def _read_json_document(stream: object) -> dict[str, object]:
 def test_emulator_serves_until_ctrl_c(run: RunCLI) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "moengage_segments", "emulator", "--port", "0", "--generate-users", "10", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(None),
     )
     try:
         info = _read_json_document(proc.stdout)
         assert str(info["base_url"]).startswith("http://127.0.0.1:")
         assert info["api_key"] == "emulator-api-key"  # the public default, printed because the user gave none
         assert info["uids"] == ["user-0000000", "user-0000009"]  # the seeded uids' format
-        env = {"MOENGAGE_BASE_URL": str(info["base_url"]), "MOENGAGE_WORKSPACE_ID": str(info["workspace_id"]),
-               "MOENGAGE_API_KEY": str(info["api_key"]), "MOENGAGE_DB_NAME": str(info["db_name"])}
+        env = {
+            "MOENGAGE_BASE_URL": str(info["base_url"]),
+            "MOENGAGE_WORKSPACE_ID": str(info["workspace_id"]),
+            "MOENGAGE_API_KEY": str(info["api_key"]),
+            "MOENGAGE_DB_NAME": str(info["db_name"]),
+        }
         listed = run("segments", "list", "--json", connect=False, env=env)
         assert listed.returncode == 0 and json.loads(listed.stdout) == []
     finally:
@@ -46,7 +53,10 @@ def test_emulator_never_echoes_a_key_the_user_chose(run: RunCLI) -> None:
     key = "sk-user-CHOSEN-KEY-999"
     proc = subprocess.Popen(
         [sys.executable, "-m", "moengage_segments", "emulator", "--port", "0", "--generate-users", "1000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(None, {"MOENGAGE_API_KEY": key}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(None, {"MOENGAGE_API_KEY": key}),
     )
     banner = ""
     try:

@@ -52,8 +52,10 @@ def test_allow_insecure_http_reaches_the_client() -> None:
     from moengage_segments.cli.redact import Redactor
 
     base = ["--workspace-id", "w", "--api-key", "some-key", "--base-url", "http://example.com"]
-    for argv in (["segments", "list", *base, "--allow-insecure-http"], ["--allow-insecure-http", "segments", "list",
-                                                                        *base]):
+    for argv in (
+        ["segments", "list", *base, "--allow-insecure-http"],
+        ["--allow-insecure-http", "segments", "list", *base],
+    ):
         args = parse_args(argv)
         client = Context(args, make_output(json_mode=True), Redactor()).client()
         assert client.settings.base_url == "http://example.com"
@@ -63,8 +65,19 @@ def test_allow_insecure_http_reaches_the_client() -> None:
 
 
 def test_bad_data_center_and_segment_id_are_2(run: RunCLI) -> None:
-    assert run("segments", "list", "--data-center", "99", "--base-url", "", connect=False,
-               env={"MOENGAGE_WORKSPACE_ID": "w", "MOENGAGE_API_KEY": "some-key"}).returncode == 2
+    assert (
+        run(
+            "segments",
+            "list",
+            "--data-center",
+            "99",
+            "--base-url",
+            "",
+            connect=False,
+            env={"MOENGAGE_WORKSPACE_ID": "w", "MOENGAGE_API_KEY": "some-key"},
+        ).returncode
+        == 2
+    )
     proc = run("segments", "get", "not-an-id", "--json")
     assert proc.returncode == 2
     assert json.loads(proc.stdout)["error"]["field"] == "segment_id"
@@ -103,8 +116,7 @@ def test_key_inside_an_error_message_is_masked(run: RunCLI) -> None:
     # Credentials in the URL are refused without echoing them, in the CLI's words.
     proc = run("segments", "list", "--base-url", f"http://user:{API_KEY}@127.0.0.1:1")
     assert proc.returncode == 2
-    assert proc.stderr == ("error: --base-url must not contain credentials (user:password@); "
-                           "pass --api-key instead\n")
+    assert proc.stderr == ("error: --base-url must not contain credentials (user:password@); pass --api-key instead\n")
 
 
 def test_key_given_as_flag_is_masked_in_a_usage_error(run: RunCLI) -> None:

@@ -24,8 +24,17 @@ def test_create_and_wait_for_the_callback(run: RunCLI, emu: Emulator) -> None:
 
 
 def test_add_remove_replace_by_name_and_id(run: RunCLI, emu: Emulator) -> None:
-    created = run("file", "create", "vip", "--file-url", emu.host_file("a.csv", _uids(emu, 0, 10)),
-                  "--expiry-days", "7", "--wait", "--json")
+    created = run(
+        "file",
+        "create",
+        "vip",
+        "--file-url",
+        emu.host_file("a.csv", _uids(emu, 0, 10)),
+        "--expiry-days",
+        "7",
+        "--wait",
+        "--json",
+    )
     seg_id = json.loads(created.stdout)["ack"]["segment_id"]
 
     proc = run("file", "add", "vip", "--file-url", emu.host_file("b.csv", _uids(emu, 10, 20)), "--wait", "--json")

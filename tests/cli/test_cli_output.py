@@ -31,11 +31,9 @@ class _Tty(io.StringIO):
 
 
 def test_plain_renderer_when_not_a_terminal_or_json_or_plain() -> None:
-    assert isinstance(make_output(json_mode=False, stdout=io.StringIO(), stderr=io.StringIO()).renderer,
-                      PlainRenderer)
+    assert isinstance(make_output(json_mode=False, stdout=io.StringIO(), stderr=io.StringIO()).renderer, PlainRenderer)
     assert isinstance(make_output(json_mode=True, stdout=_Tty(), stderr=_Tty()).renderer, PlainRenderer)
-    assert isinstance(make_output(json_mode=False, plain=True, stdout=_Tty(), stderr=_Tty()).renderer,
-                      PlainRenderer)
+    assert isinstance(make_output(json_mode=False, plain=True, stdout=_Tty(), stderr=_Tty()).renderer, PlainRenderer)
 
 
 @pytest.mark.skipif(not rich_available(), reason="rich not installed")
@@ -44,8 +42,12 @@ def test_rich_renderer_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     out, err = _Tty(), _Tty()
     output = make_output(json_mode=False, stdout=out, stderr=err)
     assert isinstance(output.renderer, RichRenderer)
-    output.emit(Result(data=None, views=(Table(("id", "name"), [("abc", "vip")], title="segments"),
-                                         Fields((("users", 1234),)), Text("done"))))
+    output.emit(
+        Result(
+            data=None,
+            views=(Table(("id", "name"), [("abc", "vip")], title="segments"), Fields((("users", 1234),)), Text("done")),
+        )
+    )
     text = out.getvalue()
     assert "segments" in text and "vip" in text and "1,234" in text and "done" in text
     with output.progress("pushing", total=10, unit="uids") as bar:
@@ -58,8 +60,14 @@ def test_plain_table_and_fields_are_aligned() -> None:
     renderer = PlainRenderer(out, io.StringIO())
     renderer.render(Table(("id", "name"), [("a", "long-name"), ("bbbb", None)]))
     renderer.render(Fields((("x", 1), ("longer", 2.5)), title="t"))
-    assert out.getvalue().splitlines() == ["id    name", "a     long-name", "bbbb  -", "t", "  x       1",
-                                           "  longer  2.50"]
+    assert out.getvalue().splitlines() == [
+        "id    name",
+        "a     long-name",
+        "bbbb  -",
+        "t",
+        "  x       1",
+        "  longer  2.50",
+    ]
 
 
 def test_json_mode_prints_only_the_data() -> None:
@@ -126,10 +134,22 @@ def test_failed_batch_table_truncates_long_errors_in_plain_output() -> None:
 
     long_error = "HTTP 400: " + "the service explained at length " * 20
     report = CohortSyncReport(
-        action="add_members", cohort_id="c", submitted=10, accepted=5, failed=5, invalid=0, duplicates=0,
-        not_sent=0, skipped=0, requests=2, bytes=100, retries=0, elapsed=1.0,
-        batches=(BatchRecord(index=0, members=5, bytes=50, status="failed", failed=5, error=long_error,
-                             request_id="req-1"),),
+        action="add_members",
+        cohort_id="c",
+        submitted=10,
+        accepted=5,
+        failed=5,
+        invalid=0,
+        duplicates=0,
+        not_sent=0,
+        skipped=0,
+        requests=2,
+        bytes=100,
+        retries=0,
+        elapsed=1.0,
+        batches=(
+            BatchRecord(index=0, members=5, bytes=50, status="failed", failed=5, error=long_error, request_id="req-1"),
+        ),
     )
     out = io.StringIO()
     renderer = PlainRenderer(out, io.StringIO())
@@ -147,8 +167,10 @@ def test_plain_progress_finish_with_final_counts() -> None:
     bar.update(10, detail="1 requests, 1 in flight")
     bar.update(40, detail="4 requests")  # throttled: not printed
     bar.finish("5 requests, interrupted", completed=50)
-    assert stream.getvalue().splitlines() == ["push: 10/100 uids (10%), 1 requests, 1 in flight",
-                                              "push: 50/100 uids (50%), 5 requests, interrupted"]
+    assert stream.getvalue().splitlines() == [
+        "push: 10/100 uids (10%), 1 requests, 1 in flight",
+        "push: 50/100 uids (50%), 5 requests, interrupted",
+    ]
     unknown = io.StringIO()
     PlainProgress(unknown, "push", total=None, unit="uids").finish("done", completed=7)
     assert unknown.getvalue().splitlines() == ["push...", "push: 7 uids, done"]

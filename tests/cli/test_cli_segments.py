@@ -9,12 +9,34 @@ from moengage_segments.testing import Emulator
 
 from .conftest import RunCLI
 
-NEW_YORK = {"filter_operator": "and", "filters": [
-    {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in",
-     "negate": False, "case_sensitive": False, "value": ["New York"]}]}
-LONDON = {"filter_operator": "and", "filters": [
-    {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in",
-     "negate": False, "case_sensitive": False, "value": ["London"]}]}
+NEW_YORK = {
+    "filter_operator": "and",
+    "filters": [
+        {
+            "filter_type": "user_attributes",
+            "name": "city",
+            "data_type": "string",
+            "operator": "in",
+            "negate": False,
+            "case_sensitive": False,
+            "value": ["New York"],
+        }
+    ],
+}
+LONDON = {
+    "filter_operator": "and",
+    "filters": [
+        {
+            "filter_type": "user_attributes",
+            "name": "city",
+            "data_type": "string",
+            "operator": "in",
+            "negate": False,
+            "case_sensitive": False,
+            "value": ["London"],
+        }
+    ],
+}
 
 
 def _definition(tmp_path: Path, doc: object, name: str = "def.json") -> str:
@@ -24,8 +46,9 @@ def _definition(tmp_path: Path, doc: object, name: str = "def.json") -> str:
 
 
 def _create(run: RunCLI, tmp_path: Path, name: str = "ny-users") -> dict[str, object]:
-    proc = run("filter", "create", name, "--definition", _definition(tmp_path, {"included_filters": NEW_YORK}),
-               "--json")
+    proc = run(
+        "filter", "create", name, "--definition", _definition(tmp_path, {"included_filters": NEW_YORK}), "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     created: dict[str, object] = json.loads(proc.stdout)
     return created
@@ -76,8 +99,16 @@ def test_archive_needs_a_name_or_id(run: RunCLI) -> None:
 def test_filter_update_replaces_definition_and_renames(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
     seg_id = str(_create(run, tmp_path)["id"])
     # A bare group is accepted as the included definition.
-    proc = run("filter", "update", seg_id, "--definition", _definition(tmp_path, LONDON, "london.json"),
-               "--name", "london-users", "--json")
+    proc = run(
+        "filter",
+        "update",
+        seg_id,
+        "--definition",
+        _definition(tmp_path, LONDON, "london.json"),
+        "--name",
+        "london-users",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     updated = json.loads(proc.stdout)
     assert updated["name"] == "london-users" and updated["included_filters"] == LONDON
@@ -113,8 +144,9 @@ def test_unreadable_definitions_are_usage_errors(run: RunCLI, tmp_path: Path) ->
 
 def test_duplicate_filter_segment_is_an_api_error(run: RunCLI, tmp_path: Path) -> None:
     _create(run, tmp_path)
-    proc = run("filter", "create", "ny-users", "--definition",
-               _definition(tmp_path, {"included_filters": NEW_YORK}), "--json")
+    proc = run(
+        "filter", "create", "ny-users", "--definition", _definition(tmp_path, {"included_filters": NEW_YORK}), "--json"
+    )
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["error"]["status"] == 409
     assert "409" in proc.stderr

@@ -11,8 +11,11 @@ from moengage_segments import AsyncClient, Cohort, read_uids
 async def main(url: str, uid_file: str, journal: str, max_in_flight: int) -> None:
     async with AsyncClient("ws", "key", base_url=url, rate_limits=None) as client:
         await client.cohorts.add_members(
-            Cohort(id="resume", name="Resume", partner="p"), read_uids(uid_file),
-            max_request_bytes=4_000, max_in_flight=max_in_flight, checkpoint=journal,
+            Cohort(id="resume", name="Resume", partner="p"),
+            read_uids(uid_file),
+            max_request_bytes=4_000,
+            max_in_flight=max_in_flight,
+            checkpoint=journal,
         )
 
 

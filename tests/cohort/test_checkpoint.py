@@ -36,7 +36,13 @@ async def test_resume_after_sigkill_skips_confirmed_and_resends_at_most_max_in_f
     async with Sink(delay=0.02) as sink:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         child = await asyncio.create_subprocess_exec(
-            sys.executable, str(CHILD), sink.url, str(uid_file), str(journal), str(max_in_flight), env=env,
+            sys.executable,
+            str(CHILD),
+            sink.url,
+            str(uid_file),
+            str(journal),
+            str(max_in_flight),
+            env=env,
         )
         try:
             while len(sink.accepted_bodies) < 20:
@@ -52,7 +58,10 @@ async def test_resume_after_sigkill_skips_confirmed_and_resends_at_most_max_in_f
 
         async with client_for(sink.url) as client:
             report = await client.cohorts.add_members(
-                COHORT, read_uids(uid_file), max_request_bytes=4_000, max_in_flight=max_in_flight,
+                COHORT,
+                read_uids(uid_file),
+                max_request_bytes=4_000,
+                max_in_flight=max_in_flight,
                 checkpoint=journal,
             )
         assert sink.members[COHORT.id] == set(uids)
@@ -79,12 +88,14 @@ async def test_resume_after_raise_sends_only_the_rest(tmp_path: Path) -> None:
 
     async with Sink(fault=fail_fifth) as sink, client_for(sink.url) as client:
         with pytest.raises(CohortSyncError) as info:
-            await client.cohorts.add_members(COHORT, uids, max_request_bytes=2_000, max_in_flight=1,
-                                             on_error="raise", checkpoint=journal)
+            await client.cohorts.add_members(
+                COHORT, uids, max_request_bytes=2_000, max_in_flight=1, on_error="raise", checkpoint=journal
+            )
         assert info.value.report.accepted == 4 * len(sink.accepted_bodies[0])
         first = len(sink.accepted_bodies)
-        report = await client.cohorts.add_members(COHORT, uids, max_request_bytes=2_000, max_in_flight=1,
-                                                  checkpoint=journal)
+        report = await client.cohorts.add_members(
+            COHORT, uids, max_request_bytes=2_000, max_in_flight=1, checkpoint=journal
+        )
         assert sink.members[COHORT.id] == set(uids)
         # Nothing confirmed was sent twice.
         assert len(sink.accepted_bodies) - first == len(report.batches) - 4

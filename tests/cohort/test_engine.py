@@ -28,8 +28,14 @@ COHORT = Cohort(id="churn", name="Churn risk", partner="warehouse")
 FAST_RETRY = RetryPolicy(max_attempts=5, base=0.001, cap=0.01, jitter=False)
 
 
-def client_for(url: str, *, retry: RetryPolicy = FAST_RETRY, limits: RateLimits | None = None,
-               workspace: str = "ws", key: str = "key") -> AsyncClient:
+def client_for(
+    url: str,
+    *,
+    retry: RetryPolicy = FAST_RETRY,
+    limits: RateLimits | None = None,
+    workspace: str = "ws",
+    key: str = "key",
+) -> AsyncClient:
     return AsyncClient(workspace, key, base_url=url, rate_limits=limits, retry=retry)
 
 
@@ -43,8 +49,10 @@ def emu_members(emu: Emulator, cohort_id: str = COHORT.id) -> frozenset[str]:
 
 
 def check_accounting(report: CohortSyncReport) -> None:
-    assert report.submitted == report.accepted + report.skipped + report.failed + report.invalid + \
-        report.duplicates + report.not_sent
+    assert (
+        report.submitted
+        == report.accepted + report.skipped + report.failed + report.invalid + report.duplicates + report.not_sent
+    )
     assert report.accepted == sum(b.accepted for b in report.batches)
     assert report.failed == sum(b.failed for b in report.batches)
     json.loads(report.to_json())  # serialisable
@@ -59,8 +67,11 @@ async def test_every_uid_accounted_and_membership_equals_valid_input() -> None:
     check_accounting(report)
     assert (report.submitted, report.accepted, report.invalid, report.duplicates) == (len(items), len(valid), 3, 2)
     assert report.ok and report.failed == 0 and report.not_sent == 0
-    assert report.invalid_reasons == {"empty uid": 1, "uid must be a string, got NoneType": 1,
-                                      "uid too large to fit in one request": 1}
+    assert report.invalid_reasons == {
+        "empty uid": 1,
+        "uid must be a string, got NoneType": 1,
+        "uid too large to fit in one request": 1,
+    }
     assert all(b.status == "accepted" and b.bytes <= 50_000 for b in report.batches)
     assert all(b.bytes >= 0.99 * 50_000 for b in report.batches[:-1])
     assert report.requests == len(report.batches) and report.retries == 0
@@ -94,8 +105,13 @@ async def test_remove_members_and_input_kinds() -> None:
 async def test_retries_after_429_and_503_lose_nothing() -> None:
     uids = [f"member-{i}" for i in range(10_000)]
     async with Emulator(accept_any_uid=True, rate_limits=False) as emu, emu_client(emu) as client:
-        emu.faults.script(Fault.rate_limited(retry_after=0), Fault.server_error(503), Fault.server_error(503),
-                          Fault.connection_reset(after=True), target="cohort")
+        emu.faults.script(
+            Fault.rate_limited(retry_after=0),
+            Fault.server_error(503),
+            Fault.server_error(503),
+            Fault.connection_reset(after=True),
+            target="cohort",
+        )
         report = await client.cohorts.add_members(COHORT, uids, max_request_bytes=20_000, max_in_flight=4)
         assert emu_members(emu) == set(uids)
     check_accounting(report)
@@ -107,8 +123,10 @@ async def test_retries_after_429_and_503_lose_nothing() -> None:
 
 async def test_413_splits_the_batch_and_resends_the_halves() -> None:
     uids = [f"split-{i:05d}" for i in range(6_000)]
-    async with Emulator(accept_any_uid=True, rate_limits=False, max_cohort_body_bytes=20_000) as emu, \
-            emu_client(emu) as client:
+    async with (
+        Emulator(accept_any_uid=True, rate_limits=False, max_cohort_body_bytes=20_000) as emu,
+        emu_client(emu) as client,
+    ):
         report = await client.cohorts.add_members(COHORT, uids, max_request_bytes=70_000, max_in_flight=2)
         assert emu_members(emu) == set(uids)
     check_accounting(report)
@@ -120,8 +138,10 @@ async def test_413_splits_the_batch_and_resends_the_halves() -> None:
 
 async def test_a_single_uid_too_large_for_the_server_fails_with_reason(tmp_path: Path) -> None:
     big = "b" * 300
-    async with Emulator(accept_any_uid=True, rate_limits=False, max_cohort_body_bytes=250) as emu, \
-            emu_client(emu) as client:
+    async with (
+        Emulator(accept_any_uid=True, rate_limits=False, max_cohort_body_bytes=250) as emu,
+        emu_client(emu) as client,
+    ):
         report = await client.cohorts.add_members(COHORT, ["a", big], failed_uids_path=tmp_path / "failed.txt")
         assert emu_members(emu) == {"a"}
     check_accounting(report)
@@ -141,8 +161,7 @@ async def test_collect_finishes_the_run_and_writes_failed_uids(tmp_path: Path) -
     uids = [f"c{i:05d}" for i in range(5_000)]
     failed_path = tmp_path / "failed.txt"
     async with Sink(fault=poison("c02500")) as sink, client_for(sink.url) as client:
-        report = await client.cohorts.add_members(COHORT, uids, max_request_bytes=10_000,
-                                                  failed_uids_path=failed_path)
+        report = await client.cohorts.add_members(COHORT, uids, max_request_bytes=10_000, failed_uids_path=failed_path)
         delivered = sink.members[COHORT.id]
     check_accounting(report)
     failed = [b for b in report.batches if b.status == "failed"]
@@ -159,8 +178,9 @@ async def test_raise_stops_at_first_failed_batch_with_report() -> None:
     seen: list[CohortSyncReport] = []
     async with Sink(fault=poison("r01000"), delay=0.01) as sink, client_for(sink.url) as client:
         with pytest.raises(CohortSyncError) as info:
-            await client.cohorts.add_members(COHORT, uids, max_request_bytes=5_000, max_in_flight=2,
-                                             on_error="raise", on_report=seen.append)
+            await client.cohorts.add_members(
+                COHORT, uids, max_request_bytes=5_000, max_in_flight=2, on_error="raise", on_report=seen.append
+            )
         delivered = len(sink.members.get(COHORT.id, ()))
     report = info.value.report
     assert seen == [report]
@@ -177,8 +197,15 @@ async def test_progress_reports_counts_rate_and_eta() -> None:
         cohorts = client.cohorts
         from moengage_segments._async.cohort_sync import CohortSync
 
-        sync = CohortSync(cohorts._transport, COHORT, "add_members", max_request_bytes=2_000, max_in_flight=2,
-                          on_progress=snapshots.append, progress_interval=0.0)
+        sync = CohortSync(
+            cohorts._transport,
+            COHORT,
+            "add_members",
+            max_request_bytes=2_000,
+            max_in_flight=2,
+            on_progress=snapshots.append,
+            progress_interval=0.0,
+        )
         report = await sync.run(uids)
     assert snapshots[-1].done and snapshots[-1].accepted == report.accepted == len(uids)
     assert snapshots[-1].eta == 0.0 and snapshots[-1].total == len(uids)
@@ -190,8 +217,9 @@ async def test_progress_reports_counts_rate_and_eta() -> None:
 
 async def test_in_flight_bounded_by_max_in_flight() -> None:
     async with Sink(delay=0.02) as sink, client_for(sink.url) as client:
-        await client.cohorts.add_members(COHORT, [f"f{i}" for i in range(3_000)], max_request_bytes=1_000,
-                                         max_in_flight=3)
+        await client.cohorts.add_members(
+            COHORT, [f"f{i}" for i in range(3_000)], max_request_bytes=1_000, max_in_flight=3
+        )
     assert sink.max_in_flight == 3
 
 
@@ -199,8 +227,9 @@ async def test_cancellation_stops_and_reports_what_was_sent() -> None:
     reports: list[CohortSyncReport] = []
     uids = [f"k{i:06d}" for i in range(50_000)]
     async with Sink(delay=0.05) as sink, client_for(sink.url) as client:
-        task = asyncio.ensure_future(client.cohorts.add_members(
-            COHORT, uids, max_request_bytes=4_000, max_in_flight=2, on_report=reports.append))
+        task = asyncio.ensure_future(
+            client.cohorts.add_members(COHORT, uids, max_request_bytes=4_000, max_in_flight=2, on_report=reports.append)
+        )
         while sink.received < 500:  # noqa: ASYNC110  # polling a counter of the test sink
             await asyncio.sleep(0.01)
         task.cancel()
@@ -252,8 +281,9 @@ async def test_paced_by_the_clients_cohort_limiter() -> None:
     limits = RateLimits(cohort=(Window(20, 0.5),), margin=0.0)
     budget = CohortEnvelope(COHORT, "add_members").overhead + 40 * len('{"uid":"l0000"},') - 1
     async with Sink() as sink, client_for(sink.url, limits=limits) as client:
-        report = await client.cohorts.add_members(COHORT, [f"l{i:04d}" for i in range(45 * 40)],
-                                                  max_request_bytes=budget, max_in_flight=8)
+        report = await client.cohorts.add_members(
+            COHORT, [f"l{i:04d}" for i in range(45 * 40)], max_request_bytes=budget, max_in_flight=8
+        )
     assert len(report.batches) == 45 and all(b.members == 40 for b in report.batches)
     assert report.elapsed >= 1.0
     assert 429 not in sink.statuses and report.retries == 0
@@ -262,8 +292,10 @@ async def test_paced_by_the_clients_cohort_limiter() -> None:
 async def test_bad_credentials_stop_a_collect_run_instead_of_failing_every_batch() -> None:
     """A 401 would be the answer to every later batch too: the run stops, the rest is reported not sent."""
     uids = [f"user-{i:06d}" for i in range(300_000)]
-    async with Emulator(accept_any_uid=True, rate_limits=False) as emu, \
-            client_for(emu.base_url, workspace=emu.workspace_id, key="wrong-key") as client:
+    async with (
+        Emulator(accept_any_uid=True, rate_limits=False) as emu,
+        client_for(emu.base_url, workspace=emu.workspace_id, key="wrong-key") as client,
+    ):
         report = await client.cohorts.add_members(COHORT, uids, max_in_flight=4)  # on_error="collect"
         requests_seen = emu.counters.requests
     check_accounting(report)

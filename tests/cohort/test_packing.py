@@ -46,8 +46,11 @@ def expected_body(members: list[str]) -> bytes:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(items=st.lists(any_uid, max_size=120), budget=st.integers(min_value=300, max_value=2_000),
-       chunk=st.integers(min_value=1, max_value=64))
+@given(
+    items=st.lists(any_uid, max_size=120),
+    budget=st.integers(min_value=300, max_value=2_000),
+    chunk=st.integers(min_value=1, max_value=64),
+)
 def test_bodies_fit_round_trip_and_account_for_every_item(items: list[Any], budget: int, chunk: int) -> None:
     packer, batches = pack_all(items, budget, chunk)
     sent: list[str] = []
@@ -70,8 +73,10 @@ def test_bodies_fit_round_trip_and_account_for_every_item(items: list[Any], budg
 
 
 @settings(max_examples=200, deadline=None)
-@given(items=st.lists(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=30), max_size=200),
-       budget=st.integers(min_value=300, max_value=3_000))
+@given(
+    items=st.lists(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=30), max_size=200),
+    budget=st.integers(min_value=300, max_value=3_000),
+)
 def test_greedy_every_batch_but_the_last_is_full(items: list[str], budget: int) -> None:
     _, batches = pack_all(items, budget, chunk=37)
     for batch, following in itertools.pairwise(batches):

@@ -11,12 +11,12 @@ COHORT = Cohort(id="sync-cohort", name="Sync cohort", partner="p")
 def test_sync_client_add_remove_and_plan() -> None:
     uids = [f"s{i:05d}" for i in range(5_000)]
     progress: list[CohortSyncProgress] = []
-    with Emulator.in_thread(accept_any_uid=True, rate_limits=False) as emu, Client(
-        emu.workspace_id, emu.api_key, base_url=emu.base_url, rate_limits=None
-    ) as client:
+    with (
+        Emulator.in_thread(accept_any_uid=True, rate_limits=False) as emu,
+        Client(emu.workspace_id, emu.api_key, base_url=emu.base_url, rate_limits=None) as client,
+    ):
         plan = client.cohorts.plan(COHORT, uids, max_request_bytes=20_000)
-        report = client.cohorts.add_members(COHORT, iter(uids), max_request_bytes=20_000,
-                                            on_progress=progress.append)
+        report = client.cohorts.add_members(COHORT, iter(uids), max_request_bytes=20_000, on_progress=progress.append)
         info = emu.cohort_segment(COHORT.id)
         assert info is not None and emu.members(info.id) == set(uids)
         removed = client.cohorts.remove_members(COHORT, uids[:100])
@@ -27,9 +27,10 @@ def test_sync_client_add_remove_and_plan() -> None:
 
 
 def test_report_json_has_no_secret_and_no_uid() -> None:
-    with Emulator.in_thread(accept_any_uid=True, rate_limits=False) as emu, Client(
-        emu.workspace_id, emu.api_key, base_url=emu.base_url, rate_limits=None
-    ) as client:
+    with (
+        Emulator.in_thread(accept_any_uid=True, rate_limits=False) as emu,
+        Client(emu.workspace_id, emu.api_key, base_url=emu.base_url, rate_limits=None) as client,
+    ):
         report = client.cohorts.add_members(COHORT, ["very-identifiable-uid", ""])
     text = report.to_json()
     assert emu.api_key not in text and "very-identifiable-uid" not in text

@@ -107,8 +107,11 @@ def _openapi_to_jsonschema(node: Any) -> Any:
         return [_openapi_to_jsonschema(v) for v in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _openapi_to_jsonschema(v) for k, v in node.items()
-           if k not in ("discriminator", "example", "examples", "xml", "externalDocs", "deprecated")}
+    out = {
+        k: _openapi_to_jsonschema(v)
+        for k, v in node.items()
+        if k not in ("discriminator", "example", "examples", "xml", "externalDocs", "deprecated")
+    }
     if out.pop("nullable", False) is True:
         if isinstance(out.get("type"), str):
             out["type"] = [out["type"], "null"]

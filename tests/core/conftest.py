@@ -14,8 +14,13 @@ from moengage_segments._async import client as client_module
 from moengage_segments._async.transport import Transport
 from tests.core._support import API_KEY, WORKSPACE, FakeClock
 
-ENV_VARS = ("MOENGAGE_WORKSPACE_ID", "MOENGAGE_API_KEY", "MOENGAGE_DATA_CENTER", "MOENGAGE_BASE_URL",
-            "MOENGAGE_DB_NAME")
+ENV_VARS = (
+    "MOENGAGE_WORKSPACE_ID",
+    "MOENGAGE_API_KEY",
+    "MOENGAGE_DATA_CENTER",
+    "MOENGAGE_BASE_URL",
+    "MOENGAGE_DB_NAME",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -44,8 +49,13 @@ async def make_client(clock: FakeClock) -> AsyncIterator[Callable[..., AsyncClie
     made: list[AsyncClient] = []
 
     def factory(**overrides: Any) -> AsyncClient:
-        options: dict[str, Any] = {"workspace_id": WORKSPACE, "api_key": API_KEY, "data_center": "01",
-                                   "rate_limits": None, "retry": RetryPolicy(jitter=False)}
+        options: dict[str, Any] = {
+            "workspace_id": WORKSPACE,
+            "api_key": API_KEY,
+            "data_center": "01",
+            "rate_limits": None,
+            "retry": RetryPolicy(jitter=False),
+        }
         options.update(overrides)
         client = AsyncClient(**options)
         made.append(client)

@@ -24,10 +24,24 @@ from moengage_segments.config import normalize_data_center
 from tests.core._support import API_KEY, BASE, BASIC, WORKSPACE, calls
 
 
-@pytest.mark.parametrize(("value", "code"), [
-    (1, "01"), ("1", "01"), ("01", "01"), ("dc-01", "01"), ("DC1", "01"), ("dc_02", "02"), ("DC-03", "03"),
-    (" 4 ", "04"), ("05", "05"), (6, "06"), (101, "101"), ("dc-101", "101"), ("DC101", "101"),
-])
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (1, "01"),
+        ("1", "01"),
+        ("01", "01"),
+        ("dc-01", "01"),
+        ("DC1", "01"),
+        ("dc_02", "02"),
+        ("DC-03", "03"),
+        (" 4 ", "04"),
+        ("05", "05"),
+        (6, "06"),
+        (101, "101"),
+        ("dc-101", "101"),
+        ("DC101", "101"),
+    ],
+)
 def test_data_centre_forms(value: Any, code: str) -> None:
     assert normalize_data_center(value) == code
     settings = Settings.resolve("ws", "key", value)
@@ -50,10 +64,19 @@ def test_environment_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     client = AsyncClient()
     s = client.settings
     assert (s.workspace_id, s.api_key, s.data_center, s.base_url, s.db_name) == (
-        "env-ws", "env-key", "02", "https://api-02.moengage.com", "env_db")
+        "env-ws",
+        "env-key",
+        "02",
+        "https://api-02.moengage.com",
+        "env_db",
+    )
     explicit = AsyncClient("arg-ws", "arg-key", 3, db_name="arg_db").settings
     assert (explicit.workspace_id, explicit.api_key, explicit.base_url, explicit.db_name) == (
-        "arg-ws", "arg-key", "https://api-03.moengage.com", "arg_db")
+        "arg-ws",
+        "arg-key",
+        "https://api-03.moengage.com",
+        "arg_db",
+    )
 
 
 def test_base_url_from_env_wins_over_data_centre(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,17 +89,28 @@ def test_missing_everything_names_each_item_and_variable() -> None:
     with pytest.raises(ConfigurationError) as caught:
         AsyncClient()
     text = str(caught.value)
-    for item in ("workspace_id", "MOENGAGE_WORKSPACE_ID", "api_key", "MOENGAGE_API_KEY", "data_center",
-                 "MOENGAGE_DATA_CENTER", "base_url", "MOENGAGE_BASE_URL"):
+    for item in (
+        "workspace_id",
+        "MOENGAGE_WORKSPACE_ID",
+        "api_key",
+        "MOENGAGE_API_KEY",
+        "data_center",
+        "MOENGAGE_DATA_CENTER",
+        "base_url",
+        "MOENGAGE_BASE_URL",
+    ):
         assert item in text
 
 
-@pytest.mark.parametrize(("kwargs", "missing", "present"), [
-    ({"api_key": "k", "data_center": 1}, "MOENGAGE_WORKSPACE_ID", "MOENGAGE_API_KEY"),
-    ({"workspace_id": "w", "data_center": 1}, "MOENGAGE_API_KEY", "MOENGAGE_WORKSPACE_ID"),
-    ({"workspace_id": "w", "api_key": "k"}, "MOENGAGE_DATA_CENTER", "MOENGAGE_API_KEY"),
-    ({"workspace_id": "w", "api_key": "", "data_center": 1}, "MOENGAGE_API_KEY", "MOENGAGE_WORKSPACE_ID"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "missing", "present"),
+    [
+        ({"api_key": "k", "data_center": 1}, "MOENGAGE_WORKSPACE_ID", "MOENGAGE_API_KEY"),
+        ({"workspace_id": "w", "data_center": 1}, "MOENGAGE_API_KEY", "MOENGAGE_WORKSPACE_ID"),
+        ({"workspace_id": "w", "api_key": "k"}, "MOENGAGE_DATA_CENTER", "MOENGAGE_API_KEY"),
+        ({"workspace_id": "w", "api_key": "", "data_center": 1}, "MOENGAGE_API_KEY", "MOENGAGE_WORKSPACE_ID"),
+    ],
+)
 def test_missing_one_item(kwargs: dict[str, Any], missing: str, present: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         AsyncClient(**kwargs)
@@ -103,10 +137,24 @@ def test_bad_base_url(url: str) -> None:
 
 def test_reprs_never_show_the_key() -> None:
     client = AsyncClient(WORKSPACE, API_KEY, 1, db_name="db")
-    error = APIStatusError(401, code="Authentication required", message="bad key", request_id="abc",
-                           method="GET", path="/v3/custom-segments")
-    texts = [repr(client), str(client), repr(client.settings), str(client.settings), repr(client._transport),
-             repr(error), str(error), repr(RateLimitError(429))]
+    error = APIStatusError(
+        401,
+        code="Authentication required",
+        message="bad key",
+        request_id="abc",
+        method="GET",
+        path="/v3/custom-segments",
+    )
+    texts = [
+        repr(client),
+        str(client),
+        repr(client.settings),
+        str(client.settings),
+        repr(client._transport),
+        repr(error),
+        str(error),
+        repr(RateLimitError(429)),
+    ]
     for text in texts:
         assert API_KEY not in text and BASIC.split()[1] not in text
     assert WORKSPACE in repr(client)
@@ -144,8 +192,9 @@ async def test_never_used_client_can_be_closed() -> None:
         await client.segments.list()
 
 
-async def test_use_from_a_second_event_loop_raises(make_client: Callable[..., AsyncClient],
-                                                   mocked: aioresponses) -> None:
+async def test_use_from_a_second_event_loop_raises(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
     mocked.get(BASE + "/v3/custom-segments", payload={"data": []}, repeat=True)
     client = make_client()
     await client.segments.list()
@@ -172,8 +221,10 @@ def test_constructing_creates_no_session() -> None:
     assert client._transport._session is None
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [({"timeout": 0}, "timeout"), ({"timeout": -1.5}, "timeout"),
-                                               ({"max_connections": 0}, "max_connections")])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"timeout": 0}, "timeout"), ({"timeout": -1.5}, "timeout"), ({"max_connections": 0}, "max_connections")],
+)
 def test_bad_numbers_are_rejected(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(MoEngageError, match=field):
         AsyncClient("ws", "key", 1, **kwargs)

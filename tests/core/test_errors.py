@@ -31,9 +31,20 @@ from moengage_segments.errors import error_for_status
 from tests.core import _spec
 from tests.core._support import API_KEY, BASE, BASIC, SEG_ID, calls
 
-GROUP = {"filter_operator": "and", "filters": [
-    {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in", "value": ["Pune"],
-     "negate": False, "case_sensitive": False}]}
+GROUP = {
+    "filter_operator": "and",
+    "filters": [
+        {
+            "filter_type": "user_attributes",
+            "name": "city",
+            "data_type": "string",
+            "operator": "in",
+            "value": ["Pune"],
+            "negate": False,
+            "case_sensitive": False,
+        }
+    ],
+}
 COHORT = Cohort(id="c1", name="Cohort", partner="crm")
 UIDS = ["uid-SECRET-1", "uid-SECRET-2"]
 
@@ -41,28 +52,61 @@ Call = Callable[[AsyncClient], Awaitable[Any]]
 
 #: (spec path, method, URL the SDK calls, how to call it)
 OPERATIONS: list[tuple[str, str, str, Call]] = [
-    ("/v2/custom-segments/file-segment", "POST", "/v2/custom-segments/file-segment",
-     lambda c: c.file_segments.create("s", file_url="https://h.example/f.csv", expiry_days=3)),
-    ("/v2/custom-segments/file-segment/add-users", "PUT", "/v2/custom-segments/file-segment/add-users",
-     lambda c: c.file_segments.add_users("s", file_url="https://h.example/f.csv")),
-    ("/v2/custom-segments/file-segment/remove-users", "PUT", "/v2/custom-segments/file-segment/remove-users",
-     lambda c: c.file_segments.remove_users("s", file_url="https://h.example/f.csv")),
-    ("/v2/custom-segments/file-segment/replace", "PUT", "/v2/custom-segments/file-segment/replace",
-     lambda c: c.file_segments.replace_users("s", file_url="https://h.example/f.csv")),
+    (
+        "/v2/custom-segments/file-segment",
+        "POST",
+        "/v2/custom-segments/file-segment",
+        lambda c: c.file_segments.create("s", file_url="https://h.example/f.csv", expiry_days=3),
+    ),
+    (
+        "/v2/custom-segments/file-segment/add-users",
+        "PUT",
+        "/v2/custom-segments/file-segment/add-users",
+        lambda c: c.file_segments.add_users("s", file_url="https://h.example/f.csv"),
+    ),
+    (
+        "/v2/custom-segments/file-segment/remove-users",
+        "PUT",
+        "/v2/custom-segments/file-segment/remove-users",
+        lambda c: c.file_segments.remove_users("s", file_url="https://h.example/f.csv"),
+    ),
+    (
+        "/v2/custom-segments/file-segment/replace",
+        "PUT",
+        "/v2/custom-segments/file-segment/replace",
+        lambda c: c.file_segments.replace_users("s", file_url="https://h.example/f.csv"),
+    ),
     ("/v2/custom-segments/archive", "PATCH", "/v2/custom-segments/archive", lambda c: c.segments.archive("s")),
     ("/v2/custom-segments/unarchive", "PATCH", "/v2/custom-segments/unarchive", lambda c: c.segments.unarchive("s")),
     ("/v3/custom-segments", "GET", "/v3/custom-segments", lambda c: c.segments.list()),
     ("/v3/custom-segments", "POST", "/v3/custom-segments", lambda c: c.filter_segments.create("s", included=GROUP)),
     ("/v3/custom-segments/{id}", "GET", f"/v3/custom-segments/{SEG_ID}", lambda c: c.segments.get(SEG_ID)),
-    ("/v3/custom-segments/{id}", "PATCH", f"/v3/custom-segments/{SEG_ID}",
-     lambda c: c.filter_segments.update(SEG_ID, included=GROUP)),
-    ("/v1/integrations/cohortsync", "POST", "/v1/integrations/cohortsync",
-     lambda c: c.cohorts.send_batch(COHORT, "add_members", UIDS)),
+    (
+        "/v3/custom-segments/{id}",
+        "PATCH",
+        f"/v3/custom-segments/{SEG_ID}",
+        lambda c: c.filter_segments.update(SEG_ID, included=GROUP),
+    ),
+    (
+        "/v1/integrations/cohortsync",
+        "POST",
+        "/v1/integrations/cohortsync",
+        lambda c: c.cohorts.send_batch(COHORT, "add_members", UIDS),
+    ),
 ]
 
-EXPECTED_CLASS = {400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError,
-                  409: ConflictError, 412: PreconditionFailedError, 413: PayloadTooLargeError,
-                  415: UnsupportedMediaTypeError, 429: RateLimitError, 500: ServerError}
+EXPECTED_CLASS = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    412: PreconditionFailedError,
+    413: PayloadTooLargeError,
+    415: UnsupportedMediaTypeError,
+    429: RateLimitError,
+    500: ServerError,
+}
 
 
 def _cases() -> list[Any]:
@@ -75,8 +119,11 @@ def _cases() -> list[Any]:
             if status < 400:
                 continue
             for name, body in _spec.response_examples(spec_path, method.lower(), status) or [("no-body", None)]:
-                cases.append(pytest.param(spec_path, method, url, call, status, name, body,
-                                          id=f"{method} {spec_path} {status} {name}"))
+                cases.append(
+                    pytest.param(
+                        spec_path, method, url, call, status, name, body, id=f"{method} {spec_path} {status} {name}"
+                    )
+                )
     return cases
 
 
@@ -86,8 +133,12 @@ def _envelope_fields(body: Any) -> dict[str, Any]:
         return {"code": None, "message": None, "attribute": None, "request_id": None}
     if "error" in body:
         err = body["error"]
-        return {"code": err.get("code") or err.get("type"), "message": err.get("message"),
-                "attribute": err.get("attribute"), "request_id": err.get("request_id") or body.get("response_id")}
+        return {
+            "code": err.get("code") or err.get("type"),
+            "message": err.get("message"),
+            "attribute": err.get("attribute"),
+            "request_id": err.get("request_id") or body.get("response_id"),
+        }
     return {"code": body.get("title"), "message": body.get("description"), "attribute": None, "request_id": None}
 
 
@@ -102,8 +153,15 @@ def _mock_failure(mocked: aioresponses, method: str, url: str, status: int, body
 
 @pytest.mark.parametrize(("spec_path", "method", "url", "call", "status", "example", "body"), _cases())
 async def test_documented_error_maps_to_typed_exception(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses,
-    spec_path: str, method: str, url: str, call: Call, status: int, example: str, body: Any,
+    make_client: Callable[..., AsyncClient],
+    mocked: aioresponses,
+    spec_path: str,
+    method: str,
+    url: str,
+    call: Call,
+    status: int,
+    example: str,
+    body: Any,
 ) -> None:
     _mock_failure(mocked, method, url, status, body)
     client = make_client(retry=RetryPolicy.none())
@@ -126,8 +184,9 @@ async def test_documented_error_maps_to_typed_exception(
     assert sent.count((method, BASE + url)) == 1
 
 
-async def test_conflict_names_the_existing_segment(make_client: Callable[..., AsyncClient],
-                                                   mocked: aioresponses) -> None:
+async def test_conflict_names_the_existing_segment(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
     examples = dict(_spec.response_examples("/v3/custom-segments", "post", 409))
     by_filters = next(b for b in examples.values() if "existing_cs_id" in b["error"])
     by_name = next(b for b in examples.values() if "existing_cs_id" not in b["error"])
@@ -144,8 +203,9 @@ async def test_conflict_names_the_existing_segment(make_client: Callable[..., As
     assert len(calls(mocked)) == 2  # 409 is never retried
 
 
-async def test_active_segment_cap_429_carries_counts(make_client: Callable[..., AsyncClient],
-                                                     mocked: aioresponses) -> None:
+async def test_active_segment_cap_429_carries_counts(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
     examples = dict(_spec.response_examples("/v3/custom-segments", "post", 429))
     cap = next(b for b in examples.values() if "actual_count" in b["error"])
     plain = next(b for b in examples.values() if "actual_count" not in b["error"])
@@ -162,16 +222,21 @@ async def test_active_segment_cap_429_carries_counts(make_client: Callable[..., 
 
 
 async def test_429_exposes_retry_after(make_client: Callable[..., AsyncClient], mocked: aioresponses) -> None:
-    mocked.get(BASE + "/v3/custom-segments", status=429, headers={"Retry-After": "17"},
-               payload={"error": {"code": "Too Many Requests"}})
+    mocked.get(
+        BASE + "/v3/custom-segments",
+        status=429,
+        headers={"Retry-After": "17"},
+        payload={"error": {"code": "Too Many Requests"}},
+    )
     with pytest.raises(RateLimitError) as caught:
         await make_client(retry=RetryPolicy.none()).segments.list()
     assert caught.value.retry_after == 17.0
 
 
 @pytest.mark.parametrize("status", [401, 403])
-async def test_cohort_auth_errors_read_the_cohort_envelope(make_client: Callable[..., AsyncClient],
-                                                           mocked: aioresponses, status: int) -> None:
+async def test_cohort_auth_errors_read_the_cohort_envelope(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, status: int
+) -> None:
     for name, body in _spec.response_examples("/v1/integrations/cohortsync", "post", status):
         mocked.post(BASE + "/v1/integrations/cohortsync", status=status, payload=body)
         with pytest.raises(APIStatusError) as caught:
@@ -182,8 +247,9 @@ async def test_cohort_auth_errors_read_the_cohort_envelope(make_client: Callable
             assert caught.value.account_suspended is True, name
 
 
-async def test_forbidden_update_is_not_account_suspension(make_client: Callable[..., AsyncClient],
-                                                          mocked: aioresponses) -> None:
+async def test_forbidden_update_is_not_account_suspension(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
     (_, body), *_ = _spec.response_examples("/v3/custom-segments/{id}", "patch", 403)
     mocked.patch(f"{BASE}/v3/custom-segments/{SEG_ID}", status=403, payload=body)
     with pytest.raises(PermissionDeniedError) as caught:
@@ -193,8 +259,9 @@ async def test_forbidden_update_is_not_account_suspension(make_client: Callable[
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 413, 429, 502, 503, 504])
-async def test_non_json_gateway_body(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                     status: int) -> None:
+async def test_non_json_gateway_body(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, status: int
+) -> None:
     html = b"<html><body><h1>502 Bad Gateway</h1><p>" + API_KEY.encode() + b"</p></body></html>"
     mocked.get(BASE + "/v3/custom-segments", status=status, body=html, content_type="text/html")
     with pytest.raises(APIStatusError) as caught:
@@ -206,21 +273,26 @@ async def test_non_json_gateway_body(make_client: Callable[..., AsyncClient], mo
     assert "<html>" not in str(error) and API_KEY not in str(error)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"message": "Endpoint request timed out"}, "Endpoint request timed out"),
-    ({"error": "upstream unavailable"}, "upstream unavailable"),
-    (["not", "an", "object"], "non-JSON error body (application/json, 23 bytes)"),
-])
-async def test_gateway_json_bodies_keep_their_message(make_client: Callable[..., AsyncClient],
-                                                      mocked: aioresponses, body: Any, message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"message": "Endpoint request timed out"}, "Endpoint request timed out"),
+        ({"error": "upstream unavailable"}, "upstream unavailable"),
+        (["not", "an", "object"], "non-JSON error body (application/json, 23 bytes)"),
+    ],
+)
+async def test_gateway_json_bodies_keep_their_message(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, body: Any, message: str
+) -> None:
     mocked.get(BASE + "/v3/custom-segments", status=504, payload=body)
     with pytest.raises(ServerError) as caught:
         await make_client(retry=RetryPolicy.none()).segments.list()
     assert caught.value.message == message
 
 
-async def test_undocumented_status_still_an_api_status_error(make_client: Callable[..., AsyncClient],
-                                                             mocked: aioresponses) -> None:
+async def test_undocumented_status_still_an_api_status_error(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
     mocked.get(BASE + "/v3/custom-segments", status=418, payload={"title": "teapot"})
     with pytest.raises(APIStatusError) as caught:
         await make_client().segments.list()

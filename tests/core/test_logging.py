@@ -23,11 +23,15 @@ def _all_text(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(parts)
 
 
-async def test_debug_lines_and_no_secrets(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_debug_lines_and_no_secrets(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
     url = BASE + "/v1/integrations/cohortsync"
-    mocked.post(url, status=503, payload={"status": "fail", "error": {"type": "Server Error", "message": "m",
-                                                                        "request_id": "REQ12345"}})
+    mocked.post(
+        url,
+        status=503,
+        payload={"status": "fail", "error": {"type": "Server Error", "message": "m", "request_id": "REQ12345"}},
+    )
     mocked.post(url, status=200, payload={"status": "success"})
     caplog.set_level(logging.DEBUG, logger="moengage_segments")
     await make_client(db_name="db").cohorts.send_batch(Cohort(id="c", name="C", partner="p"), "add_members", UIDS)
@@ -37,8 +41,10 @@ async def test_debug_lines_and_no_secrets(make_client: Callable[..., AsyncClient
     path = "/v1/integrations/cohortsync"
     assert any(m.startswith(f"POST {path} (attempt 1") for m in messages), messages
     assert any(m.startswith(f"POST {path} (attempt 2") for m in messages), messages
-    assert any(m.startswith(f"POST {path} -> HTTP 503: Server Error - m [request_id=REQ12345]")
-               and m.endswith("(attempt 1)") for m in messages), messages
+    assert any(
+        m.startswith(f"POST {path} -> HTTP 503: Server Error - m [request_id=REQ12345]") and m.endswith("(attempt 1)")
+        for m in messages
+    ), messages
     assert any("retrying POST " + path in m and "HTTP 503" in m and "attempt 1 of 5" in m for m in messages), messages
     assert any(m.startswith(f"POST {path} -> 200 in") and "(attempt 2)" in m for m in messages), messages
     text = _all_text(caplog)
@@ -47,8 +53,9 @@ async def test_debug_lines_and_no_secrets(make_client: Callable[..., AsyncClient
     assert "'Authorization': '***'" in text
 
 
-async def test_failed_call_logs_no_secrets(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+async def test_failed_call_logs_no_secrets(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
     mocked.get(BASE + "/v3/custom-segments", status=500, body=("oops " + API_KEY).encode(), repeat=True)
     caplog.set_level(logging.DEBUG, logger="moengage_segments")
     with pytest.raises(ServerError):
@@ -58,16 +65,18 @@ async def test_failed_call_logs_no_secrets(make_client: Callable[..., AsyncClien
     assert API_KEY not in _all_text(caplog) and BASIC.split()[1] not in _all_text(caplog)
 
 
-async def test_nothing_is_logged_above_debug(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+async def test_nothing_is_logged_above_debug(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
     mocked.get(BASE + "/v3/custom-segments", payload={"data": []})
     caplog.set_level(logging.INFO, logger="moengage_segments")
     await make_client().segments.list()
     assert [r for r in caplog.records if r.name.startswith("moengage_segments")] == []
 
 
-async def test_missing_db_name_warns_once_on_v2_calls(make_client: Callable[..., AsyncClient],
-                                                      mocked: aioresponses, caplog: pytest.LogCaptureFixture) -> None:
+async def test_missing_db_name_warns_once_on_v2_calls(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
     """MOE-DBNAME is documented as required on v2: without db_name the first v2 call says so, once."""
     archive = BASE + "/v2/custom-segments/archive"
     mocked.patch(archive, payload={"success": True}, repeat=True)

@@ -14,8 +14,18 @@ from tests.core import _spec
 
 
 def test_summary_keeps_unknown_fields_and_new_enum_values() -> None:
-    summary = structure({"id": "6388a97a02adb9071ca84ce9", "name": "n", "type": "QUANTUM_INDEX", "source": "DASHBOARD",
-                         "created_time": "not a date", "user_count": 12, "status": "pending"}, SegmentSummary)
+    summary = structure(
+        {
+            "id": "6388a97a02adb9071ca84ce9",
+            "name": "n",
+            "type": "QUANTUM_INDEX",
+            "source": "DASHBOARD",
+            "created_time": "not a date",
+            "user_count": 12,
+            "status": "pending",
+        },
+        SegmentSummary,
+    )
     assert (summary.type, summary.source, summary.created_time) == ("QUANTUM_INDEX", "DASHBOARD", None)
     assert dict(summary.extra) == {"user_count": 12, "status": "pending"}
 
@@ -25,22 +35,35 @@ def test_segment_keeps_unknown_fields() -> None:
     assert segment.updated_time is None and dict(segment.extra) == {"team": "Default", "new": {"a": 1}}
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2022-12-01T13:17:46.409000", datetime(2022, 12, 1, 13, 17, 46, 409000)),
-    ("2024-01-15T00:00:00.000Z", datetime(2024, 1, 15, tzinfo=timezone.utc)),
-    ("2024-01-15T05:30:00+05:30", datetime(2024, 1, 15, 5, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))),
-    ("2024-01-15", datetime(2024, 1, 15)),
-    ("", None), ("yesterday", None), ("2024-13-45T99:00:00", None), (None, None), (1700000000, None),
-    ([], None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2022-12-01T13:17:46.409000", datetime(2022, 12, 1, 13, 17, 46, 409000)),
+        ("2024-01-15T00:00:00.000Z", datetime(2024, 1, 15, tzinfo=timezone.utc)),
+        ("2024-01-15T05:30:00+05:30", datetime(2024, 1, 15, 5, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))),
+        ("2024-01-15", datetime(2024, 1, 15)),
+        ("", None),
+        ("yesterday", None),
+        ("2024-13-45T99:00:00", None),
+        (None, None),
+        (1700000000, None),
+        ([], None),
+    ],
+)
 def test_parse_timestamp(text: Any, expected: datetime | None) -> None:
     assert parse_timestamp(text) == expected
 
 
 def test_ack_reads_either_id_key_and_keeps_the_rest() -> None:
     a = SegmentAck.from_response(202, {"cs_id": "x", "cs_name": "n", "message": "m", "success": True, "eta": 5})
-    assert (a.status, a.segment_id, a.name, a.message, a.success, dict(a.extra)) == (202, "x", "n", "m", True,
-                                                                                      {"eta": 5})
+    assert (a.status, a.segment_id, a.name, a.message, a.success, dict(a.extra)) == (
+        202,
+        "x",
+        "n",
+        "m",
+        True,
+        {"eta": 5},
+    )
     b = SegmentAck.from_response(200, {"segment_id": "y", "name": "n2"})
     assert (b.status, b.segment_id, b.name) == (200, "y", "n2")
     assert SegmentAck.from_response(202, None) == SegmentAck(status=202)
@@ -75,7 +98,10 @@ def test_callback_from_vendor_examples(payload: dict[str, Any], form: str) -> No
     callback = FileSegmentCallback.from_json(raw)
     assert callback.status == payload["status"]
     assert (callback.db_name, callback.segment_name, callback.request_id) == (
-        "test_db", "test_segment_name", "d5a263c4ef1198ae3d8496c0460f570f")
+        "test_db",
+        "test_segment_name",
+        "d5a263c4ef1198ae3d8496c0460f570f",
+    )
     assert callback.succeeded is (payload["status"] == 201)
     if callback.succeeded:
         assert (callback.values_found, callback.values_processed, callback.user_count) == (80, 70, 60)

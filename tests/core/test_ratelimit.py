@@ -65,8 +65,11 @@ async def test_several_windows_are_enforced_together() -> None:
 async def test_documented_default_windows() -> None:
     limits = RateLimits()
     assert limits.for_family("cohort") == (Window(300, 60),)
-    assert limits.for_family("list") == limits.for_family("create") == (
-        Window(50, 60), Window(200, 3600), Window(1000, 86400))
+    assert (
+        limits.for_family("list")
+        == limits.for_family("create")
+        == (Window(50, 60), Window(200, 3600), Window(1000, 86400))
+    )
     assert limits.for_family("get") == (Window(100, 60), Window(1000, 3600), Window(4000, 86400))
     assert limits.for_family("file_ops") == (Window(10, 3600), Window(100, 86400))
     assert limits.for_family("update") == limits.for_family("manage") == ()
@@ -113,8 +116,9 @@ async def test_pause_holds_every_caller_of_the_family_only() -> None:
     assert clock.sleeps == [12.0]
 
 
-async def test_client_paces_requests(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                     clock: FakeClock) -> None:
+async def test_client_paces_requests(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     mocked.get(LIST, payload={"data": []}, repeat=True)
     client = make_client(rate_limits=RateLimits(list=(Window(2, 60),), margin=0.0))
     for _ in range(5):
@@ -123,16 +127,18 @@ async def test_client_paces_requests(make_client: Callable[..., AsyncClient], mo
     assert clock.sleeps == [60.0, 60.0]  # requests at t=0, 0, 60, 60, 120
 
 
-async def test_client_without_limits_never_waits(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                                 clock: FakeClock) -> None:
+async def test_client_without_limits_never_waits(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     mocked.get(LIST, payload={"data": []}, repeat=True)
     client = make_client(rate_limits=None)
     await asyncio.gather(*(client.segments.list() for _ in range(120)))
     assert clock.sleeps == [] and len(calls(mocked)) == 120
 
 
-async def test_a_429_pauses_the_family_for_concurrent_tasks(make_client: Callable[..., AsyncClient],
-                                                            mocked: aioresponses, clock: FakeClock) -> None:
+async def test_a_429_pauses_the_family_for_concurrent_tasks(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     mocked.get(LIST, status=429, headers={"Retry-After": "10"})
     mocked.get(LIST, payload={"data": [{"id": SEG_ID, "name": "b"}]}, repeat=True)
     client = make_client(rate_limits=RateLimits(margin=0.0))
@@ -149,9 +155,11 @@ async def test_a_429_pauses_the_family_for_concurrent_tasks(make_client: Callabl
     assert len(calls(mocked)) == 3
 
 
-async def test_waiting_for_a_slot_holds_no_connection(make_client: Callable[..., AsyncClient],
-                                                      clock: FakeClock) -> None:
+async def test_waiting_for_a_slot_holds_no_connection(
+    make_client: Callable[..., AsyncClient], clock: FakeClock
+) -> None:
     """With one connection, a call queued by the limiter must not stop another family's call."""
+
     async def list_handler(request: web.Request) -> web.Response:
         return web.json_response({"data": []})
 
@@ -168,8 +176,11 @@ async def test_waiting_for_a_slot_holds_no_connection(make_client: Callable[...,
         await release.wait()
 
     async with TestServer(app, host="127.0.0.1") as server:
-        client = make_client(base_url=str(server.make_url("")).rstrip("/"), max_connections=1,
-                             rate_limits=RateLimits(get=(Window(1, 60),), list=(), margin=0.0))
+        client = make_client(
+            base_url=str(server.make_url("")).rstrip("/"),
+            max_connections=1,
+            rate_limits=RateLimits(get=(Window(1, 60),), list=(), margin=0.0),
+        )
         await client.segments.get(SEG_ID)
         clock.hook = hold
         queued = asyncio.create_task(client.segments.get(SEG_ID))
@@ -180,12 +191,18 @@ async def test_waiting_for_a_slot_holds_no_connection(make_client: Callable[...,
         assert (await asyncio.wait_for(queued, 2)).id == SEG_ID
 
 
-async def test_replace_counts_in_the_file_ops_limit(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                                    clock: FakeClock) -> None:
+async def test_replace_counts_in_the_file_ops_limit(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     """Assumption: replace is counted with create/add/remove (the docs name only those three)."""
     for path in ("file-segment", "file-segment/add-users", "file-segment/remove-users", "file-segment/replace"):
-        mocked.add(f"{BASE}/v2/custom-segments/{path}", "POST" if path == "file-segment" else "PUT",
-                   status=202, payload={"cs_id": SEG_ID}, repeat=True)
+        mocked.add(
+            f"{BASE}/v2/custom-segments/{path}",
+            "POST" if path == "file-segment" else "PUT",
+            status=202,
+            payload={"cs_id": SEG_ID},
+            repeat=True,
+        )
     mocked.patch(f"{BASE}/v2/custom-segments/archive", payload={"success": True})
     client = make_client(rate_limits=RateLimits(file_ops=(Window(3, 3600),), margin=0.0))
     url = "https://h.example/f.csv"
@@ -201,16 +218,16 @@ async def test_replace_counts_in_the_file_ops_limit(make_client: Callable[..., A
     assert clock.sleeps == []
 
 
-async def test_limiter_waits_at_most_rate_limit_cap_or_the_deadline(make_client: Callable[..., AsyncClient],
-                                                                    mocked: aioresponses, clock: FakeClock) -> None:
+async def test_limiter_waits_at_most_rate_limit_cap_or_the_deadline(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     """A minute window is waited out (that is pacing); an hourly one, or a wait past the deadline, is not."""
     mocked.get(LIST, payload={"data": []}, repeat=True)
     client = make_client(rate_limits=RateLimits(list=(Window(1, 60),), margin=0.0))
     await client.segments.list()
     await client.segments.list()  # waits the minute
     assert clock.sleeps == [60.0]
-    strict = make_client(rate_limits=RateLimits(list=(Window(1, 60),), margin=0.0),
-                         retry=RetryPolicy(deadline=5.0))
+    strict = make_client(rate_limits=RateLimits(list=(Window(1, 60),), margin=0.0), retry=RetryPolicy(deadline=5.0))
     await strict.segments.list()
     with pytest.raises(RateLimitError) as caught:
         await strict.segments.list()

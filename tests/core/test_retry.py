@@ -34,14 +34,27 @@ LIST = BASE + "/v3/custom-segments"
 FILE_CREATE = BASE + "/v2/custom-segments/file-segment"
 FILTER_CREATE = BASE + "/v3/custom-segments"
 LOOKUP = BASE + "/v3/custom-segments?name=vip"
+
+
 def just_now() -> str:
     """A ``created_time`` as the service writes it (naive UTC) for a segment created a moment ago."""
     return datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
 
 
-GROUP = {"filter_operator": "and", "filters": [
-    {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in", "value": ["Pune"],
-     "negate": False, "case_sensitive": False}]}
+GROUP = {
+    "filter_operator": "and",
+    "filters": [
+        {
+            "filter_type": "user_attributes",
+            "name": "city",
+            "data_type": "string",
+            "operator": "in",
+            "value": ["Pune"],
+            "negate": False,
+            "case_sensitive": False,
+        }
+    ],
+}
 OK = {"data": [{"id": SEG_ID, "name": "vip"}]}
 
 
@@ -58,40 +71,45 @@ async def test_429_then_200(make_client: Callable[..., AsyncClient], mocked: aio
     assert clock.sleeps == [1.0]  # no hint: twice the first backoff step (0.5 s)
 
 
-async def test_429_honours_retry_after_seconds(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                               clock: FakeClock) -> None:
+async def test_429_honours_retry_after_seconds(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     mocked.get(LIST, status=429, headers={"Retry-After": "7"})
     mocked.get(LIST, payload=OK)
     await make_client().segments.list()
     assert clock.sleeps == [7.0]
 
 
-async def test_429_honours_retry_after_http_date(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                                 clock: FakeClock) -> None:
+async def test_429_honours_retry_after_http_date(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     mocked.get(LIST, status=429, headers={"Retry-After": email.utils.formatdate(time.time() + 20, usegmt=True)})
     mocked.get(LIST, payload=OK)
     await make_client().segments.list()
     assert len(clock.sleeps) == 1 and 18.5 <= clock.sleeps[0] <= 20.0
 
 
-async def test_429_honours_x_ratelimit_reset(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                             clock: FakeClock) -> None:
+async def test_429_honours_x_ratelimit_reset(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     mocked.get(LIST, status=429, headers={"x-ratelimit-reset": str(int(time.time()) + 12)})
     mocked.get(LIST, payload=OK)
     await make_client().segments.list()
     assert len(clock.sleeps) == 1 and 10.5 <= clock.sleeps[0] <= 12.0
 
 
-async def test_unreadable_retry_after_falls_back_to_backoff(make_client: Callable[..., AsyncClient],
-                                                            mocked: aioresponses, clock: FakeClock) -> None:
+async def test_unreadable_retry_after_falls_back_to_backoff(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     mocked.get(LIST, status=429, headers={"Retry-After": "soon"})
     mocked.get(LIST, payload=OK)
     await make_client().segments.list()
     assert clock.sleeps == [1.0]
 
 
-async def test_429_hint_above_rate_limit_cap_is_not_retried(make_client: Callable[..., AsyncClient],
-                                                            mocked: aioresponses, clock: FakeClock) -> None:
+async def test_429_hint_above_rate_limit_cap_is_not_retried(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     """An hourly file-ops window (Retry-After: 1800) is left to the caller instead of blocking the call."""
     mocked.get(LIST, status=429, headers={"Retry-After": "1800"}, repeat=True)
     with pytest.raises(RateLimitError) as caught:
@@ -101,8 +119,9 @@ async def test_429_hint_above_rate_limit_cap_is_not_retried(make_client: Callabl
 
 
 @pytest.mark.parametrize("attempts", [1, 3, 5])
-async def test_503_n_times_gives_server_error(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                              clock: FakeClock, attempts: int) -> None:
+async def test_503_n_times_gives_server_error(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock, attempts: int
+) -> None:
     mocked.get(LIST, status=503, payload={"title": "Service Unavailable"}, repeat=True)
     with pytest.raises(ServerError) as caught:
         await make_client(retry=RetryPolicy(max_attempts=attempts, base=0.5, cap=1.5, jitter=False)).segments.list()
@@ -123,8 +142,9 @@ async def test_jittered_waits_stay_within_the_exponential_envelope(
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 412, 413, 415])
-async def test_client_errors_are_never_retried(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                               clock: FakeClock, status: int) -> None:
+async def test_client_errors_are_never_retried(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock, status: int
+) -> None:
     mocked.get(LIST, status=status, payload={"error": {"code": "x"}}, repeat=True)
     mocked.post(BASE + "/v1/integrations/cohortsync", status=status, payload={"status": "fail"}, repeat=True)
     client = make_client(retry=RetryPolicy(max_attempts=5))
@@ -136,8 +156,14 @@ async def test_client_errors_are_never_retried(make_client: Callable[..., AsyncC
     assert len(calls(mocked)) == 2 and clock.sleeps == []
 
 
-@pytest.mark.parametrize("exc", [aiohttp.ClientConnectionError("reset"), aiohttp.ServerDisconnectedError(),
-                                 aiohttp.ClientOSError(104, "Connection reset by peer")])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        aiohttp.ClientConnectionError("reset"),
+        aiohttp.ServerDisconnectedError(),
+        aiohttp.ClientOSError(104, "Connection reset by peer"),
+    ],
+)
 async def test_connection_errors_are_retried_for_idempotent_calls(
     make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock, exc: Exception
 ) -> None:
@@ -177,10 +203,13 @@ async def test_cohort_5xx_is_retried(make_client: Callable[..., AsyncClient], mo
 # --- creates are not blindly re-sent ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("failure", [{"status": 503}, {"exception": aiohttp.ServerDisconnectedError()},
-                                     {"exception": asyncio.TimeoutError()}])
-async def test_ambiguous_file_create_resolves_by_name(make_client: Callable[..., AsyncClient],
-                                                      mocked: aioresponses, failure: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "failure",
+    [{"status": 503}, {"exception": aiohttp.ServerDisconnectedError()}, {"exception": asyncio.TimeoutError()}],
+)
+async def test_ambiguous_file_create_resolves_by_name(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, failure: dict[str, Any]
+) -> None:
     mocked.post(FILE_CREATE, **failure)
     mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": just_now()}]})
     ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
@@ -189,9 +218,9 @@ async def test_ambiguous_file_create_resolves_by_name(make_client: Callable[...,
 
 
 @pytest.mark.parametrize("created_time", [None, "2022-12-01T13:17:46.409000"])
-async def test_ambiguous_create_does_not_adopt_an_older_namesake(make_client: Callable[..., AsyncClient],
-                                                                 mocked: aioresponses,
-                                                                 created_time: str | None) -> None:
+async def test_ambiguous_create_does_not_adopt_an_older_namesake(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, created_time: str | None
+) -> None:
     """A segment of that name created before the call (or of unknown age) is not the one we created."""
     mocked.post(FILE_CREATE, status=500)
     mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": created_time}]})
@@ -200,8 +229,9 @@ async def test_ambiguous_create_does_not_adopt_an_older_namesake(make_client: Ca
     assert n_calls(mocked, "POST", FILE_CREATE) == 1
 
 
-async def test_ambiguous_create_tolerates_a_server_clock_a_little_behind(make_client: Callable[..., AsyncClient],
-                                                                         mocked: aioresponses) -> None:
+async def test_ambiguous_create_tolerates_a_server_clock_a_little_behind(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
     behind = (datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=20)).isoformat()
     mocked.post(FILE_CREATE, status=502)
     mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": behind}]})
@@ -209,11 +239,13 @@ async def test_ambiguous_create_tolerates_a_server_clock_a_little_behind(make_cl
     assert ack.segment_id == SEG_ID
 
 
-@pytest.mark.parametrize(("failure", "error"), [({"status": 503}, ServerError),
-                                                ({"exception": aiohttp.ServerDisconnectedError()}, APIConnectionError)])
-async def test_ambiguous_file_create_not_found_raises(make_client: Callable[..., AsyncClient],
-                                                      mocked: aioresponses, failure: dict[str, Any],
-                                                      error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("failure", "error"),
+    [({"status": 503}, ServerError), ({"exception": aiohttp.ServerDisconnectedError()}, APIConnectionError)],
+)
+async def test_ambiguous_file_create_not_found_raises(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, failure: dict[str, Any], error: type[Exception]
+) -> None:
     mocked.post(FILE_CREATE, **failure)
     mocked.get(LOOKUP, payload={"data": []})
     with pytest.raises(error):
@@ -221,8 +253,9 @@ async def test_ambiguous_file_create_not_found_raises(make_client: Callable[...,
     assert n_calls(mocked, "POST", FILE_CREATE) == 1 and n_calls(mocked, "GET", LOOKUP) == 1
 
 
-async def test_ambiguous_filter_create_returns_the_found_segment(make_client: Callable[..., AsyncClient],
-                                                                 mocked: aioresponses) -> None:
+async def test_ambiguous_filter_create_returns_the_found_segment(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
     mocked.post(FILTER_CREATE, status=500)
     mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": just_now()}]})
     mocked.get(f"{BASE}/v3/custom-segments/{SEG_ID}", payload={"data": {"id": SEG_ID, "name": "vip"}})
@@ -231,34 +264,57 @@ async def test_ambiguous_filter_create_returns_the_found_segment(make_client: Ca
     assert n_calls(mocked, "POST", FILTER_CREATE) == 1
 
 
-async def test_create_is_resent_when_the_connection_was_never_made(make_client: Callable[..., AsyncClient],
-                                                                   mocked: aioresponses) -> None:
-    refused = aiohttp.ClientConnectorError(aiohttp.client_reqrep.ConnectionKey(  # type: ignore[attr-defined]
-        "api-01.moengage.com", 443, True, None, None, None, None), OSError(111, "Connection refused"))
+async def test_create_is_resent_when_the_connection_was_never_made(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
+    refused = aiohttp.ClientConnectorError(
+        aiohttp.client_reqrep.ConnectionKey(  # type: ignore[attr-defined]
+            "api-01.moengage.com", 443, True, None, None, None, None
+        ),
+        OSError(111, "Connection refused"),
+    )
     mocked.post(FILE_CREATE, exception=refused)
     mocked.post(FILE_CREATE, status=202, payload={"cs_id": SEG_ID})
     ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
     assert ack.segment_id == SEG_ID and n_calls(mocked, "POST", FILE_CREATE) == 2
 
 
-async def test_active_segment_cap_429_is_not_retried(make_client: Callable[..., AsyncClient],
-                                                     mocked: aioresponses) -> None:
+async def test_active_segment_cap_429_is_not_retried(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
     """The 1000-active-segments 429 is not a rate limit: waiting does not lift it, so it is not re-sent."""
-    mocked.post(FILTER_CREATE, status=429, headers={"x-ratelimit-reset": str(int(time.time()) + 5)}, payload={
-        "response_id": "abcdEFGH", "type": "custom_segment", "error": {
-            "code": "Too Many Requests", "message": "Total active segments limit breached. Request rejected!",
-            "actual_count": 1001, "limit": 1000}}, repeat=True)
+    mocked.post(
+        FILTER_CREATE,
+        status=429,
+        headers={"x-ratelimit-reset": str(int(time.time()) + 5)},
+        payload={
+            "response_id": "abcdEFGH",
+            "type": "custom_segment",
+            "error": {
+                "code": "Too Many Requests",
+                "message": "Total active segments limit breached. Request rejected!",
+                "actual_count": 1001,
+                "limit": 1000,
+            },
+        },
+        repeat=True,
+    )
     with pytest.raises(RateLimitError) as caught:
         await make_client().filter_segments.create("vip", included=GROUP)
     assert caught.value.active_segment_cap and caught.value.attempts == 1
     assert n_calls(mocked, "POST", FILTER_CREATE) == 1
 
 
-async def test_file_ops_429_without_a_hint_is_not_retried(make_client: Callable[..., AsyncClient],
-                                                          mocked: aioresponses) -> None:
+async def test_file_ops_429_without_a_hint_is_not_retried(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
     """File operations have hourly/daily windows: retrying seconds later would only spend quota."""
-    mocked.put(BASE + "/v2/custom-segments/file-segment/add-users", status=429, repeat=True, payload={
-        "title": "Too Many Requests", "description": "File segment operations limit breached."})
+    mocked.put(
+        BASE + "/v2/custom-segments/file-segment/add-users",
+        status=429,
+        repeat=True,
+        payload={"title": "Too Many Requests", "description": "File segment operations limit breached."},
+    )
     with pytest.raises(RateLimitError) as caught:
         await make_client().file_segments.add_users("vip", file_url="https://h.example/f.csv")
     assert caught.value.attempts == 1 and not caught.value.active_segment_cap
@@ -275,8 +331,9 @@ async def test_create_is_resent_after_429(make_client: Callable[..., AsyncClient
 # --- cancellation, deadline, close ----------------------------------------------------------------------
 
 
-async def test_cancellation_during_a_retry_wait_propagates(make_client: Callable[..., AsyncClient],
-                                                           mocked: aioresponses, clock: FakeClock) -> None:
+async def test_cancellation_during_a_retry_wait_propagates(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     mocked.get(LIST, status=503, repeat=True)
     waiting = asyncio.Event()
 
@@ -294,8 +351,9 @@ async def test_cancellation_during_a_retry_wait_propagates(make_client: Callable
     assert task.cancelled() and n_calls(mocked, "GET", LIST) == 1
 
 
-async def test_cancellation_during_the_request_propagates(make_client: Callable[..., AsyncClient],
-                                                          mocked: aioresponses) -> None:
+async def test_cancellation_during_the_request_propagates(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
     started = asyncio.Event()
 
     async def hang(url: Any, **kwargs: Any) -> CallbackResult:
@@ -305,7 +363,8 @@ async def test_cancellation_during_the_request_propagates(make_client: Callable[
 
     mocked.post(FILE_CREATE, callback=hang)
     task = asyncio.create_task(
-        make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3))
+        make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
+    )
     await asyncio.wait_for(started.wait(), 2)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -332,16 +391,18 @@ async def test_deadline_also_bounds_the_attempt_in_flight(make_client: Callable[
     app = web.Application()
     app.router.add_get("/v3/custom-segments", slow)
     async with TestServer(app, host="127.0.0.1") as server:
-        client = make_client(base_url=str(server.make_url("")).rstrip("/"), timeout=30.0,
-                             retry=RetryPolicy(deadline=0.3))
+        client = make_client(
+            base_url=str(server.make_url("")).rstrip("/"), timeout=30.0, retry=RetryPolicy(deadline=0.3)
+        )
         started = time.monotonic()
         with pytest.raises(APITimeoutError):
             await client.segments.list()
         assert time.monotonic() - started < 3.0
 
 
-async def test_closing_during_a_retry_wait_stops_the_call(make_client: Callable[..., AsyncClient],
-                                                          mocked: aioresponses, clock: FakeClock) -> None:
+async def test_closing_during_a_retry_wait_stops_the_call(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
     mocked.get(LIST, status=503, repeat=True)
     client = make_client()
 
@@ -352,7 +413,6 @@ async def test_closing_during_a_retry_wait_stops_the_call(make_client: Callable[
     with pytest.raises(ClientStateError):
         await client.segments.list()
     assert n_calls(mocked, "GET", LIST) == 1
-
 
 
 async def test_failed_lookup_after_ambiguous_create_surfaces_the_create_error(

@@ -13,9 +13,20 @@ from moengage_segments.validation import COHORT_NAME_FORBIDDEN, MAX_NAME_LENGTH
 from tests.core._support import SEG_ID, calls
 
 URL = "https://files.example.com/u.csv"
-GROUP = {"filter_operator": "and", "filters": [
-    {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in", "value": ["Pune"],
-     "negate": False, "case_sensitive": False}]}
+GROUP = {
+    "filter_operator": "and",
+    "filters": [
+        {
+            "filter_type": "user_attributes",
+            "name": "city",
+            "data_type": "string",
+            "operator": "in",
+            "value": ["Pune"],
+            "negate": False,
+            "case_sensitive": False,
+        }
+    ],
+}
 COHORT = Cohort(id="c1", name="Churn risk", partner="crm")
 
 Call = Callable[[AsyncClient], Awaitable[Any]]
@@ -56,8 +67,11 @@ CASES: list[tuple[str, Call, str]] = [
     ("emails as a string", fc(emails="a@example.com"), "emails"),
     ("email without @", fc(emails=["a@example.com", "nope"]), "emails[1]"),
     ("update: neither name nor id", lambda c: c.file_segments.add_users(file_url=URL), "name"),
-    ("update: malformed id", lambda c: c.file_segments.remove_users("vip", segment_id="123", file_url=URL),
-     "segment_id"),
+    (
+        "update: malformed id",
+        lambda c: c.file_segments.remove_users("vip", segment_id="123", file_url=URL),
+        "segment_id",
+    ),
     ("update: ftp url", lambda c: c.file_segments.replace_users("vip", file_url="ftp://h/u.csv"), "file_url"),
     ("archive: nothing", lambda c: c.segments.archive(), "name"),
     ("archive: malformed id", lambda c: c.segments.archive(segment_id="x" * 24), "segment_id"),
@@ -72,18 +86,27 @@ CASES: list[tuple[str, Call, str]] = [
     ("filter create: empty name", lambda c: c.filter_segments.create(" ", included=GROUP), "name"),
     ("filter create: HTML name", lambda c: c.filter_segments.create("<b>vip</b>", included=GROUP), "name"),
     ("filter create: group not a mapping", lambda c: c.filter_segments.create("n", included=[1]), "included"),
-    ("filter create: bad operator", lambda c: c.filter_segments.create(
-        "n", included={**GROUP, "filter_operator": "xor"}), "included.filter_operator"),
+    (
+        "filter create: bad operator",
+        lambda c: c.filter_segments.create("n", included={**GROUP, "filter_operator": "xor"}),
+        "included.filter_operator",
+    ),
     ("filter update: malformed id", lambda c: c.filter_segments.update("abc", included=GROUP), "segment_id"),
-    ("filter update: updated_by", lambda c: c.filter_segments.update(SEG_ID, included=GROUP, updated_by="bob"),
-     "updated_by"),
+    (
+        "filter update: updated_by",
+        lambda c: c.filter_segments.update(SEG_ID, included=GROUP, updated_by="bob"),
+        "updated_by",
+    ),
     ("cohort: not a Cohort", batch(cohort={"id": "c"}), "cohort"),
     ("cohort: empty id", batch(cohort=Cohort(id=" ", name="n", partner="p")), "cohort.id"),
     ("cohort: empty partner", batch(cohort=Cohort(id="c", name="n", partner="")), "cohort.partner"),
     ("cohort: empty name", batch(cohort=Cohort(id="c", name="", partner="p")), "cohort.name"),
     ("cohort: leading dot", batch(cohort=Cohort(id="c", name=".Partner_Name", partner="p")), "cohort.name"),
-    ("cohort: description not str", batch(cohort=Cohort(id="c", name="n", partner="p", description=3)),  # type: ignore[arg-type]
-     "cohort.description"),
+    (
+        "cohort: description not str",
+        batch(cohort=Cohort(id="c", name="n", partner="p", description=3)),  # type: ignore[arg-type]
+        "cohort.description",
+    ),
     ("cohort: bad action", batch(action="add"), "action"),
     ("uids: empty list", batch(uids=[]), "uids"),
     ("uids: a string", batch(uids="u1"), "uids"),
@@ -94,15 +117,21 @@ CASES: list[tuple[str, Call, str]] = [
     ("uids: None uid", batch(uids=(None,)), "uids[0]"),
     ("uids: NUL in uid", batch(uids=("a\x00b",)), "uids[0]"),
     ("uids: lone surrogate", batch(uids=("\udc80",)), "uids[0]"),
-    ("uids: over the byte budget", batch(uids=tuple(f"user-{i:06d}" for i in range(20)), max_request_bytes=200),
-     "uids"),
-] + [(f"cohort: forbidden {ch!r}", batch(cohort=Cohort(id="c", name=f"a{ch}b", partner="p")), "cohort.name")
-     for ch in sorted(COHORT_NAME_FORBIDDEN)]
+    (
+        "uids: over the byte budget",
+        batch(uids=tuple(f"user-{i:06d}" for i in range(20)), max_request_bytes=200),
+        "uids",
+    ),
+] + [
+    (f"cohort: forbidden {ch!r}", batch(cohort=Cohort(id="c", name=f"a{ch}b", partner="p")), "cohort.name")
+    for ch in sorted(COHORT_NAME_FORBIDDEN)
+]
 
 
 @pytest.mark.parametrize(("case", "call", "field"), CASES, ids=[c[0] for c in CASES])
-async def test_refused_before_sending(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                      case: str, call: Call, field: str) -> None:
+async def test_refused_before_sending(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, case: str, call: Call, field: str
+) -> None:
     with pytest.raises(ValidationError) as caught:
         await call(make_client())
     assert caught.value.field == field
@@ -121,8 +150,9 @@ async def test_error_message_never_echoes_uids(make_client: Callable[..., AsyncC
     assert secret not in str(caught.value) and caught.value.field == "uids[1]"
 
 
-async def test_body_exactly_at_the_budget_is_sent(make_client: Callable[..., AsyncClient],
-                                                  mocked: aioresponses) -> None:
+async def test_body_exactly_at_the_budget_is_sent(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
     mocked.post("https://api-01.moengage.com/v1/integrations/cohortsync", status=200, payload={"status": "success"})
     client = make_client()
     result = await client.cohorts.send_batch(COHORT, "add_members", ["u1", "u2"], max_request_bytes=10_000)
@@ -135,8 +165,9 @@ async def test_body_exactly_at_the_budget_is_sent(make_client: Callable[..., Asy
 
 
 @pytest.mark.parametrize("name", ["Partner_Name", "churn risk (Q3)", "a.b", "ünïcode", "x" * MAX_NAME_LENGTH])
-async def test_valid_cohort_names_pass(make_client: Callable[..., AsyncClient], mocked: aioresponses,
-                                       name: str) -> None:
+async def test_valid_cohort_names_pass(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, name: str
+) -> None:
     mocked.post("https://api-01.moengage.com/v1/integrations/cohortsync", status=200, payload={"status": "success"})
     await make_client().cohorts.send_batch(Cohort(id="c", name=name, partner="p"), "add_members", ["u"])
     assert len(calls(mocked)) == 1

@@ -58,7 +58,7 @@ def blocks(path: Path) -> list[Block]:
         j = i + 1
         while j < len(lines) and not close.match(lines[j]):
             line = lines[j]
-            body.append(line[len(indent):] if line.startswith(indent) else line.lstrip())
+            body.append(line[len(indent) :] if line.startswith(indent) else line.lstrip())
             j += 1
         k = i - 1
         while k >= 0 and not lines[k].strip():

@@ -42,8 +42,7 @@ REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md") if python_blocks(p))
 BLOCK_TIMEOUT = 60.0
-ENV = ("MOENGAGE_BASE_URL", "MOENGAGE_WORKSPACE_ID", "MOENGAGE_API_KEY", "MOENGAGE_DB_NAME",
-       "MOENGAGE_DATA_CENTER")
+ENV = ("MOENGAGE_BASE_URL", "MOENGAGE_WORKSPACE_ID", "MOENGAGE_API_KEY", "MOENGAGE_DB_NAME", "MOENGAGE_DATA_CENTER")
 
 
 @pytest.fixture
@@ -80,8 +79,11 @@ def compile_block(block: Block) -> Any:
 def calls_asyncio_run(block: Block) -> bool:
     """True when the block calls ``asyncio.run``: it must not run inside a running event loop."""
     return any(
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run"
-        and isinstance(node.func.value, ast.Name) and node.func.value.id == "asyncio"
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "run"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "asyncio"
         for node in ast.walk(ast.parse(block.code))
     )
 

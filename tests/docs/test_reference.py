@@ -22,8 +22,13 @@ import pytest
 import moengage_segments
 from tests.docs.test_examples import DOCS
 
-PUBLIC_MODULES = ("moengage_segments", "moengage_segments.filters", "moengage_segments.callbacks",
-                  "moengage_segments.testing", "moengage_segments.errors")
+PUBLIC_MODULES = (
+    "moengage_segments",
+    "moengage_segments.filters",
+    "moengage_segments.callbacks",
+    "moengage_segments.testing",
+    "moengage_segments.errors",
+)
 DIRECTIVE = re.compile(r"^::: (\S+)", re.M)
 REPO = Path(__file__).resolve().parents[2]
 
@@ -139,11 +144,25 @@ def test_no_example_allow_list_is_current() -> None:
 def test_members_are_found() -> None:
     import moengage_segments.filters as filters
 
-    found = {(cls.__name__, name) for cls in (moengage_segments.CohortSyncReport, moengage_segments.UidFile,
-                                              moengage_segments.Cohorts, filters.EventFilter, filters.AttrRef)
-             for name, _ in _members(cls)}
-    for expected in (("CohortSyncReport", "ok"), ("CohortSyncReport", "to_json"), ("UidFile", "iter_chunks"),
-                     ("Cohorts", "add_members"), ("EventFilter", "at_least"), ("AttrRef", "template")):
+    found = {
+        (cls.__name__, name)
+        for cls in (
+            moengage_segments.CohortSyncReport,
+            moengage_segments.UidFile,
+            moengage_segments.Cohorts,
+            filters.EventFilter,
+            filters.AttrRef,
+        )
+        for name, _ in _members(cls)
+    }
+    for expected in (
+        ("CohortSyncReport", "ok"),
+        ("CohortSyncReport", "to_json"),
+        ("UidFile", "iter_chunks"),
+        ("Cohorts", "add_members"),
+        ("EventFilter", "at_least"),
+        ("AttrRef", "template"),
+    ):
         assert expected in found
     assert ("CohortSyncReport", "accepted") not in found  # a data field
     assert not any(name.startswith("_") for _, name in found)

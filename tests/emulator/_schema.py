@@ -22,10 +22,12 @@ import referencing.jsonschema
 SPEC_FILES = ("custom-segments.json", "cohort-audience.json")
 _ROUTES = [
     ("POST", re.compile(r"^/v2/custom-segments/file-segment$"), "/v2/custom-segments/file-segment"),
-    ("PUT", re.compile(r"^/v2/custom-segments/file-segment/add-users$"),
-     "/v2/custom-segments/file-segment/add-users"),
-    ("PUT", re.compile(r"^/v2/custom-segments/file-segment/remove-users$"),
-     "/v2/custom-segments/file-segment/remove-users"),
+    ("PUT", re.compile(r"^/v2/custom-segments/file-segment/add-users$"), "/v2/custom-segments/file-segment/add-users"),
+    (
+        "PUT",
+        re.compile(r"^/v2/custom-segments/file-segment/remove-users$"),
+        "/v2/custom-segments/file-segment/remove-users",
+    ),
     ("PUT", re.compile(r"^/v2/custom-segments/file-segment/replace$"), "/v2/custom-segments/file-segment/replace"),
     ("PATCH", re.compile(r"^/v2/custom-segments/archive$"), "/v2/custom-segments/archive"),
     ("PATCH", re.compile(r"^/v2/custom-segments/unarchive$"), "/v2/custom-segments/unarchive"),

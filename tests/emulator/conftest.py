@@ -68,8 +68,9 @@ class Api:
             data = json.dumps(json_body).encode()
         if data is not None:
             final.setdefault("Content-Type", content_type)
-        async with self.session.request(method, self.emu.base_url + path, data=data, headers=final,
-                                        params=params) as resp:
+        async with self.session.request(
+            method, self.emu.base_url + path, data=data, headers=final, params=params
+        ) as resp:
             text = await resp.text()
             body: Any = None
             if resp.content_type == "application/json":
@@ -80,9 +81,11 @@ class Api:
 
     # Shortcuts for the common calls.
     async def cohort(self, action: str, cohort_id: str, uids: list[str], name: str = "Cohort") -> Reply:
-        body = {"action": action, "partner": "tests",
-                "parameters": {"cohort_id": cohort_id, "cohort_name": name,
-                               "members": [{"uid": u} for u in uids]}}
+        body = {
+            "action": action,
+            "partner": "tests",
+            "parameters": {"cohort_id": cohort_id, "cohort_name": name, "members": [{"uid": u} for u in uids]},
+        }
         return await self.call("POST", "/v1/integrations/cohortsync", body)
 
     async def create_filter(self, name: str, included: Any, excluded: Any = None) -> Reply:
@@ -92,16 +95,26 @@ class Api:
         return await self.call("POST", "/v3/custom-segments", body)
 
     async def create_file(self, name: str, file_url: str, **extra: Any) -> Reply:
-        body = {"name": name, "attribute_name": "ID", "attribute_type": "string", "file_url": file_url,
-                "expiry_time": 30, **extra}
+        body = {
+            "name": name,
+            "attribute_name": "ID",
+            "attribute_type": "string",
+            "file_url": file_url,
+            "expiry_time": 30,
+            **extra,
+        }
         return await self.call("POST", "/v2/custom-segments/file-segment", body)
 
 
 def attr_group(*names: str, operator: str = "and") -> dict[str, Any]:
     """A filter group with one string filter per name (distinct definitions for distinct names)."""
-    return {"filter_operator": operator, "filters": [
-        {"filter_type": "user_attributes", "name": n, "data_type": "string", "operator": "in", "value": ["x"]}
-        for n in names]}
+    return {
+        "filter_operator": operator,
+        "filters": [
+            {"filter_type": "user_attributes", "name": n, "data_type": "string", "operator": "in", "value": ["x"]}
+            for n in names
+        ],
+    }
 
 
 def ref_group(*ids: str) -> dict[str, Any]:

@@ -54,18 +54,23 @@ async def test_v3_appkey_of_other_workspace_is_401(api: Api, emu: Emulator) -> N
 async def test_v2_wrong_key_is_401_v2_envelope(api: Api) -> None:
     reply = await api.call("PATCH", ARCHIVE, {"name": "x"}, headers={"Authorization": api.auth(password="no")})
     assert reply.status == 401
-    assert reply.body == {"title": "Authentication required",
-                          "description": "APP_SECRET key mismatch. Please login to the dashboard to verify key"}
+    assert reply.body == {
+        "title": "Authentication required",
+        "description": "APP_SECRET key mismatch. Please login to the dashboard to verify key",
+    }
 
 
 async def test_v2_unknown_workspace_is_401_with_the_v2_text(api: Api) -> None:
     # The current spec's v2 text (the older revision said "Invalid Workspace ID or API key used in ...").
     reply = await api.call("PATCH", ARCHIVE, {"name": "x"}, headers={"Authorization": api.auth(user="ghost")})
     assert reply.status == 401
-    assert reply.body == {"title": "Authentication required",
-                          "description": "APP_SECRET key mismatch. Please login to the dashboard to verify key"}
-    reply = await api.call("PUT", "/v2/custom-segments/file-segment/add-users", {},
-                           headers={"Authorization": api.auth(user="ghost")})
+    assert reply.body == {
+        "title": "Authentication required",
+        "description": "APP_SECRET key mismatch. Please login to the dashboard to verify key",
+    }
+    reply = await api.call(
+        "PUT", "/v2/custom-segments/file-segment/add-users", {}, headers={"Authorization": api.auth(user="ghost")}
+    )
     assert reply.status == 401 and "APP_KEY" not in reply.body["description"]
 
 
@@ -91,7 +96,9 @@ async def test_cohort_appkey_mismatch_is_401(api: Api) -> None:
     assert reply.body["status"] == "fail"
     error = reply.body["error"]
     assert (error["message"], error["type"]) == (
-        "App key mismatch in params and authentication", "Authentication Mismatch")
+        "App key mismatch in params and authentication",
+        "Authentication Mismatch",
+    )
     assert len(error["request_id"]) == 8 and error["request_id"].isalpha()
 
 
@@ -111,8 +118,11 @@ async def test_workspaces_are_isolated(api: Api, emu: Emulator) -> None:
     emu.add_workspace("OTHER", "other-key", "other_db")
     emu.add_users(["u1"], workspace_id="OTHER")
     headers = {"Authorization": api.auth("OTHER", "other-key"), "MOE-APPKEY": "OTHER"}
-    body = {"action": "add_members", "partner": "p",
-            "parameters": {"cohort_id": "c", "cohort_name": "C", "members": [{"uid": "u1"}]}}
+    body = {
+        "action": "add_members",
+        "partner": "p",
+        "parameters": {"cohort_id": "c", "cohort_name": "C", "members": [{"uid": "u1"}]},
+    }
     assert (await api.call("POST", COHORT, body, headers=headers)).status == 200
     assert emu.segments() == []
     assert emu.cohort_segment("c", workspace_id="OTHER").member_count == 1  # type: ignore[union-attr]

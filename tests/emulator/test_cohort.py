@@ -48,8 +48,11 @@ async def test_non_json_content_type_is_415(api: Api) -> None:
 
 async def test_body_over_128kb_is_413(api: Api, emu: Emulator) -> None:
     uids = [f"user-{i:08d}" for i in range(7000)]  # ~140 KB
-    body = {"action": "add_members", "partner": "p",
-            "parameters": {"cohort_id": "c", "cohort_name": "C", "members": [{"uid": u} for u in uids]}}
+    body = {
+        "action": "add_members",
+        "partner": "p",
+        "parameters": {"cohort_id": "c", "cohort_name": "C", "members": [{"uid": u} for u in uids]},
+    }
     assert len(json.dumps(body)) > 128 * 1024
     reply = await api.call("POST", COHORT, body)
     assert reply.status == 413
@@ -92,7 +95,9 @@ async def test_malformed_json_is_400(api: Api) -> None:
     assert reply.status == 400
     assert reply.body["error"] == {
         "message": "Could not decode the request body. The JSON was incorrect or not encoded as UTF-8.",
-        "type": "Malformed JSON", "request_id": reply.body["error"]["request_id"]}
+        "type": "Malformed JSON",
+        "request_id": reply.body["error"]["request_id"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -104,8 +109,14 @@ async def test_malformed_json_is_400(api: Api) -> None:
         ({"action": "add_members", "partner": "p", "parameters": {"cohort_name": "C", "members": []}}, "cohort_id"),
         ({"action": "add_members", "partner": "p", "parameters": {"cohort_id": "c", "members": []}}, "cohort_name"),
         ({"action": "add_members", "partner": "p", "parameters": {"cohort_id": "c", "cohort_name": "C"}}, "members"),
-        ({"action": "add_members", "partner": "p",
-          "parameters": {"cohort_id": "c", "cohort_name": "C", "members": [{"id": "x"}]}}, "uid"),
+        (
+            {
+                "action": "add_members",
+                "partner": "p",
+                "parameters": {"cohort_id": "c", "cohort_name": "C", "members": [{"id": "x"}]},
+            },
+            "uid",
+        ),
     ],
 )
 async def test_missing_attribute_is_400(api: Api, body: dict[str, object], attribute: str) -> None:
@@ -121,8 +132,11 @@ async def test_unknown_action_and_bad_names_are_400(api: Api) -> None:
     assert reply.status == 400 and reply.body["error"]["attribute"] == "action"
     reply = await api.cohort("add_members", "c", ["u1"], name="bad|name")
     assert reply.status == 400 and reply.body["error"]["attribute"] == "cohort_name"
-    body = {"action": "add_members", "partner": "p",
-            "parameters": {"cohort_id": "c", "cohort_name": "C", "members": [{"uid": 5}]}}
+    body = {
+        "action": "add_members",
+        "partner": "p",
+        "parameters": {"cohort_id": "c", "cohort_name": "C", "members": [{"uid": 5}]},
+    }
     reply = await api.call("POST", COHORT, body)
     assert reply.status == 400 and reply.body["error"]["attribute"] == "uid"
 

@@ -17,7 +17,8 @@ async def test_file_segment_lifecycle(
     emu, client = moengage_emulator, moengage_client
     emu.add_users(["u1", "u2", "u3", "u4"])
     ack = await client.file_segments.create(
-        "vip", file_url=emu.host_file("vip.csv", ["u1", "u2"]), expiry_days=30, callback_url=callback_sink.url)
+        "vip", file_url=emu.host_file("vip.csv", ["u1", "u2"]), expiry_days=30, callback_url=callback_sink.url
+    )
     assert ack.name == "vip" and ack.segment_id is not None
     cs_id = ack.segment_id
     await emu.drain()
@@ -60,8 +61,9 @@ async def test_filter_create_duplicate_update(moengage_emulator: Emulator, moeng
     assert info.value.existing_segment_id == first.id
     updated = await client.filter_segments.update(first.id, included=attr_group("y"), name="a2")
     assert updated.name == "a2" and moengage_emulator.segment(first.id).name == "a2"
-    cs_id = (await client.file_segments.create(
-        "file", file_url=moengage_emulator.host_file("x.csv", []), expiry_days=1)).segment_id
+    cs_id = (
+        await client.file_segments.create("file", file_url=moengage_emulator.host_file("x.csv", []), expiry_days=1)
+    ).segment_id
     assert cs_id is not None
     with pytest.raises(PermissionDeniedError):
         await client.filter_segments.update(cs_id, included=attr_group("z"))
@@ -84,8 +86,9 @@ async def test_cohort_push_survives_faults_and_a_smaller_cap(
     moengage_emulator: Emulator, moengage_client: AsyncClient
 ) -> None:
     emu = moengage_emulator
-    emu.faults.script(Fault.server_error(503), Fault.rate_limited(retry_after=0.01),
-                      Fault.connection_reset(), target="cohort")
+    emu.faults.script(
+        Fault.server_error(503), Fault.rate_limited(retry_after=0.01), Fault.connection_reset(), target="cohort"
+    )
     uids = [f"x{i:07d}" for i in range(20_000)]
     report = await moengage_client.cohorts.add_members(Cohort(id="c", name="C", partner="p"), uids)
     assert report.accepted == 20_000, report
@@ -94,9 +97,7 @@ async def test_cohort_push_survives_faults_and_a_smaller_cap(
     assert emu.faults.pending == 0
 
 
-async def test_account_suspension_reaches_the_client(
-    moengage_emulator: Emulator, moengage_client: AsyncClient
-) -> None:
+async def test_account_suspension_reaches_the_client(moengage_emulator: Emulator, moengage_client: AsyncClient) -> None:
     emu, client = moengage_emulator, moengage_client
     emu.faults.script(Fault.account_suspended(), target="cohort")
     with pytest.raises(PermissionDeniedError) as caught:
@@ -116,9 +117,14 @@ def test_emulator_fixture_works_in_sync_tests(moengage_emulator: Emulator) -> No
 
     request = urllib.request.Request(
         f"{moengage_emulator.base_url}/v3/custom-segments",
-        headers={"MOE-APPKEY": moengage_emulator.workspace_id,
-                 "Authorization": "Basic " + __import__("base64").b64encode(
-                     f"{moengage_emulator.workspace_id}:{moengage_emulator.api_key}".encode()).decode()})
+        headers={
+            "MOE-APPKEY": moengage_emulator.workspace_id,
+            "Authorization": "Basic "
+            + __import__("base64")
+            .b64encode(f"{moengage_emulator.workspace_id}:{moengage_emulator.api_key}".encode())
+            .decode(),
+        },
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         body: dict[str, Any] = json.loads(response.read())
     assert body["data"] == [] and body["type"] == "custom_segment"

@@ -13,8 +13,7 @@ from tests.emulator.conftest import Api
 
 
 async def test_scripted_faults_in_order_then_normal(api: Api, emu: Emulator) -> None:
-    emu.faults.script(Fault.rate_limited(), Fault.rate_limited(retry_after=2), Fault.server_error(503),
-                      target="cohort")
+    emu.faults.script(Fault.rate_limited(), Fault.rate_limited(retry_after=2), Fault.server_error(503), target="cohort")
     first = await api.cohort("add_members", "c", [])
     assert first.status == 429 and "Retry-After" not in first.headers
     assert first.body["error"]["type"] == "Rate Limits Exceeded"
@@ -79,20 +78,30 @@ async def test_random_faults_by_probability(api: Api, emu: Emulator) -> None:
 
 
 async def test_account_suspended_in_every_family(api: Api, emu: Emulator) -> None:
-    emu.faults.script(Fault.account_suspended(), Fault.account_suspended("temporarily_suspended"),
-                      Fault.account_suspended("blocked"), target="cohort")
+    emu.faults.script(
+        Fault.account_suspended(),
+        Fault.account_suspended("temporarily_suspended"),
+        Fault.account_suspended("blocked"),
+        target="cohort",
+    )
     reply = await api.cohort("add_members", "c", [])
     assert reply.status == 403
     error = reply.body["error"]
     assert reply.body["status"] == "fail" and set(error) == {"message", "type", "request_id"}
     assert (error["type"], error["message"]) == (
-        "Account Suspended", "Your account is suspended. Please contact MoEngage team.")
+        "Account Suspended",
+        "Your account is suspended. Please contact MoEngage team.",
+    )
     error = (await api.cohort("add_members", "c", [])).body["error"]
     assert (error["type"], error["message"]) == (
-        "Account Temporarily Suspended", "Your account is temporarily suspended. Please contact MoEngage team.")
+        "Account Temporarily Suspended",
+        "Your account is temporarily suspended. Please contact MoEngage team.",
+    )
     error = (await api.cohort("add_members", "c", [])).body["error"]
     assert (error["type"], error["message"]) == (
-        "BlockedClient", "Your account is suspended. Please contact MoEngage team.")
+        "BlockedClient",
+        "Your account is suspended. Please contact MoEngage team.",
+    )
     assert emu.cohort_segment("c") is None  # applied before handling: no effect
     emu.faults.script(Fault.account_suspended(), target="filter")
     reply = await api.call("GET", "/v3/custom-segments")
@@ -100,6 +109,8 @@ async def test_account_suspended_in_every_family(api: Api, emu: Emulator) -> Non
     emu.faults.script(Fault.account_suspended(), target="manage")
     reply = await api.call("PATCH", "/v2/custom-segments/archive", {"name": "x"})
     assert (reply.status, reply.body) == (
-        403, {"title": "Account Suspended", "description": "Your account is suspended. Please contact MoEngage team."})
+        403,
+        {"title": "Account Suspended", "description": "Your account is suspended. Please contact MoEngage team."},
+    )
     with pytest.raises(ValueError):
         Fault.account_suspended("gone")  # type: ignore[arg-type]

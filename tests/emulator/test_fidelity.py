@@ -68,8 +68,9 @@ async def _cyclic(api: Api, emu: Emulator) -> Reply:
 
 async def _too_deep(api: Api, emu: Emulator) -> Reply:
     emu.config.max_filter_nesting = 0
-    return await api.create_filter("deep", {"filter_operator": "and", "filters": [
-        {"filter_type": "nested_filters", **attr_group("x")}]})
+    return await api.create_filter(
+        "deep", {"filter_operator": "and", "filters": [{"filter_type": "nested_filters", **attr_group("x")}]}
+    )
 
 
 async def _dup_filters(api: Api, emu: Emulator) -> Reply:
@@ -164,27 +165,37 @@ SCENARIOS: dict[tuple[str, str, int], Scenario] = {
     ("POST", FS, 409): lambda api, emu: _dup_file(api, emu),
     ("POST", FS, 429): _file_create_limited,
     ("POST", FS, 500): lambda api, emu: _fault(api, emu, 500, "POST", FS, {}),
-    **{("PUT", f"{FS}/{op}", status): case
-       for op in ("add-users", "remove-users", "replace")
-       for status, case in _v2_update_cases(f"{FS}/{op}").items()},
+    **{
+        ("PUT", f"{FS}/{op}", status): case
+        for op in ("add-users", "remove-users", "replace")
+        for status, case in _v2_update_cases(f"{FS}/{op}").items()
+    },
     ("PATCH", "/v2/custom-segments/archive", 200): _archive_ok,
     ("PATCH", "/v2/custom-segments/archive", 400): lambda api, emu: api.call(
-        "PATCH", "/v2/custom-segments/archive", {}),
+        "PATCH", "/v2/custom-segments/archive", {}
+    ),
     ("PATCH", "/v2/custom-segments/archive", 401): lambda api, emu: api.call(
-        "PATCH", "/v2/custom-segments/archive", {}, headers={"Authorization": None}),
+        "PATCH", "/v2/custom-segments/archive", {}, headers={"Authorization": None}
+    ),
     ("PATCH", "/v2/custom-segments/archive", 404): lambda api, emu: api.call(
-        "PATCH", "/v2/custom-segments/archive", {"name": "ghost"}),
+        "PATCH", "/v2/custom-segments/archive", {"name": "ghost"}
+    ),
     ("PATCH", "/v2/custom-segments/archive", 500): lambda api, emu: _fault(
-        api, emu, 500, "PATCH", "/v2/custom-segments/archive", {}),
+        api, emu, 500, "PATCH", "/v2/custom-segments/archive", {}
+    ),
     ("PATCH", "/v2/custom-segments/unarchive", 200): _unarchive_ok,
     ("PATCH", "/v2/custom-segments/unarchive", 400): lambda api, emu: api.call(
-        "PATCH", "/v2/custom-segments/unarchive", {}),
+        "PATCH", "/v2/custom-segments/unarchive", {}
+    ),
     ("PATCH", "/v2/custom-segments/unarchive", 401): lambda api, emu: api.call(
-        "PATCH", "/v2/custom-segments/unarchive", {}, headers={"Authorization": None}),
+        "PATCH", "/v2/custom-segments/unarchive", {}, headers={"Authorization": None}
+    ),
     ("PATCH", "/v2/custom-segments/unarchive", 404): lambda api, emu: api.call(
-        "PATCH", "/v2/custom-segments/unarchive", {"name": "ghost"}),
+        "PATCH", "/v2/custom-segments/unarchive", {"name": "ghost"}
+    ),
     ("PATCH", "/v2/custom-segments/unarchive", 500): lambda api, emu: _fault(
-        api, emu, 500, "PATCH", "/v2/custom-segments/unarchive", {}),
+        api, emu, 500, "PATCH", "/v2/custom-segments/unarchive", {}
+    ),
     ("GET", V3, 200): lambda api, emu: _list_after_create(api),
     ("GET", V3, 400): lambda api, emu: api.call("GET", V3, headers={"MOE-APPKEY": "x"}),
     ("GET", V3, 401): lambda api, emu: api.call("GET", V3, headers={"Authorization": None}),
@@ -192,8 +203,7 @@ SCENARIOS: dict[tuple[str, str, int], Scenario] = {
     ("GET", V3, 500): lambda api, emu: _fault(api, emu, 500, "GET", V3),
     ("POST", V3, 201): lambda api, emu: api.create_filter("a", attr_group("a"), attr_group("b")),
     ("POST", V3, 400): lambda api, emu: api.create_filter("<b>", attr_group("a")),
-    ("POST", V3, 401): lambda api, emu: api.call(
-        "POST", V3, {}, headers={"Authorization": api.auth(password="bad")}),
+    ("POST", V3, 401): lambda api, emu: api.call("POST", V3, {}, headers={"Authorization": api.auth(password="bad")}),
     ("POST", V3, 409): _dup_filters,
     ("POST", V3, 413): _too_deep,
     ("POST", V3, 429): _cap,

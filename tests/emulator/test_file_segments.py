@@ -50,8 +50,12 @@ async def test_add_remove_replace(api: Api, emu: Emulator) -> None:
     await emu.drain()
     assert emu.members(cs_id) == {"u2", "u3"}
     reply = await api.call("PUT", f"{FS}/replace", {**body, "file_url": emu.host_file("4.csv", ["u4"])})
-    assert reply.body == {"message": "File-segment user-replace request accepted", "success": True,
-                          "cs_name": "s", "cs_id": cs_id}
+    assert reply.body == {
+        "message": "File-segment user-replace request accepted",
+        "success": True,
+        "cs_name": "s",
+        "cs_id": cs_id,
+    }
     await emu.drain()
     assert emu.members(cs_id) == {"u4"}
 
@@ -92,9 +96,15 @@ async def test_download_failure_reports_400_through_callback(
     url = f"{emu.base_url}/_emulator/files/missing.csv"
     await api.create_file("broken", url, callback_url=callback_sink.url)
     await emu.drain()
-    assert callback_sink.received == [{
-        "db_name": emu.db_name, "segment_name": "broken", "request_id": callback_sink.received[0]["request_id"],
-        "status": 400, "error_message": "File download failed. Created custom_segment contains 0 users."}]
+    assert callback_sink.received == [
+        {
+            "db_name": emu.db_name,
+            "segment_name": "broken",
+            "request_id": callback_sink.received[0]["request_id"],
+            "status": 400,
+            "error_message": "File download failed. Created custom_segment contains 0 users.",
+        }
+    ]
 
 
 async def test_non_loopback_file_url_is_never_fetched(api: Api, emu: Emulator) -> None:
@@ -115,20 +125,37 @@ async def test_file_over_size_cap_reports_400(api: Api, emu: Emulator, callback_
     [("expiry_time", {}), ("name", {}), ("file_url", {}), ("attribute_name", {}), ("attribute_type", {})],
 )
 async def test_missing_field_is_400(api: Api, missing: str, extra: dict[str, object]) -> None:
-    body = {"name": "n", "attribute_name": "ID", "attribute_type": "string",
-            "file_url": "http://127.0.0.1:1/a.csv", "expiry_time": 30}
+    body = {
+        "name": "n",
+        "attribute_name": "ID",
+        "attribute_type": "string",
+        "file_url": "http://127.0.0.1:1/a.csv",
+        "expiry_time": 30,
+    }
     del body[missing]
     reply = await api.call("POST", FS, body)
     assert reply.status == 400
-    assert reply.body == {"title": "Invalid request",
-                          "description": f"{missing} - Field is required but value is None : None"}
+    assert reply.body == {
+        "title": "Invalid request",
+        "description": f"{missing} - Field is required but value is None : None",
+    }
 
 
 async def test_invalid_values_are_400(api: Api) -> None:
-    base = {"name": "n", "attribute_name": "ID", "attribute_type": "string",
-            "file_url": "http://127.0.0.1:1/a.csv", "expiry_time": 30}
-    for change in ({"attribute_type": "int"}, {"expiry_time": "30"}, {"file_url": "ftp://x/a.csv"},
-                   {"emails": ["not-an-email"]}, {"expiry_time": 0}):
+    base = {
+        "name": "n",
+        "attribute_name": "ID",
+        "attribute_type": "string",
+        "file_url": "http://127.0.0.1:1/a.csv",
+        "expiry_time": 30,
+    }
+    for change in (
+        {"attribute_type": "int"},
+        {"expiry_time": "30"},
+        {"file_url": "ftp://x/a.csv"},
+        {"emails": ["not-an-email"]},
+        {"expiry_time": 0},
+    ):
         reply = await api.call("POST", FS, {**base, **change})
         assert reply.status == 400, change
         assert reply.body["title"] == "Invalid request"
@@ -144,14 +171,20 @@ async def test_duplicate_name_is_409_and_unknown_target_404(api: Api, emu: Emula
     body = {"name": "nope", "attribute_name": "ID", "attribute_type": "string", "file_url": url}
     reply = await api.call("PUT", f"{FS}/add-users", body)
     assert reply.status == 404
-    assert reply.body == {"title": "Entity Not Found",
-                          "description": "Custom segment not found for the given name or cs_id: nope"}
+    assert reply.body == {
+        "title": "Entity Not Found",
+        "description": "Custom segment not found for the given name or cs_id: nope",
+    }
 
 
 async def test_file_ops_only_target_file_segments(api: Api, emu: Emulator) -> None:
     await api.cohort("add_members", "c", [], name="cohort-seg")
-    body = {"name": "cohort-seg", "attribute_name": "ID", "attribute_type": "string",
-            "file_url": emu.host_file("x.csv", [])}
+    body = {
+        "name": "cohort-seg",
+        "attribute_name": "ID",
+        "attribute_type": "string",
+        "file_url": emu.host_file("x.csv", []),
+    }
     assert (await api.call("PUT", f"{FS}/add-users", body)).status == 404
 
 
@@ -161,8 +194,10 @@ async def test_file_ops_limit_is_10_per_hour(api: Api, emu: Emulator) -> None:
         assert (await api.create_file(f"s{i}", url)).status == 202
     reply = await api.create_file("s10", url)
     assert reply.status == 429
-    assert reply.body == {"title": "Too Many Requests",
-                          "description": "File segment operations limit breached. Please retry after some time."}
+    assert reply.body == {
+        "title": "Too Many Requests",
+        "description": "File segment operations limit breached. Please retry after some time.",
+    }
     assert reply.headers["x-ratelimit-remaining"] == "0"
 
 
@@ -189,8 +224,13 @@ async def test_replace_counts_only_newly_added_users_against_the_quota(
     emu.add_users(["u1", "u2", "u3"])
     await api.create_file("a", emu.host_file("a.csv", ["u1", "u2"]))  # 2 users counted
     await emu.drain()
-    body = {"name": "a", "attribute_name": "ID", "attribute_type": "string",
-            "file_url": emu.host_file("r.csv", ["u1", "u2", "u3"]), "callback_url": callback_sink.url}
+    body = {
+        "name": "a",
+        "attribute_name": "ID",
+        "attribute_type": "string",
+        "file_url": emu.host_file("r.csv", ["u1", "u2", "u3"]),
+        "callback_url": callback_sink.url,
+    }
     assert (await api.call("PUT", f"{FS}/replace", body)).status == 202
     await emu.drain()
     assert callback_sink.received[-1]["user_count"] == 3  # reported: every matched user
@@ -217,8 +257,13 @@ async def test_non_utf8_file_fails_with_the_documented_pattern(
     assert emu.segment(cs_id).processing == "failed" and emu.members(cs_id) == frozenset()
     await api.create_file("good", emu.host_file("good.csv", ["u1"]))
     await emu.drain()
-    body = {"name": "good", "attribute_name": "ID", "attribute_type": "string", "file_url": url,
-            "callback_url": callback_sink.url}
+    body = {
+        "name": "good",
+        "attribute_name": "ID",
+        "attribute_type": "string",
+        "file_url": url,
+        "callback_url": callback_sink.url,
+    }
     await api.call("PUT", f"{FS}/add-users", body)
     await emu.drain()
     assert callback_sink.received[-1]["error_message"] == "File processing failed. Custom segment contains 1 users."

@@ -11,23 +11,58 @@ from tests.emulator.conftest import Api, attr_group, ref_group
 
 V3 = "/v3/custom-segments"
 ACTION = {
-    "filter_type": "actions", "action_name": "purchase", "executed": True,
+    "filter_type": "actions",
+    "action_name": "purchase",
+    "executed": True,
     "execution": {"type": "atleast", "count": 1},
     "primary_time_range": {"type": "inTheLast", "value": 30, "value_type": "relative_past", "period_unit": "days"},
-    "attributes": {"filter_operator": "and", "filters": [
-        {"name": "category", "data_type": "string", "category": "default", "filter_type": "action_attributes",
-         "operator": "is", "negate": False, "case_sensitive": False, "value": "Electronics"}]},
+    "attributes": {
+        "filter_operator": "and",
+        "filters": [
+            {
+                "name": "category",
+                "data_type": "string",
+                "category": "default",
+                "filter_type": "action_attributes",
+                "operator": "is",
+                "negate": False,
+                "case_sensitive": False,
+                "value": "Electronics",
+            }
+        ],
+    },
 }
 
 
 async def test_create_get_list(api: Api, emu: Emulator) -> None:
-    included = {"filter_operator": "and", "filters": [
-        {"filter_type": "user_attributes", "name": "Subscription Status", "data_type": "string",
-         "operator": "in", "value": ["active"], "negate": False, "case_sensitive": False},
-        ACTION]}
-    excluded = {"filter_operator": "and", "filters": [
-        {"filter_type": "user_attributes", "name": "is_test_user", "data_type": "bool", "operator": "is",
-         "value": True, "negate": False}]}
+    included = {
+        "filter_operator": "and",
+        "filters": [
+            {
+                "filter_type": "user_attributes",
+                "name": "Subscription Status",
+                "data_type": "string",
+                "operator": "in",
+                "value": ["active"],
+                "negate": False,
+                "case_sensitive": False,
+            },
+            ACTION,
+        ],
+    }
+    excluded = {
+        "filter_operator": "and",
+        "filters": [
+            {
+                "filter_type": "user_attributes",
+                "name": "is_test_user",
+                "data_type": "bool",
+                "operator": "is",
+                "value": True,
+                "negate": False,
+            }
+        ],
+    }
     reply = await api.create_filter("active", included, excluded)
     assert reply.status == 201 and reply.body["type"] == "custom_segment"
     data = reply.body["data"]
@@ -59,8 +94,7 @@ async def test_get_file_segment_and_errors(api: Api, emu: Emulator) -> None:
     assert "included_filters" not in reply.body["data"]
     reply = await api.call("GET", f"{V3}/not-an-id")
     assert reply.status == 400
-    assert reply.body["error"] == {"code": "Invalid request",
-                                   "message": "Invalid bson object-id passed in the request"}
+    assert reply.body["error"] == {"code": "Invalid request", "message": "Invalid bson object-id passed in the request"}
     reply = await api.call("GET", f"{V3}/{'0' * 24}")
     assert reply.status == 404
     assert reply.body["error"]["message"] == f"Custom segment not found with the given id: {'0' * 24}"
@@ -73,7 +107,8 @@ async def test_duplicate_name_and_definition_are_409(api: Api) -> None:
     assert reply.body["error"] == {
         "code": "Resource not created",
         "message": "Another custom-segment already exists with the same name: a. Please change the "
-                   "custom-segment name."}
+        "custom-segment name.",
+    }
     # Same definition with the filters reordered and explicit defaults: still a duplicate.
     reordered = attr_group("y", "x")
     reordered["filters"][0]["negate"] = False
@@ -90,15 +125,36 @@ async def test_duplicate_name_and_definition_are_409(api: Api) -> None:
         {"filter_operator": "xor", "filters": []},
         {"filter_operator": "and"},
         {"filter_operator": "and", "filters": [{"filter_type": "magic"}]},
-        {"filter_operator": "and", "filters": [
-            {"filter_type": "user_attributes", "name": "n", "data_type": "bool", "operator": "in", "value": [1]}]},
-        {"filter_operator": "and", "filters": [
-            {"filter_type": "user_attributes", "name": "n", "data_type": "double", "operator": "between",
-             "value": 1}]},
+        {
+            "filter_operator": "and",
+            "filters": [
+                {"filter_type": "user_attributes", "name": "n", "data_type": "bool", "operator": "in", "value": [1]}
+            ],
+        },
+        {
+            "filter_operator": "and",
+            "filters": [
+                {
+                    "filter_type": "user_attributes",
+                    "name": "n",
+                    "data_type": "double",
+                    "operator": "between",
+                    "value": 1,
+                }
+            ],
+        },
         {"filter_operator": "and", "filters": [{**ACTION, "execution": {"type": "atleast"}}]},
         {"filter_operator": "and", "filters": [{k: v for k, v in ACTION.items() if k != "attributes"}]},
-        {"filter_operator": "and", "filters": [{"filter_type": "nested_filters", "filter_operator": "or",
-                                                "filters": [{"filter_type": "user_attributes"}]}]},
+        {
+            "filter_operator": "and",
+            "filters": [
+                {
+                    "filter_type": "nested_filters",
+                    "filter_operator": "or",
+                    "filters": [{"filter_type": "user_attributes"}],
+                }
+            ],
+        },
         {"filter_operator": "and", "filters": [{"filter_type": "custom_segments", "id": "0" * 24}]},
     ],
 )
@@ -120,8 +176,11 @@ async def test_bad_name_and_format_are_400(api: Api) -> None:
 
 async def test_update_replaces_definition(api: Api, emu: Emulator) -> None:
     data = (await api.create_filter("a", attr_group("x"), attr_group("ex"))).body["data"]
-    reply = await api.call("PATCH", f"{V3}/{data['id']}",
-                           {"name": "a2", "included_filters": attr_group("y"), "updated_by": "me@example.test"})
+    reply = await api.call(
+        "PATCH",
+        f"{V3}/{data['id']}",
+        {"name": "a2", "included_filters": attr_group("y"), "updated_by": "me@example.test"},
+    )
     assert reply.status == 200
     updated = reply.body["data"]
     assert updated["name"] == "a2" and updated["id"] == data["id"]
@@ -155,8 +214,10 @@ async def test_cycles_are_412(api: Api) -> None:
     for target, refs in ((a, ref_group(c)), (a, ref_group(a))):
         reply = await api.call("PATCH", f"{V3}/{target}", {"included_filters": refs})
         assert reply.status == 412
-        assert reply.body["error"] == {"code": "Cyclic Entity",
-                                       "message": "Circular reference detected in the custom segment definition."}
+        assert reply.body["error"] == {
+            "code": "Cyclic Entity",
+            "message": "Circular reference detected in the custom segment definition.",
+        }
 
 
 async def test_nesting_levels_over_3_are_413(api: Api) -> None:
@@ -190,27 +251,61 @@ async def test_active_cap_is_429_with_counts(api: Api) -> None:
     await api.create_filter("b", attr_group("b"))
     reply = await api.create_filter("c", attr_group("c"))
     assert reply.status == 429
-    assert reply.body["error"] == {"code": "Too Many Requests",
-                                   "message": "Total active segments limit breached. Request rejected!",
-                                   "actual_count": 3, "limit": 2}
+    assert reply.body["error"] == {
+        "code": "Too Many Requests",
+        "message": "Total active segments limit breached. Request rejected!",
+        "actual_count": 3,
+        "limit": 2,
+    }
 
 
 async def test_schema_variants_are_accepted(api: Api) -> None:
     filters = [
-        {"filter_type": "user_attributes", "name": "loc", "data_type": "geopoint", "value": 40.7,
-         "value1": -74.0, "radius": 10},
-        {"filter_type": "user_attributes", "name": "address", "data_type": "object", "filter_operator": "and",
-         "filters": [{"name": "city", "data_type": "string", "operator": "in", "value": ["NY"]}]},
-        {"filter_type": "user_attributes", "name": "signup", "data_type": "datetime", "operator": "inTheLast",
-         "value": 30, "value_type": "relative_past"},
-        {"filter_type": "user_attributes", "name": "tags", "data_type": "array_string", "operator": "in",
-         "value": ["vip"], "array_filter_type": "any_of"},
+        {
+            "filter_type": "user_attributes",
+            "name": "loc",
+            "data_type": "geopoint",
+            "value": 40.7,
+            "value1": -74.0,
+            "radius": 10,
+        },
+        {
+            "filter_type": "user_attributes",
+            "name": "address",
+            "data_type": "object",
+            "filter_operator": "and",
+            "filters": [{"name": "city", "data_type": "string", "operator": "in", "value": ["NY"]}],
+        },
+        {
+            "filter_type": "user_attributes",
+            "name": "signup",
+            "data_type": "datetime",
+            "operator": "inTheLast",
+            "value": 30,
+            "value_type": "relative_past",
+        },
+        {
+            "filter_type": "user_attributes",
+            "name": "tags",
+            "data_type": "array_string",
+            "operator": "in",
+            "value": ["vip"],
+            "array_filter_type": "any_of",
+        },
         {"filter_type": "user_attributes", "name": "email", "data_type": "string", "operator": "exists"},
-        {"filter_type": "psychographic_event", "action_name": "purchase", "executed": True,
-         "execution": {"type": "atleast", "count": 1}, "operator_type": "top", "percent_of_users": 10,
-         "psychographic_attributes": {"filter_operator": "and", "filters": [
-             {"name": "product_category", "data_type": "string", "operator": "exists"}]},
-         "primary_time_range": {"type": "inTheLast", "value_type": "relative_past", "days": 30}},
+        {
+            "filter_type": "psychographic_event",
+            "action_name": "purchase",
+            "executed": True,
+            "execution": {"type": "atleast", "count": 1},
+            "operator_type": "top",
+            "percent_of_users": 10,
+            "psychographic_attributes": {
+                "filter_operator": "and",
+                "filters": [{"name": "product_category", "data_type": "string", "operator": "exists"}],
+            },
+            "primary_time_range": {"type": "inTheLast", "value_type": "relative_past", "days": 30},
+        },
         {**ACTION, "executed": False, "execution": {"type": "exactly", "count": 0}},
     ]
     reply = await api.create_filter("variants", {"filter_operator": "or", "filters": filters})

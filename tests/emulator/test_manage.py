@@ -14,7 +14,9 @@ async def test_archive_unarchive_roundtrip(api: Api, emu: Emulator) -> None:
     cs_id = (await api.create_filter("f", attr_group("a"))).body["data"]["id"]
     reply = await api.call("PATCH", ARCHIVE, {"name": "f"})
     assert (reply.status, reply.body) == (
-        200, {"message": "Successfully archived the custom segment", "success": True, "cs_name": "f"})
+        200,
+        {"message": "Successfully archived the custom segment", "success": True, "cs_name": "f"},
+    )
     assert emu.segment(cs_id).status == "archived"
     # Archiving again is an idempotent 200 (assumption; undocumented).
     assert (await api.call("PATCH", ARCHIVE, {"name": "f"})).status == 200
@@ -81,8 +83,12 @@ async def test_file_ops_by_name_pick_the_file_segment_over_an_active_cohort(api:
 
 async def test_cs_id_alone_is_enough_unless_strict(api: Api, emu: Emulator) -> None:
     file_id = (await api.create_file("byid", emu.host_file("x.csv", []))).body["cs_id"]
-    body = {"cs_id": file_id, "attribute_name": "ID", "attribute_type": "string",
-            "file_url": emu.host_file("x.csv", [])}
+    body = {
+        "cs_id": file_id,
+        "attribute_name": "ID",
+        "attribute_type": "string",
+        "file_url": emu.host_file("x.csv", []),
+    }
     reply = await api.call("PUT", "/v2/custom-segments/file-segment/add-users", body)
     assert reply.status == 202 and reply.body["cs_name"] == "byid"  # the name is resolved from the id
     reply = await api.call("PATCH", ARCHIVE, {"cs_id": file_id})
@@ -93,8 +99,12 @@ async def test_cs_id_alone_is_enough_unless_strict(api: Api, emu: Emulator) -> N
 async def test_strict_mode_requires_name_on_file_ops_and_archive_alike(api: Api, emu: Emulator) -> None:
     file_id = (await api.create_file("byid", emu.host_file("x.csv", []))).body["cs_id"]
     required = {"title": "Invalid request", "description": "name - Field is required but value is None : None"}
-    body = {"cs_id": file_id, "attribute_name": "ID", "attribute_type": "string",
-            "file_url": emu.host_file("x.csv", [])}
+    body = {
+        "cs_id": file_id,
+        "attribute_name": "ID",
+        "attribute_type": "string",
+        "file_url": emu.host_file("x.csv", []),
+    }
     for path in ("add-users", "remove-users", "replace"):
         reply = await api.call("PUT", f"/v2/custom-segments/file-segment/{path}", body)
         assert (reply.status, reply.body) == (400, required), path

@@ -21,8 +21,14 @@ def _run(tmp_path: Path, ini: str, test: str, name: str = "pytest.ini") -> subpr
     (tmp_path / name).write_text(ini, "utf-8")  # this project's config, not the repo's auto mode
     (tmp_path / "test_example.py").write_text(test, "utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_example.py"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_example.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def test_the_documented_example_passes_in_strict_mode(tmp_path: Path) -> None:
@@ -39,8 +45,9 @@ def test_without_the_mark_strict_mode_fails_as_the_docs_say(tmp_path: Path) -> N
 
 
 def test_the_documented_auto_mode_snippet_runs_the_example_without_the_mark(tmp_path: Path) -> None:
-    [snippet] = [b for b in re.findall(r"^```toml\n(.*?)^```", DOC.read_text("utf-8"), re.M | re.S)
-                 if "asyncio_mode" in b]
+    [snippet] = [
+        b for b in re.findall(r"^```toml\n(.*?)^```", DOC.read_text("utf-8"), re.M | re.S) if "asyncio_mode" in b
+    ]
     unmarked = _plugin_example().replace("@pytest.mark.asyncio\n", "")
     result = _run(tmp_path, snippet, unmarked, name="pyproject.toml")
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr

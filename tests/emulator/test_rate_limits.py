@@ -22,8 +22,10 @@ async def test_list_allows_exactly_50_per_minute(api: Api, emu: Emulator) -> Non
         assert reply.headers["x-ratelimit-remaining"] == str(49 - i)
     reply = await api.call("GET", "/v3/custom-segments")
     assert reply.status == 429
-    assert reply.body["error"] == {"code": "Too Many Requests",
-                                   "message": "API rate limit breached. Current limit: 50/1 mins"}
+    assert reply.body["error"] == {
+        "code": "Too Many Requests",
+        "message": "API rate limit breached. Current limit: 50/1 mins",
+    }
     assert reply.headers["x-ratelimit-remaining"] == "0"
     assert int(reply.headers["x-ratelimit-reset"]) >= int(time.time())
     assert emu.counters.rate_limited == 1
@@ -154,8 +156,15 @@ def test_sdk_windows_and_family_names_are_accepted() -> None:
 
     emu = Emulator(rate_limits={"cohort_sync": [SdkWindow(1000, 60)]})
     assert emu.rate_limits.windows["cohort_sync"] == (Window(1000, 60),)
-    windows = resolve_rate_limits({"cohort": [SdkWindow(1000, 60)], "file_ops": [(2, 3600)],
-                                   "manage": [(5, 60)], "get": SdkWindow(3, 60), "list": (4, 60)})
+    windows = resolve_rate_limits(
+        {
+            "cohort": [SdkWindow(1000, 60)],
+            "file_ops": [(2, 3600)],
+            "manage": [(5, 60)],
+            "get": SdkWindow(3, 60),
+            "list": (4, 60),
+        }
+    )
     assert windows["cohort_sync"] == (Window(1000, 60),)
     assert windows["file_segment_ops"] == (Window(2, 3600),)
     assert windows["archive"] == windows["unarchive"] == (Window(5, 60),)
@@ -187,9 +196,20 @@ def test_unknown_keys_name_the_allowed_buckets_and_families(spec: Any) -> None:
         assert name in message
 
 
-@pytest.mark.parametrize("spec", ["cohort", 5, Window(1, 60), [("cohort_sync", [(1, 60)])],
-                                  {"cohort_sync": 5}, {"cohort_sync": "1/60"}, {"cohort_sync": [5]},
-                                  {"cohort_sync": [("1", 60)]}, {"cohort_sync": [(1, 60, 3)]}])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "cohort",
+        5,
+        Window(1, 60),
+        [("cohort_sync", [(1, 60)])],
+        {"cohort_sync": 5},
+        {"cohort_sync": "1/60"},
+        {"cohort_sync": [5]},
+        {"cohort_sync": [("1", 60)]},
+        {"cohort_sync": [(1, 60, 3)]},
+    ],
+)
 def test_values_of_the_wrong_type_raise_type_error(spec: Any) -> None:
     with pytest.raises(TypeError, match="rate_limits"):
         Emulator(rate_limits=spec)

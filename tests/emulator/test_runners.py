@@ -47,8 +47,12 @@ def test_in_thread_serves_and_inspection_is_thread_safe() -> None:
 
 def _standalone(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
     """Start ``python -m moengage_segments.testing``; return it and its banner (up to the export line)."""
-    process = subprocess.Popen([sys.executable, "-m", "moengage_segments.testing", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moengage_segments.testing", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     lines: list[str] = []
     while not lines or not lines[-1].startswith("export "):
@@ -79,8 +83,10 @@ def test_standalone_command_prints_the_real_port_and_an_export_line() -> None:
         assert fields["db name"] == DEFAULT_DB_NAME
         assert fields["seeded users"] == "5 (user-0000000 ... user-0000004)"
         assert lines[0] == "MoEngage emulator running (Ctrl-C to stop)"
-        assert lines[-1] == (f"export MOENGAGE_BASE_URL={base_url} MOENGAGE_WORKSPACE_ID={DEFAULT_WORKSPACE_ID} "
-                             f"MOENGAGE_DB_NAME={DEFAULT_DB_NAME} MOENGAGE_API_KEY={DEFAULT_API_KEY}")
+        assert lines[-1] == (
+            f"export MOENGAGE_BASE_URL={base_url} MOENGAGE_WORKSPACE_ID={DEFAULT_WORKSPACE_ID} "
+            f"MOENGAGE_DB_NAME={DEFAULT_DB_NAME} MOENGAGE_API_KEY={DEFAULT_API_KEY}"
+        )
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(f"{base_url}/v3/custom-segments", timeout=5)
         assert info.value.code == 400  # served: no MOE-APPKEY gives "MoEngage Client not found"
@@ -90,8 +96,9 @@ def test_standalone_command_prints_the_real_port_and_an_export_line() -> None:
 
 
 def test_standalone_command_never_echoes_a_key_the_user_chose() -> None:
-    process, lines = _standalone("--port", "0", "--workspace-id", "my ws", "--api-key", "s3cret-KEY",
-                                 "--db-name", "db1")
+    process, lines = _standalone(
+        "--port", "0", "--workspace-id", "my ws", "--api-key", "s3cret-KEY", "--db-name", "db1"
+    )
     try:
         text = "\n".join(lines)
         assert "s3cret-KEY" not in text and "MOENGAGE_API_KEY" not in text
@@ -102,13 +109,26 @@ def test_standalone_command_never_echoes_a_key_the_user_chose() -> None:
 
 
 def test_standalone_help_is_plain_text_with_defaults() -> None:
-    result = subprocess.run([sys.executable, "-m", "moengage_segments.testing", "--help"],
-                            capture_output=True, text=True, timeout=30, env={**os.environ, "COLUMNS": "120"})
+    result = subprocess.run(
+        [sys.executable, "-m", "moengage_segments.testing", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "COLUMNS": "120"},
+    )
     assert result.returncode == 0
     assert "``" not in result.stdout and "Example::" not in result.stdout  # no raw reST
-    for default in ("(default: 127.0.0.1)", "(default: 8080)", f"(default: {DEFAULT_WORKSPACE_ID})",
-                    f"(default: {DEFAULT_API_KEY})", f"(default: {DEFAULT_DB_NAME})", "(default: 1.0)",
-                    "(default: 0)", "(default: 128000)", "0 picks a free one"):
+    for default in (
+        "(default: 127.0.0.1)",
+        "(default: 8080)",
+        f"(default: {DEFAULT_WORKSPACE_ID})",
+        f"(default: {DEFAULT_API_KEY})",
+        f"(default: {DEFAULT_DB_NAME})",
+        "(default: 1.0)",
+        "(default: 0)",
+        "(default: 128000)",
+        "0 picks a free one",
+    ):
         assert default in result.stdout, default
 
 
@@ -117,8 +137,12 @@ def test_standalone_command_reports_a_taken_port() -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "moengage_segments.testing", "--port", str(port)],
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "-m", "moengage_segments.testing", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
@@ -126,8 +150,10 @@ def test_standalone_command_reports_a_taken_port() -> None:
 def test_banner_helper() -> None:
     banner = Banner("http://127.0.0.1:1", "WS", "db", None)
     assert dict(banner.fields())["API key"] == "(the key you gave)"
-    assert banner.export_line() == "export MOENGAGE_BASE_URL=http://127.0.0.1:1 MOENGAGE_WORKSPACE_ID=WS " \
-                                   "MOENGAGE_DB_NAME=db"
+    assert (
+        banner.export_line() == "export MOENGAGE_BASE_URL=http://127.0.0.1:1 MOENGAGE_WORKSPACE_ID=WS "
+        "MOENGAGE_DB_NAME=db"
+    )
     assert "secret" not in repr(Banner("u", "w", "d", "secret"))
     assert seeded_text([]) == "0" and seeded_text(["a"]) == "1 (a)"
     assert seeded_text([f"u{i}" for i in range(1000)]) == "1,000 (u0 ... u999)"

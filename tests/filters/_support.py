@@ -34,8 +34,10 @@ def load_spec() -> dict[str, Any]:
     """The parsed custom-segments spec, or skip naming where it was looked for."""
     data = _load()
     if data is None:
-        pytest.skip(f"vendor OpenAPI file {SPEC_FILE} not found in {spec_dir()} (set MOENGAGE_OPENAPI_DIR "
-                    "to the folder holding custom-segments.json)")
+        pytest.skip(
+            f"vendor OpenAPI file {SPEC_FILE} not found in {spec_dir()} (set MOENGAGE_OPENAPI_DIR "
+            "to the folder holding custom-segments.json)"
+        )
     return data
 
 

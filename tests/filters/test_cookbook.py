@@ -86,7 +86,8 @@ async def test_cookbook_entries_are_accepted_by_the_emulator(
     for i, (title, code, _) in enumerate(ENTRIES):
         body = json.loads(json.dumps(run_entry(code)).replace(REFERENCED_ID, vip.id))
         created = await client.filter_segments.create(
-            f"cookbook-{i}", included=body["included_filters"], excluded=body.get("excluded_filters"))
+            f"cookbook-{i}", included=body["included_filters"], excluded=body.get("excluded_filters")
+        )
         got = await client.segments.get(created.id)
         # What the service echoes back reads as typed filters and passes the strict rules again.
         assert isinstance(got.included_filters, FilterGroup), title

@@ -23,45 +23,118 @@ def group(*filters: Any) -> dict[str, Any]:
     return {"filter_operator": "and", "filters": list(filters)}
 
 
-EVENT: dict[str, Any] = {"filter_type": "actions", "action_name": "purchase", "executed": True,
-         "execution": {"type": "atleast", "count": 1},
-         "primary_time_range": {"type": "inTheLast", "value": 30, "value_type": "relative_past",
-                                "period_unit": "days"},
-         "attributes": {"filter_operator": "and", "filters": []}}
+EVENT: dict[str, Any] = {
+    "filter_type": "actions",
+    "action_name": "purchase",
+    "executed": True,
+    "execution": {"type": "atleast", "count": 1},
+    "primary_time_range": {"type": "inTheLast", "value": 30, "value_type": "relative_past", "period_unit": "days"},
+    "attributes": {"filter_operator": "and", "filters": []},
+}
 
 # Variants the notes (§9) say to accept; each must parse strictly AND come back unchanged.
 VARIANTS = {
-    "event-attribute-without-filter-type": {**EVENT, "attributes": group(
-        {"name": "currency", "data_type": "string", "category": "default", "operator": "is", "negate": False,
-         "case_sensitive": False, "value": "USD"})},
-    "dashboard-days-window": {**EVENT, "primary_time_range": {"type": "inTheLast", "value_type": "relative_past",
-                                                              "days": 30}},
-    "dashboard-days-between": {**EVENT, "primary_time_range": {"type": "between", "value_type": "relative_past",
-                                                               "days": 7, "days1": 30}},
-    "in-with-scalar": {"filter_type": "user_attributes", "name": "status", "data_type": "string",
-                       "operator": "in", "value": "active", "negate": False, "case_sensitive": False},
-    "on-operator": {"filter_type": "user_attributes", "name": "signup", "data_type": "datetime", "operator": "on",
-                    "value_type": "relative_past", "value": 1, "negate": False},
-    "default-option-date": {"filter_type": "user_attributes", "name": "signup", "data_type": "datetime",
-                            "operator": "before", "value_type": "absolute", "value": "2024-01-01T00:00:00.000Z",
-                            "extract_type": "default_option_date", "negate": False},
-    "starts-with-any": {"filter_type": "user_attributes", "name": "zip", "data_type": "string",
-                        "operator": "startsWithInTheFollowing", "value": ["100", "101"], "negate": False},
-    "starts-with-scalar": {"filter_type": "user_attributes", "name": "zip", "data_type": "string",
-                           "operator": "startsWith", "value": "100"},
-    "object-children-without-filter-type": {"filter_type": "user_attributes", "name": "address",
-                                            "data_type": "object", "filter_operator": "or", "filters": [
-                                                {"name": "city", "data_type": "string", "operator": "is",
-                                                 "value": "Paris"}]},
-    "array-filter-type-with-negate": {"filter_type": "user_attributes", "name": "tags",
-                                      "data_type": "array_string", "operator": "in", "negate": True,
-                                      "array_filter_type": "any_of", "value": ["a"]},
-    "project-name-on-user-filter": {"filter_type": "user_attributes", "name": "city", "data_type": "string",
-                                    "operator": "exists", "project_name": "moe_portfolio"},
-    "no-category-no-negate": {"filter_type": "user_attributes", "name": "vip", "data_type": "bool",
-                              "operator": "is", "value": True},
-    "unknown-but-plausible-key": {"filter_type": "custom_segments", "id": "5c93982f573bb92004975a36",
-                                  "name": "VIP", "segment_status": "pending"},
+    "event-attribute-without-filter-type": {
+        **EVENT,
+        "attributes": group(
+            {
+                "name": "currency",
+                "data_type": "string",
+                "category": "default",
+                "operator": "is",
+                "negate": False,
+                "case_sensitive": False,
+                "value": "USD",
+            }
+        ),
+    },
+    "dashboard-days-window": {
+        **EVENT,
+        "primary_time_range": {"type": "inTheLast", "value_type": "relative_past", "days": 30},
+    },
+    "dashboard-days-between": {
+        **EVENT,
+        "primary_time_range": {"type": "between", "value_type": "relative_past", "days": 7, "days1": 30},
+    },
+    "in-with-scalar": {
+        "filter_type": "user_attributes",
+        "name": "status",
+        "data_type": "string",
+        "operator": "in",
+        "value": "active",
+        "negate": False,
+        "case_sensitive": False,
+    },
+    "on-operator": {
+        "filter_type": "user_attributes",
+        "name": "signup",
+        "data_type": "datetime",
+        "operator": "on",
+        "value_type": "relative_past",
+        "value": 1,
+        "negate": False,
+    },
+    "default-option-date": {
+        "filter_type": "user_attributes",
+        "name": "signup",
+        "data_type": "datetime",
+        "operator": "before",
+        "value_type": "absolute",
+        "value": "2024-01-01T00:00:00.000Z",
+        "extract_type": "default_option_date",
+        "negate": False,
+    },
+    "starts-with-any": {
+        "filter_type": "user_attributes",
+        "name": "zip",
+        "data_type": "string",
+        "operator": "startsWithInTheFollowing",
+        "value": ["100", "101"],
+        "negate": False,
+    },
+    "starts-with-scalar": {
+        "filter_type": "user_attributes",
+        "name": "zip",
+        "data_type": "string",
+        "operator": "startsWith",
+        "value": "100",
+    },
+    "object-children-without-filter-type": {
+        "filter_type": "user_attributes",
+        "name": "address",
+        "data_type": "object",
+        "filter_operator": "or",
+        "filters": [{"name": "city", "data_type": "string", "operator": "is", "value": "Paris"}],
+    },
+    "array-filter-type-with-negate": {
+        "filter_type": "user_attributes",
+        "name": "tags",
+        "data_type": "array_string",
+        "operator": "in",
+        "negate": True,
+        "array_filter_type": "any_of",
+        "value": ["a"],
+    },
+    "project-name-on-user-filter": {
+        "filter_type": "user_attributes",
+        "name": "city",
+        "data_type": "string",
+        "operator": "exists",
+        "project_name": "moe_portfolio",
+    },
+    "no-category-no-negate": {
+        "filter_type": "user_attributes",
+        "name": "vip",
+        "data_type": "bool",
+        "operator": "is",
+        "value": True,
+    },
+    "unknown-but-plausible-key": {
+        "filter_type": "custom_segments",
+        "id": "5c93982f573bb92004975a36",
+        "name": "VIP",
+        "segment_status": "pending",
+    },
 }
 
 
@@ -107,8 +180,7 @@ def test_unknown_filter_type_is_kept_raw_in_lenient_mode_only() -> None:
 def test_new_enum_values_do_not_break_lenient_parsing() -> None:
     body = group(
         {"filter_type": "user_attributes", "name": "id", "data_type": "uuid", "operator": "matches", "value": "x"},
-        {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "regex",
-         "value": "^N"},
+        {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "regex", "value": "^N"},
         {**EVENT, "execution": {"type": "streak", "count": 3}},
         {"filter_type": "nested_filters", "filter_operator": "xor", "filters": []},
     )
@@ -124,8 +196,13 @@ def test_unreadable_filters_become_raw_wherever_they_are() -> None:
     bad_child = {"name": "city", "data_type": "string", "negate": "yes"}
     body = group(
         {"filter_type": "user_attributes", "name": "x", "data_type": "string", "negate": "no"},
-        {"filter_type": "user_attributes", "name": "addr", "data_type": "object", "filter_operator": "and",
-         "filters": [bad_child]},
+        {
+            "filter_type": "user_attributes",
+            "name": "addr",
+            "data_type": "object",
+            "filter_operator": "and",
+            "filters": [bad_child],
+        },
         {**EVENT, "attributes": group(bad_child)},
         {**EVENT, "aggregation_attributes": group({"attribute_name": 5})},
         {"filter_type": "nested_filters", "filter_operator": "or", "filters": ["not a filter"]},
@@ -147,8 +224,16 @@ def test_lenient_mode_still_needs_a_group() -> None:
 
 
 def test_typo_keys_rejected_strictly_but_kept_leniently() -> None:
-    body = group({"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in",
-                  "value": ["NY"], "case_sensitve": True})
+    body = group(
+        {
+            "filter_type": "user_attributes",
+            "name": "city",
+            "data_type": "string",
+            "operator": "in",
+            "value": ["NY"],
+            "case_sensitve": True,
+        }
+    )
     with pytest.raises(ValidationError, match="did you mean 'case_sensitive'"):
         parse_group(body)
     assert parse_group(body, strict=False).to_payload() == body

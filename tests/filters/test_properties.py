@@ -37,7 +37,7 @@ from tests.filters._support import assert_schema_valid, spec_available
 names = st.text(string.ascii_lowercase + "_", min_size=1, max_size=12).filter(lambda s: s.strip("_"))
 texts = st.text(min_size=0, max_size=8)
 text_lists = st.lists(texts, min_size=1, max_size=4)
-numbers = st.one_of(st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
+numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
 dates = st.dates(dt.date(2000, 1, 1), dt.date(2035, 12, 31))
 flags = st.booleans()
 categories = st.one_of(st.none(), st.sampled_from(["default", "Tracked Custom Attribute", "Location"]))
@@ -97,10 +97,13 @@ def datetime_filters(draw: st.DrawFn) -> UserFilter:
         lo, hi = sorted((draw(dates), draw(dates)))
         return a.between(lo, hi)
     if choice == 4:
-        part = draw(st.sampled_from(["time_of_the_day", "day_of_the_week", "day_of_the_month",
-                                     "month_of_the_year"]))
-        bounds = {"time_of_the_day": (0, 23), "day_of_the_week": (0, 6), "day_of_the_month": (1, 31),
-                  "month_of_the_year": (1, 12)}[part]
+        part = draw(st.sampled_from(["time_of_the_day", "day_of_the_week", "day_of_the_month", "month_of_the_year"]))
+        bounds = {
+            "time_of_the_day": (0, 23),
+            "day_of_the_week": (0, 6),
+            "day_of_the_month": (1, 31),
+            "month_of_the_year": (1, 12),
+        }[part]
         values = draw(st.lists(st.integers(*bounds), min_size=1, max_size=3))
         return a.extract(part).is_in(values)  # type: ignore[arg-type]
     if choice == 5:
@@ -119,8 +122,9 @@ def other_user_filters(draw: st.DrawFn) -> UserFilter:
     if choice == 0:
         return attr(draw(names), "bool").equals(draw(flags))
     if choice == 1:
-        return attr(draw(names), "geopoint").near(draw(st.floats(-90, 90)), draw(st.floats(-180, 180)),
-                                                  radius=draw(st.floats(0.5, 1e5)))
+        return attr(draw(names), "geopoint").near(
+            draw(st.floats(-90, 90)), draw(st.floats(-180, 180)), radius=draw(st.floats(0.5, 1e5))
+        )
     kids = draw(st.lists(st.one_of(string_filters(), number_filters()), min_size=1, max_size=3))
     a = attr(draw(names), draw(st.sampled_from(["object", "array_object"])))
     return a.where(*kids) if draw(flags) else a.where_any(*kids)
@@ -162,8 +166,7 @@ def event_filters(draw: st.DrawFn) -> Filter:
     f = event(draw(names))
     freq = draw(st.integers(0, 5))
     count = draw(st.integers(1, 50))
-    f = [f.at_least(count), f.at_most(count), f.exactly(count), f.first_time(), f.last_time(),
-         f.not_executed()][freq]
+    f = [f.at_least(count), f.at_most(count), f.exactly(count), f.first_time(), f.last_time(), f.not_executed()][freq]
     w = draw(st.integers(0, 6))
     if w == 0:
         f = f.in_the_last(draw(st.integers(1, 400)), draw(st.sampled_from(["hours", "days", "weeks", "months"])))
@@ -195,16 +198,26 @@ def event_filters(draw: st.DrawFn) -> Filter:
 
 @st.composite
 def affinity_filters(draw: st.DrawFn) -> Filter:
-    conds = draw(st.lists(st.one_of(
-        st.just(attr("product_category").exists()),
-        texts.map(lambda t: attr("product_category").equals(t)),
-        st.integers(0, 23).map(lambda h: event_time("time_of_the_day").equals(h)),
-    ), min_size=1, max_size=3))
+    conds = draw(
+        st.lists(
+            st.one_of(
+                st.just(attr("product_category").exists()),
+                texts.map(lambda t: attr("product_category").equals(t)),
+                st.integers(0, 23).map(lambda h: event_time("time_of_the_day").equals(h)),
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
     b = affinity(draw(names))
     mode = draw(st.integers(0, 3))
     pct = draw(st.integers(1, 100))
-    f = [b.predominantly(*conds), b.at_least_percent_of_times(pct, *conds), b.top_percent(pct, *conds),
-         b.bottom_percent(pct, *conds)][mode]
+    f = [
+        b.predominantly(*conds),
+        b.at_least_percent_of_times(pct, *conds),
+        b.top_percent(pct, *conds),
+        b.bottom_percent(pct, *conds),
+    ][mode]
     if draw(flags):
         lo = draw(st.integers(0, 100))
         if draw(flags):
@@ -217,12 +230,17 @@ def affinity_filters(draw: st.DrawFn) -> Filter:
 
 
 hex_ids = st.text("0123456789abcdef", min_size=24, max_size=24)
-leaves = st.one_of(user_filters(), event_filters(), affinity_filters(),
-                   st.tuples(hex_ids, st.one_of(st.none(), texts)).map(lambda p: segment(*p)))
+leaves = st.one_of(
+    user_filters(),
+    event_filters(),
+    affinity_filters(),
+    st.tuples(hex_ids, st.one_of(st.none(), texts)).map(lambda p: segment(*p)),
+)
 groups: st.SearchStrategy[FilterGroup] = st.recursive(
     st.lists(leaves, min_size=1, max_size=4).map(lambda fs: all_of(*fs)),
     lambda inner: st.lists(st.one_of(leaves, inner), min_size=1, max_size=4).flatmap(
-        lambda fs: st.sampled_from([all_of(*fs), any_of(*fs)])),
+        lambda fs: st.sampled_from([all_of(*fs), any_of(*fs)])
+    ),
     max_leaves=12,
 )
 

@@ -96,14 +96,22 @@ def _has_raw(group: FilterGroup) -> bool:
 
 
 # Skeletons used to give the markdown fragments ("attributes": {...}) a filter to live in.
-_EVENT = {"filter_type": "actions", "action_name": "purchase", "executed": True,
-          "execution": {"type": "atleast", "count": 1},
-          "primary_time_range": {"type": "inTheLast", "value": 30, "value_type": "relative_past",
-                                 "period_unit": "days"},
-          "attributes": {"filter_operator": "and", "filters": []}}
-_AFFINITY = {"filter_type": "psychographic_event", "action_name": "purchase", "executed": True,
-             "execution": {"type": "atleast", "count": 1}, "operator_type": "predominant",
-             "primary_time_range": {"type": "inTheLast", "value_type": "relative_past", "days": 90}}
+_EVENT = {
+    "filter_type": "actions",
+    "action_name": "purchase",
+    "executed": True,
+    "execution": {"type": "atleast", "count": 1},
+    "primary_time_range": {"type": "inTheLast", "value": 30, "value_type": "relative_past", "period_unit": "days"},
+    "attributes": {"filter_operator": "and", "filters": []},
+}
+_AFFINITY = {
+    "filter_type": "psychographic_event",
+    "action_name": "purchase",
+    "executed": True,
+    "execution": {"type": "atleast", "count": 1},
+    "operator_type": "predominant",
+    "primary_time_range": {"type": "inTheLast", "value_type": "relative_past", "days": 90},
+}
 
 
 def _as_filter(fragment: dict[str, Any]) -> dict[str, Any] | None:

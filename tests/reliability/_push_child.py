@@ -19,7 +19,10 @@ async def main(argv: list[str]) -> str:
     retry = RetryPolicy(base=0.001, cap=0.01, rate_limit_cap=0.05, max_attempts=25)
     async with AsyncClient(workspace, key, base_url=url, rate_limits=None, retry=retry) as client:
         report = await client.cohorts.add_members(
-            COHORT, read_uids(uid_file), max_in_flight=int(in_flight), max_request_bytes=int(body),
+            COHORT,
+            read_uids(uid_file),
+            max_in_flight=int(in_flight),
+            max_request_bytes=int(body),
             checkpoint=journal,
         )
     return report.to_json()

@@ -22,15 +22,15 @@ SLOW = 0.02
 
 #: (fault, probability). Failures alone are ~21% of requests, slow responses another ~2.5%.
 FAULT_MIX: tuple[tuple[Fault, float], ...] = (
-    (Fault.rate_limited(), 0.05),                      # 429, no Retry-After: back off
-    (Fault.rate_limited(retry_after=0.01), 0.03),      # 429 with Retry-After: honour it
-    (Fault.server_error(500), 0.02),                   # 5xx in the cohort envelope
-    (Fault.server_error(502, html=True), 0.02),        # a gateway's HTML page
+    (Fault.rate_limited(), 0.05),  # 429, no Retry-After: back off
+    (Fault.rate_limited(retry_after=0.01), 0.03),  # 429 with Retry-After: honour it
+    (Fault.server_error(500), 0.02),  # 5xx in the cohort envelope
+    (Fault.server_error(502, html=True), 0.02),  # a gateway's HTML page
     (Fault.server_error(503, html=True), 0.02),
-    (Fault.server_error(503, after=True), 0.01),       # applied, but the client sees a 503: re-sent
-    (Fault.connection_reset(), 0.04),                  # dropped before handling
-    (Fault.connection_reset(after=True), 0.02),        # applied, then dropped: re-sent
-    (Fault.slow(SLOW), 0.03),                          # slow but successful
+    (Fault.server_error(503, after=True), 0.01),  # applied, but the client sees a 503: re-sent
+    (Fault.connection_reset(), 0.04),  # dropped before handling
+    (Fault.connection_reset(after=True), 0.02),  # applied, then dropped: re-sent
+    (Fault.slow(SLOW), 0.03),  # slow but successful
 )
 
 
@@ -84,14 +84,24 @@ def install_fault_mix(emu: Emulator, target: str = "cohort") -> FaultTally:
 
 
 def async_client(emu: Emulator, **options: Any) -> AsyncClient:
-    kwargs: dict[str, Any] = {"base_url": emu.base_url, "rate_limits": None, "retry": FAST_RETRY,
-                              "timeout": CLIENT_TIMEOUT, **options}
+    kwargs: dict[str, Any] = {
+        "base_url": emu.base_url,
+        "rate_limits": None,
+        "retry": FAST_RETRY,
+        "timeout": CLIENT_TIMEOUT,
+        **options,
+    }
     return AsyncClient(emu.workspace_id, emu.api_key, **kwargs)
 
 
 def sync_client(emu: Emulator, **options: Any) -> Client:
-    kwargs: dict[str, Any] = {"base_url": emu.base_url, "rate_limits": None, "retry": FAST_RETRY,
-                              "timeout": CLIENT_TIMEOUT, **options}
+    kwargs: dict[str, Any] = {
+        "base_url": emu.base_url,
+        "rate_limits": None,
+        "retry": FAST_RETRY,
+        "timeout": CLIENT_TIMEOUT,
+        **options,
+    }
     return Client(emu.workspace_id, emu.api_key, **kwargs)
 
 
@@ -121,8 +131,10 @@ def assert_accounted(report: CohortSyncReport, *, finished: bool = True) -> None
 
 def figures_line(title: str, **figures: Any) -> str:
     """One line of figures, printed by the tests (``pytest -s`` shows them) and copied into the docs."""
-    parts = [f"{k}={v:,}" if isinstance(v, int) else f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
-             for k, v in figures.items()]
+    parts = [
+        f"{k}={v:,}" if isinstance(v, int) else f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in figures.items()
+    ]
     line = f"[reliability] {title}: " + " ".join(parts)
     print(f"\n{line}", file=sys.stderr if os.environ.get("RELIABILITY_FIGURES_STDERR") else sys.stdout)
     return line

@@ -30,9 +30,20 @@ from tests.reliability._support import assert_accounted, async_client, cohort_me
 URL = "https://files.example.com/u.csv"
 SEG = "6388a97a02adb9071ca84ce9"
 COHORT = Cohort(id="bad-input", name="Bad input", partner="reliability")
-GROUP: dict[str, Any] = {"filter_operator": "and", "filters": [
-    {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in", "value": ["Pune"],
-     "negate": False, "case_sensitive": False}]}
+GROUP: dict[str, Any] = {
+    "filter_operator": "and",
+    "filters": [
+        {
+            "filter_type": "user_attributes",
+            "name": "city",
+            "data_type": "string",
+            "operator": "in",
+            "value": ["Pune"],
+            "negate": False,
+            "case_sensitive": False,
+        }
+    ],
+}
 BIG_UID = "u" * 200_000  # 200 KB: larger than any request may be
 
 Call = Callable[[AsyncClient], Awaitable[Any]]
@@ -74,8 +85,10 @@ CASES: list[tuple[str, Call, str]] = [
     ("HTML in a filter segment name", lambda c: c.filter_segments.create("<script>", included=GROUP), "name"),
     ("whitespace name to list", lambda c: c.segments.list("   "), "name"),
     ("empty attribute name", file_create(attribute_name=""), "attribute_name"),
-    *[(f"cohort name with {ch!r}", push(cohort_named(f"churn{ch}risk")), "cohort.name")
-      for ch in sorted(COHORT_NAME_FORBIDDEN)],
+    *[
+        (f"cohort name with {ch!r}", push(cohort_named(f"churn{ch}risk")), "cohort.name")
+        for ch in sorted(COHORT_NAME_FORBIDDEN)
+    ],
     ("cohort name starting with '.'", push(cohort_named(".hidden")), "cohort.name"),
     ("over-long cohort name", push(cohort_named("c" * (MAX_NAME_LENGTH + 1))), "cohort.name"),
     ("empty cohort id", push(Cohort(id="", name="n", partner="p")), "cohort.id"),
@@ -111,18 +124,33 @@ CASES: list[tuple[str, Call, str]] = [
     ("path traversal as a segment id", lambda c: c.segments.get("../../../v2/custom-segments"), "segment_id"),
     ("int segment id", lambda c: c.segments.archive(segment_id=0x6388A97A02ADB9071CA84CE9), "segment_id"),
     ("malformed id to update", lambda c: c.filter_segments.update(SEG + "0", included=GROUP), "segment_id"),
-    ("malformed id to add users", lambda c: c.file_segments.add_users("vip", segment_id="x", file_url=URL),
-     "segment_id"),
+    (
+        "malformed id to add users",
+        lambda c: c.file_segments.add_users("vip", segment_id="x", file_url=URL),
+        "segment_id",
+    ),
     # filter trees
     ("empty filter group", lambda c: c.filter_segments.create("n", included={}), "included.filter_operator"),
-    ("xor operator", lambda c: c.filter_segments.create("n", included=group(filter_operator="xor")),
-     "included.filter_operator"),
-    ("filters not a list", lambda c: c.filter_segments.create("n", included=group(filters="city=Pune")),
-     "included.filters"),
-    ("unknown filter type", lambda c: c.filter_segments.create("n", included=one_filter(filter_type="sql")),
-     "included.filters[0].filter_type"),
-    ("operator wrong for the data type",
-     lambda c: c.filter_segments.create("n", included=one_filter(operator="between")), "included.filters[0].operator"),
+    (
+        "xor operator",
+        lambda c: c.filter_segments.create("n", included=group(filter_operator="xor")),
+        "included.filter_operator",
+    ),
+    (
+        "filters not a list",
+        lambda c: c.filter_segments.create("n", included=group(filters="city=Pune")),
+        "included.filters",
+    ),
+    (
+        "unknown filter type",
+        lambda c: c.filter_segments.create("n", included=one_filter(filter_type="sql")),
+        "included.filters[0].filter_type",
+    ),
+    (
+        "operator wrong for the data type",
+        lambda c: c.filter_segments.create("n", included=one_filter(operator="between")),
+        "included.filters[0].operator",
+    ),
     ("bad excluded group", lambda c: c.filter_segments.create("n", included=GROUP, excluded=[GROUP]), "excluded"),
     ("bad group in an update", lambda c: c.filter_segments.update(SEG, included=group(filters=[])), "included"),
 ]
@@ -161,10 +189,15 @@ async def test_invalid_uids_in_a_push_are_reported_and_never_sent(emulator: Emul
     assert (report.accepted, report.invalid) == (len(valid), len(hostile))
     assert_accounted(report)
     assert report.invalid_reasons == {
-        "uid must be a string, got int": 1, "uid must be a string, got NoneType": 1,
-        "uid must be a string, got bytes": 1, "uid must be a string, got float": 1,
-        "uid must be a string, got list": 1, "empty uid": 2, "uid contains NUL": 1,
-        "uid is not valid Unicode (lone surrogate)": 2, "uid too large to fit in one request": 1,
+        "uid must be a string, got int": 1,
+        "uid must be a string, got NoneType": 1,
+        "uid must be a string, got bytes": 1,
+        "uid must be a string, got float": 1,
+        "uid must be a string, got list": 1,
+        "empty uid": 2,
+        "uid contains NUL": 1,
+        "uid is not valid Unicode (lone surrogate)": 2,
+        "uid too large to fit in one request": 1,
     }
     assert cohort_members(emulator, COHORT) == frozenset(valid)
     # The service only ever saw well-formed bodies (it would answer 400 to a non-string uid).
@@ -181,8 +214,9 @@ async def test_a_push_of_only_invalid_uids_sends_nothing(emulator: Emulator) -> 
 
 
 @pytest.mark.parametrize("where", ["missing", "directory"])
-async def test_unreadable_uid_file_is_a_validation_error_naming_the_path(emulator: Emulator, tmp_path: Path,
-                                                                         where: str) -> None:
+async def test_unreadable_uid_file_is_a_validation_error_naming_the_path(
+    emulator: Emulator, tmp_path: Path, where: str
+) -> None:
     # read_uids checks the path when it is called, so nothing can be sent for a bad path.
     path = tmp_path / "nope.txt" if where == "missing" else tmp_path
     emulator.reset_counters()
@@ -194,8 +228,9 @@ async def test_unreadable_uid_file_is_a_validation_error_naming_the_path(emulato
 
 async def test_wrong_credentials_are_the_documented_401(emulator: Emulator) -> None:
     emulator.reset_counters()
-    async with AsyncClient(emulator.workspace_id, "wrong-key-123", base_url=emulator.base_url,
-                           rate_limits=None) as client:
+    async with AsyncClient(
+        emulator.workspace_id, "wrong-key-123", base_url=emulator.base_url, rate_limits=None
+    ) as client:
         with pytest.raises(AuthenticationError) as info:
             await client.segments.list()
         report = await client.cohorts.add_members(COHORT, ["u1", "u2"])

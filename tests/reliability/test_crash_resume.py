@@ -104,8 +104,7 @@ async def test_sigkill_at_random_points_then_resume(tmp_path: Path, seed: int) -
         emu.faults.set_random(Fault.server_error(503, html=True), 0.05, target="cohort")
         emu.faults.set_random(Fault.connection_reset(), 0.03, target="cohort")
         emu.faults.set_random(Fault.slow(0.01), 1.0, target="cohort")
-        args = [emu.base_url, emu.workspace_id, emu.api_key, str(uid_file), str(journal), str(MAX_IN_FLIGHT),
-                str(BODY)]
+        args = [emu.base_url, emu.workspace_id, emu.api_key, str(uid_file), str(journal), str(MAX_IN_FLIGHT), str(BODY)]
         points = []
         for k in range(1, kills + 1):
             points.append((await kill_at_random_point(emu, rng, args))[1])
@@ -131,9 +130,15 @@ async def test_sigkill_at_random_points_then_resume(tmp_path: Path, seed: int) -
     assert all(b["status"] in ("accepted", "skipped") for b in report["batches"])
     resent = answered - len(report["batches"])  # batches the service accepted more than once
     assert 0 <= resent <= kills * MAX_IN_FLIGHT
-    figures_line(f"crash/resume seed {seed}", kills=kills, kill_points="; ".join(points),
-                 batches=len(report["batches"]), journaled_before_resume=journaled,
-                 resent_batches=resent, bound=kills * MAX_IN_FLIGHT)
+    figures_line(
+        f"crash/resume seed {seed}",
+        kills=kills,
+        kill_points="; ".join(points),
+        batches=len(report["batches"]),
+        journaled_before_resume=journaled,
+        resent_batches=resent,
+        bound=kills * MAX_IN_FLIGHT,
+    )
 
 
 # -- damaged and foreign journals ---------------------------------------------------------------------
@@ -182,12 +187,16 @@ DAMAGE = {
     "forged digest (valid checksum)": (lambda d: _forge(d, 2, d="0" * 24), r"input differs"),
     "forged position (valid checksum)": (lambda d: _forge(d, 2, p=1), r"input differs"),
     "confirms a batch the input never produces": (
-        lambda d: d + _line({"i": 10_000, "p": 10**9, "n": 1, "d": "0" * 24}), r"does not produce"),
+        lambda d: d + _line({"i": 10_000, "p": 10**9, "n": 1, "d": "0" * 24}),
+        r"does not produce",
+    ),
     "other cohort": (lambda d: _header(d, cohort_id="someone-else"), r"another run: cohort_id"),
     "other action": (lambda d: _header(d, action="remove_members"), r"another run: action"),
     "other body size": (lambda d: _header(d, max_request_bytes=BODY * 2), r"another run: max_request_bytes"),
-    "other format version": (lambda d: _header(d, format="moengage-segments/cohort-journal/999"),
-                             r"not a cohort-sync checkpoint journal"),
+    "other format version": (
+        lambda d: _header(d, format="moengage-segments/cohort-journal/999"),
+        r"not a cohort-sync checkpoint journal",
+    ),
 }
 
 
@@ -217,8 +226,9 @@ async def test_changed_input_file_is_refused(tmp_path: Path) -> None:
         uid_file.write_text("\n".join(u.replace("crash", "other") for u in uids) + "\n")
         async with AsyncClient(emu.workspace_id, emu.api_key, base_url=emu.base_url, rate_limits=None) as client:
             with pytest.raises(CheckpointError, match="input differs"):
-                await client.cohorts.add_members(COHORT, read_uids(uid_file), max_request_bytes=BODY,
-                                                 checkpoint=journal)
+                await client.cohorts.add_members(
+                    COHORT, read_uids(uid_file), max_request_bytes=BODY, checkpoint=journal
+                )
 
 
 async def test_unreadable_journal_path_is_a_clear_error(tmp_path: Path) -> None:

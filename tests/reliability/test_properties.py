@@ -32,8 +32,31 @@ _ids = itertools.count()
 
 #: Any code point except lone surrogates (those are invalid uids; tests/cohort covers them), mixed with
 #: fragments that need JSON escaping or take several UTF-8 bytes.
-tricky = st.sampled_from(['"', "\\", "\n", "\r", "\t", "\x1f", "\x7f", "\u2028", "\u2029", "\ufeff", "é", "e\u0301",
-                          "日本", "😀", "\U0010fffd", " ", "/", "</script>", "%", "{}", "\\u0000"])
+tricky = st.sampled_from(
+    [
+        '"',
+        "\\",
+        "\n",
+        "\r",
+        "\t",
+        "\x1f",
+        "\x7f",
+        "\u2028",
+        "\u2029",
+        "\ufeff",
+        "é",
+        "e\u0301",
+        "日本",
+        "😀",
+        "\U0010fffd",
+        " ",
+        "/",
+        "</script>",
+        "%",
+        "{}",
+        "\\u0000",
+    ]
+)
 uid = st.lists(st.one_of(st.characters(blacklist_categories=("Cs",)), tricky), min_size=1, max_size=20).map("".join)
 
 
@@ -54,14 +77,22 @@ async def push(emu: Emulator, cohort: Cohort, uids: list[str], **options: Any) -
         return await client.cohorts.add_members(cohort, uids, **options)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(uids=st.lists(uid, max_size=300), padding=st.integers(min_value=0, max_value=1_500),
-       budget=st.integers(min_value=400, max_value=6_000),
-       server_cap=st.one_of(st.none(), st.integers(min_value=250, max_value=3_000)),
-       in_flight=st.integers(min_value=1, max_value=4))
-def test_unicode_uids_land_exactly(emulator: Emulator, uids: list[str], padding: int, budget: int,
-                                  server_cap: int | None, in_flight: int) -> None:
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    uids=st.lists(uid, max_size=300),
+    padding=st.integers(min_value=0, max_value=1_500),
+    budget=st.integers(min_value=400, max_value=6_000),
+    server_cap=st.one_of(st.none(), st.integers(min_value=250, max_value=3_000)),
+    in_flight=st.integers(min_value=1, max_value=4),
+)
+def test_unicode_uids_land_exactly(
+    emulator: Emulator, uids: list[str], padding: int, budget: int, server_cap: int | None, in_flight: int
+) -> None:
     # Padding with plain uids interleaved makes full batches (and so 413 splits) common.
     uids = [u for pair in itertools.zip_longest(uids, (f"p{i}" for i in range(padding))) for u in pair if u is not None]
     cohort = new_cohort()
@@ -109,14 +140,26 @@ def read_failed(path: Path) -> list[str]:
     return [json.loads(line) if line.startswith('"') else line for line in lines]
 
 
-@settings(max_examples=100, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(schedule=st.lists(fault(), min_size=3, max_size=40),
-       n=st.integers(min_value=0, max_value=3_000) | st.integers(min_value=500, max_value=3_000),
-       attempts=st.integers(min_value=1, max_value=4), in_flight=st.integers(min_value=1, max_value=4),
-       on_error=st.sampled_from(["collect", "raise"]))
+@settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    schedule=st.lists(fault(), min_size=3, max_size=40),
+    n=st.integers(min_value=0, max_value=3_000) | st.integers(min_value=500, max_value=3_000),
+    attempts=st.integers(min_value=1, max_value=4),
+    in_flight=st.integers(min_value=1, max_value=4),
+    on_error=st.sampled_from(["collect", "raise"]),
+)
 def test_report_accounting_holds_for_random_fault_schedules(
-    emulator: Emulator, tmp_path: Path, schedule: list[Fault | None], n: int, attempts: int, in_flight: int,
+    emulator: Emulator,
+    tmp_path: Path,
+    schedule: list[Fault | None],
+    n: int,
+    attempts: int,
+    in_flight: int,
     on_error: str,
 ) -> None:
     cohort = new_cohort()
@@ -130,16 +173,29 @@ def test_report_accounting_holds_for_random_fault_schedules(
     reports: list[CohortSyncReport] = []
     retry = RetryPolicy(base=0.0005, cap=0.002, rate_limit_cap=0.005, max_attempts=attempts)
     try:
-        asyncio.run(push(emulator, cohort, uids, max_request_bytes=2_000, max_in_flight=in_flight,
-                         on_error=on_error, retry=retry, failed_uids_path=failed_path, on_report=reports.append))
+        asyncio.run(
+            push(
+                emulator,
+                cohort,
+                uids,
+                max_request_bytes=2_000,
+                max_in_flight=in_flight,
+                on_error=on_error,
+                retry=retry,
+                failed_uids_path=failed_path,
+                on_report=reports.append,
+            )
+        )
     except Exception as exc:  # on_error="raise": CohortSyncError carries the same report
         assert on_error == "raise" and type(exc).__name__ == "CohortSyncError"
     finally:
         emulator.faults.clear()
     [report] = reports
-    event(f"on_error={on_error}, failed={'some' if report.failed else 'none'}, "
-          f"split={'yes' if any(b.parts > 1 for b in report.batches) else 'no'}, "
-          f"retried={'yes' if report.retries else 'no'}")
+    event(
+        f"on_error={on_error}, failed={'some' if report.failed else 'none'}, "
+        f"split={'yes' if any(b.parts > 1 for b in report.batches) else 'no'}, "
+        f"retried={'yes' if report.retries else 'no'}"
+    )
     # A 401/403 ends even a "collect" run early (every later batch would be refused too).
     finished = on_error == "collect" and report.stopped_by is None
     if on_error == "collect" and not finished:

@@ -41,9 +41,20 @@ API_KEY = "sk-live-Zq8p7XwSecretKey0123456789"
 TOKEN = base64.b64encode(f"{WORKSPACE}:{API_KEY}".encode()).decode()
 SECRETS = (API_KEY, TOKEN, f"Basic {TOKEN}")
 COHORT = Cohort(id="secrets", name="Secrets", partner="reliability")
-GROUP: dict[str, Any] = {"filter_operator": "and", "filters": [
-    {"filter_type": "user_attributes", "name": "city", "data_type": "string", "operator": "in", "value": ["Pune"],
-     "negate": False, "case_sensitive": False}]}
+GROUP: dict[str, Any] = {
+    "filter_operator": "and",
+    "filters": [
+        {
+            "filter_type": "user_attributes",
+            "name": "city",
+            "data_type": "string",
+            "operator": "in",
+            "value": ["Pune"],
+            "negate": False,
+            "case_sensitive": False,
+        }
+    ],
+}
 RETRY = RetryPolicy(base=0.001, cap=0.01, rate_limit_cap=0.05, max_attempts=3)
 
 
@@ -128,8 +139,13 @@ async def attempt(evidence: Evidence, call: Awaitable[Any]) -> Any:
 
 
 def emulator_options() -> dict[str, Any]:
-    return {"workspace_id": WORKSPACE, "api_key": API_KEY, "db_name": "rel_db", "accept_any_uid": True,
-            "rate_limits": False}
+    return {
+        "workspace_id": WORKSPACE,
+        "api_key": API_KEY,
+        "db_name": "rel_db",
+        "accept_any_uid": True,
+        "rate_limits": False,
+    }
 
 
 def assert_no_leaks(evidence: Evidence, logs: list[str]) -> None:
@@ -183,8 +199,9 @@ async def run_every_async_operation(emu: Emulator, client: AsyncClient, evidence
 async def test_async_operations_leak_nothing(captured: Collector) -> None:
     evidence = Evidence()
     async with Emulator(**emulator_options()) as emu:
-        async with AsyncClient(WORKSPACE, API_KEY, base_url=emu.base_url, db_name="rel_db", rate_limits=None,
-                               retry=RETRY, timeout=0.3) as client:
+        async with AsyncClient(
+            WORKSPACE, API_KEY, base_url=emu.base_url, db_name="rel_db", rate_limits=None, retry=RETRY, timeout=0.3
+        ) as client:
             await run_every_async_operation(emu, client, evidence)
         # Wrong key: the 401, its retries (none) and its report.
         async with AsyncClient(WORKSPACE, API_KEY[::-1], base_url=emu.base_url, rate_limits=None) as client:
@@ -202,8 +219,9 @@ def test_sync_operations_leak_nothing(captured: Collector) -> None:
     with Emulator.in_thread(**emulator_options()) as emu:
         emu.add_users(["u1", "u2"])
         url = emu.host_file("s.csv", ["u1"])
-        with Client(WORKSPACE, API_KEY, base_url=emu.base_url, db_name="rel_db", rate_limits=None,
-                    retry=RETRY, timeout=0.3) as client:
+        with Client(
+            WORKSPACE, API_KEY, base_url=emu.base_url, db_name="rel_db", rate_limits=None, retry=RETRY, timeout=0.3
+        ) as client:
             evidence.add(client)
             evidence.add(client.settings)
             calls: list[Callable[[], Any]] = [
@@ -240,10 +258,23 @@ def test_sync_operations_leak_nothing(captured: Collector) -> None:
 def run_cli(
     emu: Emulator, *args: str, key: str = API_KEY, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MOENGAGE_WORKSPACE_ID": WORKSPACE, "MOENGAGE_API_KEY": key,
-           "MOENGAGE_BASE_URL": emu.base_url, "MOENGAGE_DB_NAME": "rel_db", "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "moengage_segments", "--debug", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "MOENGAGE_WORKSPACE_ID": WORKSPACE,
+        "MOENGAGE_API_KEY": key,
+        "MOENGAGE_BASE_URL": emu.base_url,
+        "MOENGAGE_DB_NAME": "rel_db",
+        "NO_COLOR": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "moengage_segments", "--debug", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_cli_with_debug_leaks_nothing(tmp_path: Path) -> None:
@@ -259,8 +290,20 @@ def test_cli_with_debug_leaks_nothing(tmp_path: Path) -> None:
             run_cli(emu, "filter", "create", "cli-filter", "--definition", str(definition)),
             run_cli(emu, "filter", "create", "cli-filter", "--definition", str(definition)),  # 409
             run_cli(emu, "segments", "get", "0" * 24),  # 404
-            run_cli(emu, "cohort", "add", str(uid_file), "--cohort-id", "cli", "--partner", "p", "--report",
-                    str(report), "--max-request-bytes", "4000"),
+            run_cli(
+                emu,
+                "cohort",
+                "add",
+                str(uid_file),
+                "--cohort-id",
+                "cli",
+                "--partner",
+                "p",
+                "--report",
+                str(report),
+                "--max-request-bytes",
+                "4000",
+            ),
             run_cli(emu, "cohort", "remove", "-", "--cohort-id", "cli", "--partner", "p", stdin="c1\nc2\n"),
             run_cli(emu, "segments", "list", key="wrong-key-for-cli"),  # 401
             run_cli(emu, "segments", "list", "--api-key", API_KEY),  # the key on the command line
@@ -292,8 +335,22 @@ async def test_tls_verification_is_on_by_default(tmp_path: Path) -> None:
         pytest.skip("openssl is needed to make a self-signed certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     made = await asyncio.create_subprocess_exec(
-        openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-        "-keyout", str(key), "-out", str(cert), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        openssl,
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        str(key),
+        "-out",
+        str(cert),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     assert await made.wait() == 0
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -312,8 +369,9 @@ async def test_tls_verification_is_on_by_default(tmp_path: Path) -> None:
     await site.start()
     port = runner.addresses[0][1]
     try:
-        async with AsyncClient(WORKSPACE, API_KEY, base_url=f"https://127.0.0.1:{port}", rate_limits=None,
-                               retry=RetryPolicy.none()) as client:
+        async with AsyncClient(
+            WORKSPACE, API_KEY, base_url=f"https://127.0.0.1:{port}", rate_limits=None, retry=RetryPolicy.none()
+        ) as client:
             with pytest.raises(APIConnectionError) as info:
                 await client.segments.list()
         assert "certificate" in str(info.value).lower()
@@ -322,10 +380,18 @@ async def test_tls_verification_is_on_by_default(tmp_path: Path) -> None:
         await runner.cleanup()
 
 
-@pytest.mark.parametrize("url", [
-    "http://api-01.moengage.com", "http://example.com:8080/", "http://127.0.0.1.evil.example",
-    "http://localhost.evil.example", "http://127.0.0.1@evil.example", "http://10.0.0.1", "http://[2001:db8::1]",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api-01.moengage.com",
+        "http://example.com:8080/",
+        "http://127.0.0.1.evil.example",
+        "http://localhost.evil.example",
+        "http://127.0.0.1@evil.example",
+        "http://10.0.0.1",
+        "http://[2001:db8::1]",
+    ],
+)
 def test_plain_http_is_refused_unless_loopback(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # "http://127.0.0.1@evil.example" is refused for its user-info part, before the scheme is even looked at.
     refused = "credentials" if "@" in url else "plain-http"
@@ -346,7 +412,9 @@ def test_plain_http_is_refused_unless_loopback(url: str, monkeypatch: pytest.Mon
         assert insecure.settings.base_url.startswith("http:")
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:8080", "http://127.8.9.10"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:8080", "http://127.8.9.10"]
+)
 def test_plain_http_to_loopback_is_allowed(url: str) -> None:
     assert AsyncClient(WORKSPACE, API_KEY, base_url=url).settings.base_url == url
 
@@ -375,8 +443,13 @@ async def test_credentials_do_not_follow_a_redirect_to_another_origin() -> None:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
-        async with AsyncClient(WORKSPACE, API_KEY, base_url=f"http://127.0.0.1:{runner.addresses[0][1]}",
-                               rate_limits=None, retry=RetryPolicy.none()) as client:
+        async with AsyncClient(
+            WORKSPACE,
+            API_KEY,
+            base_url=f"http://127.0.0.1:{runner.addresses[0][1]}",
+            rate_limits=None,
+            retry=RetryPolicy.none(),
+        ) as client:
             try:
                 await client.segments.list()
             except Exception as exc:  # refusing to follow is fine too

@@ -54,8 +54,9 @@ def check_partial(report: CohortSyncReport, emu: Emulator, total: int) -> None:
     assert report.accepted <= len(members) <= report.accepted + in_doubt
 
 
-async def test_cancelling_a_push_stops_promptly_and_reports(caplog: pytest.LogCaptureFixture,
-                                                            no_resource_warnings: None) -> None:
+async def test_cancelling_a_push_stops_promptly_and_reports(
+    caplog: pytest.LogCaptureFixture, no_resource_warnings: None
+) -> None:
     sent = uids(40_000)
     reports: list[CohortSyncReport] = []
     async with Emulator(accept_any_uid=True, rate_limits=False) as emu:
@@ -67,9 +68,16 @@ async def test_cancelling_a_push_stops_promptly_and_reports(caplog: pytest.LogCa
                 first_answer.set()
 
         async with async_client(emu) as client:
-            task = asyncio.create_task(client.cohorts.add_members(
-                COHORT, sent, max_request_bytes=4_000, max_in_flight=4, on_progress=on_progress,
-                on_report=reports.append))
+            task = asyncio.create_task(
+                client.cohorts.add_members(
+                    COHORT,
+                    sent,
+                    max_request_bytes=4_000,
+                    max_in_flight=4,
+                    on_progress=on_progress,
+                    on_report=reports.append,
+                )
+            )
             await first_answer.wait()
             loop = asyncio.get_running_loop()
             cancelled_at = loop.time()
@@ -92,8 +100,10 @@ async def test_a_timeout_around_a_push_is_a_cancellation_with_a_report(no_resour
         emu.faults.set_random(Fault.slow(SLOW), 1.0, target="cohort")
         async with async_client(emu) as client:
             with pytest.raises(TimeoutError):
-                await asyncio.wait_for(client.cohorts.add_members(
-                    COHORT, uids(40_000), max_request_bytes=4_000, on_report=reports.append), 3 * SLOW)
+                await asyncio.wait_for(
+                    client.cohorts.add_members(COHORT, uids(40_000), max_request_bytes=4_000, on_report=reports.append),
+                    3 * SLOW,
+                )
     check_partial(reports[0], emu, 40_000)
 
 
@@ -101,16 +111,18 @@ def script_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
 
 
-async def interrupt_after_answers(emu: Emulator, command: list[str], answers: int = 9,
-                                  timeout: float = 10.0) -> tuple[int, str, str, float]:
+async def interrupt_after_answers(
+    emu: Emulator, command: list[str], answers: int = 9, timeout: float = 10.0
+) -> tuple[int, str, str, float]:
     """Run ``command``, send it SIGINT (Ctrl-C) once the emulator answered ``answers`` requests.
 
     The default is one more than the 8 requests in flight: a 9th request is only sent by a sender that has
     read its first answer, so by then the client has accepted something (the emulator counts an answer
     before the client reads it).
     """
-    proc = await asyncio.create_subprocess_exec(*command, env=script_env(), stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        *command, env=script_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     try:
         while emu.counters.statuses[200] < answers:
             assert proc.returncode is None, "finished before the interrupt"
@@ -145,13 +157,21 @@ async def test_ctrl_c_in_a_sync_push(tmp_path: Path) -> None:
         emu.faults.set_random(Fault.slow(SLOW), 1.0, target="cohort")
         code = SYNC_PUSH.format(ws=emu.workspace_id, key=emu.api_key, url=emu.base_url)
         status, out, err, took = await interrupt_after_answers(
-            emu, [sys.executable, "-W", "error::ResourceWarning", "-c", code])
+            emu, [sys.executable, "-W", "error::ResourceWarning", "-c", code]
+        )
     assert status == 130 and err == "", err
     assert took < 2.0
     report = json.loads(out)  # printed by the script from on_report
     assert report["cancelled"] and not report["ok"] and report["accepted"] > 0 and report["not_sent"] > 0
-    assert report["submitted"] == report["accepted"] + report["failed"] + report["invalid"] + \
-        report["duplicates"] + report["skipped"] + report["not_sent"]
+    assert (
+        report["submitted"]
+        == report["accepted"]
+        + report["failed"]
+        + report["invalid"]
+        + report["duplicates"]
+        + report["skipped"]
+        + report["not_sent"]
+    )
     assert report["accepted"] <= len(cohort_members(emu, COHORT))
 
 
@@ -161,10 +181,33 @@ async def test_ctrl_c_in_the_cli_push_then_resume(tmp_path: Path) -> None:
     uid_file.write_text("\n".join(sent) + "\n")
     async with Emulator(accept_any_uid=True, rate_limits=False) as emu:
         emu.faults.set_random(Fault.slow(SLOW), 1.0, target="cohort")
-        command = [sys.executable, "-W", "error::ResourceWarning", "-m", "moengage_segments", "cohort", "add",
-                   str(uid_file), "--cohort-id", COHORT.id, "--partner", COHORT.partner, "--workspace-id",
-                   emu.workspace_id, "--api-key", emu.api_key, "--base-url", emu.base_url, "--checkpoint",
-                   str(journal), "--report", str(report_file), "--max-request-bytes", "4000", "--plain"]
+        command = [
+            sys.executable,
+            "-W",
+            "error::ResourceWarning",
+            "-m",
+            "moengage_segments",
+            "cohort",
+            "add",
+            str(uid_file),
+            "--cohort-id",
+            COHORT.id,
+            "--partner",
+            COHORT.partner,
+            "--workspace-id",
+            emu.workspace_id,
+            "--api-key",
+            emu.api_key,
+            "--base-url",
+            emu.base_url,
+            "--checkpoint",
+            str(journal),
+            "--report",
+            str(report_file),
+            "--max-request-bytes",
+            "4000",
+            "--plain",
+        ]
         status, out, err, took = await interrupt_after_answers(emu, command)
         assert status == 130, (out, err)
         assert took < 2.0
@@ -174,8 +217,9 @@ async def test_ctrl_c_in_the_cli_push_then_resume(tmp_path: Path) -> None:
         assert f"{report['accepted']:,}" in out  # the partial report is printed
 
         emu.faults.clear()
-        resumed = await asyncio.create_subprocess_exec(*command, env=script_env(), stdout=asyncio.subprocess.PIPE,
-                                                       stderr=asyncio.subprocess.PIPE)
+        resumed = await asyncio.create_subprocess_exec(
+            *command, env=script_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
         out2, err2 = await asyncio.wait_for(resumed.communicate(), 60)
         assert resumed.returncode == 0, (out2, err2)
         final = json.loads(report_file.read_text())
@@ -187,7 +231,8 @@ async def test_ctrl_c_in_the_cli_push_then_resume(tmp_path: Path) -> None:
 # -- interpreter exit without close() ---------------------------------------------------------------------
 
 EXIT_SCRIPTS: dict[str, tuple[str, int]] = {
-    "async client used, never closed": ("""
+    "async client used, never closed": (
+        """
         import asyncio
         from moengage_segments import AsyncClient, Cohort
         async def main():
@@ -196,8 +241,11 @@ EXIT_SCRIPTS: dict[str, tuple[str, int]] = {
             await client.cohorts.add_members(Cohort(id="x", name="X", partner="p"), ["a", "b"])
         asyncio.run(main())
         print("done")
-    """, 0),
-    "async client dropped while the loop runs": ("""
+    """,
+        0,
+    ),
+    "async client dropped while the loop runs": (
+        """
         import asyncio, gc
         from moengage_segments import AsyncClient
         async def use_and_drop():
@@ -208,16 +256,22 @@ EXIT_SCRIPTS: dict[str, tuple[str, int]] = {
             await asyncio.sleep(0.1)  # the loop closes the dropped session meanwhile
         asyncio.run(main())
         print("done")
-    """, 0),
-    "async client never used": ("""
+    """,
+        0,
+    ),
+    "async client never used": (
+        """
         import asyncio
         from moengage_segments import AsyncClient
         async def main():
             AsyncClient(WS, KEY, base_url=URL)
         asyncio.run(main())
         print("done")
-    """, 0),
-    "SystemExit in the middle of an async push": ("""
+    """,
+        0,
+    ),
+    "SystemExit in the middle of an async push": (
+        """
         import asyncio, sys
         from moengage_segments import AsyncClient, Cohort
         async def main():
@@ -229,15 +283,21 @@ EXIT_SCRIPTS: dict[str, tuple[str, int]] = {
             print("done")
             sys.exit(3)
         asyncio.run(main())
-    """, 3),
-    "sync client used, never closed": ("""
+    """,
+        3,
+    ),
+    "sync client used, never closed": (
+        """
         from moengage_segments import Client, Cohort
         client = Client(WS, KEY, base_url=URL, rate_limits=None)
         client.segments.list()
         client.cohorts.add_members(Cohort(id="x", name="X", partner="p"), (f"u{i}" for i in range(20_000)))
         print("done")
-    """, 0),
-    "sync client used from threads, never closed": ("""
+    """,
+        0,
+    ),
+    "sync client used from threads, never closed": (
+        """
         import threading
         from moengage_segments import Client
         client = Client(WS, KEY, base_url=URL, rate_limits=None)
@@ -245,8 +305,11 @@ EXIT_SCRIPTS: dict[str, tuple[str, int]] = {
         for t in threads: t.start()
         for t in threads: t.join()
         print("done")
-    """, 0),
-    "sync client: exit while a push runs in a daemon thread": ("""
+    """,
+        0,
+    ),
+    "sync client: exit while a push runs in a daemon thread": (
+        """
         import threading, time
         from moengage_segments import Client, ClientStateError, Cohort
         client = Client(WS, KEY, base_url=URL, rate_limits=None)
@@ -259,7 +322,9 @@ EXIT_SCRIPTS: dict[str, tuple[str, int]] = {
         threading.Thread(target=push, daemon=True).start()
         time.sleep(0.3)
         print("done")
-    """, 0),
+    """,
+        0,
+    ),
 }
 
 
@@ -275,8 +340,13 @@ def test_interpreter_exit_without_close(exit_emulator: Emulator, name: str) -> N
     body, expected = EXIT_SCRIPTS[name]
     prelude = f"WS, KEY, URL = {exit_emulator.workspace_id!r}, {exit_emulator.api_key!r}, {exit_emulator.base_url!r}\n"
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-W", "error::ResourceWarning", "-c", prelude + textwrap.dedent(body)],
-                            env=script_env(), capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-W", "error::ResourceWarning", "-c", prelude + textwrap.dedent(body)],
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     took = time.perf_counter() - started
     assert (result.returncode, result.stdout.strip(), result.stderr) == (expected, "done", ""), result.stderr
     assert took < 15  # no thread kept the interpreter alive
@@ -284,8 +354,9 @@ def test_interpreter_exit_without_close(exit_emulator: Emulator, name: str) -> N
 
 def test_no_portal_thread_outlives_a_closed_sync_client(exit_emulator: Emulator) -> None:
     before = set(threading.enumerate())
-    with Client(exit_emulator.workspace_id, exit_emulator.api_key, base_url=exit_emulator.base_url,
-                rate_limits=None) as client:
+    with Client(
+        exit_emulator.workspace_id, exit_emulator.api_key, base_url=exit_emulator.base_url, rate_limits=None
+    ) as client:
         client.segments.list()
         assert set(threading.enumerate()) - before  # the loop thread ran
     assert set(threading.enumerate()) - before == set()

@@ -41,8 +41,10 @@ def check_split(emu: Emulator, report: CohortSyncReport, sent: list[str], cap: i
 async def test_64kb_server_128kb_client_splits_without_loss() -> None:
     sent = [f"small-{i:07d}" for i in range(200_000)]
     cap = 64 * 1024
-    async with Emulator(accept_any_uid=True, rate_limits=False, max_cohort_body_bytes=cap,
-                        request_log_size=100_000) as emu, async_client(emu) as client:
+    async with (
+        Emulator(accept_any_uid=True, rate_limits=False, max_cohort_body_bytes=cap, request_log_size=100_000) as emu,
+        async_client(emu) as client,
+    ):
         started = time.perf_counter()
         report = await client.cohorts.add_members(COHORT, sent)  # default budget: 128,000 bytes
         elapsed = time.perf_counter() - started
@@ -51,17 +53,25 @@ async def test_64kb_server_128kb_client_splits_without_loss() -> None:
         # Mostly the batches already in flight (8) when the first 413 came back are rejected; later ones
         # split up front (a body a few bytes under the smallest rejected one may still be tried once).
         assert emu.counters.statuses[413] <= 2 * 8 < sum(b.parts - 1 for b in report.batches)
-    figures_line("64 KB server, 128 KB client", uids=len(sent), batches=len(report.batches),
-                 requests=report.requests, status_413=emu.counters.statuses[413], seconds=elapsed,
-                 client_budget=DEFAULT_MAX_REQUEST_BYTES)
+    figures_line(
+        "64 KB server, 128 KB client",
+        uids=len(sent),
+        batches=len(report.batches),
+        requests=report.requests,
+        status_413=emu.counters.statuses[413],
+        seconds=elapsed,
+        client_budget=DEFAULT_MAX_REQUEST_BYTES,
+    )
 
 
 @pytest.mark.parametrize("cap", [20_000, 9_000])
 async def test_much_smaller_server_splits_recursively_with_unicode_uids(cap: int) -> None:
     # Multi-byte uids and JSON escapes: the halves are cut by member count, their sizes differ.
-    sent = [f"ü-{i}-\"q\"-日本-{'é' * (i % 40)}" for i in range(30_000)]
-    async with Emulator(accept_any_uid=True, rate_limits=False, max_cohort_body_bytes=cap,
-                        request_log_size=100_000) as emu, async_client(emu) as client:
+    sent = [f'ü-{i}-"q"-日本-{"é" * (i % 40)}' for i in range(30_000)]
+    async with (
+        Emulator(accept_any_uid=True, rate_limits=False, max_cohort_body_bytes=cap, request_log_size=100_000) as emu,
+        async_client(emu) as client,
+    ):
         report = await client.cohorts.add_members(COHORT, sent)
         check_split(emu, report, sent, cap)
         assert max(b.parts for b in report.batches) >= 8  # split at least three levels deep
@@ -93,8 +103,10 @@ async def test_a_single_uid_too_large_for_the_server_fails_alone() -> None:
     """A body that cannot be split further (one member) fails with the 413, and only that member."""
     huge = "h" * 50_000
     sent = ["a", huge, "b"]
-    async with Emulator(accept_any_uid=True, rate_limits=False, max_cohort_body_bytes=20_000) as emu, \
-            async_client(emu) as client:
+    async with (
+        Emulator(accept_any_uid=True, rate_limits=False, max_cohort_body_bytes=20_000) as emu,
+        async_client(emu) as client,
+    ):
         report = await client.cohorts.add_members(COHORT, sent)
         assert (report.accepted, report.failed, report.not_sent) == (2, 1, 0)
         assert_accounted(report)

@@ -35,8 +35,9 @@ def uids(n: int, prefix: str) -> list[str]:
     return [f"{prefix}-{i:07d}" for i in range(n)]
 
 
-def check_soak(emu: Emulator, tally: FaultTally, report: CohortSyncReport, sent: list[str], elapsed: float,
-               title: str) -> None:
+def check_soak(
+    emu: Emulator, tally: FaultTally, report: CohortSyncReport, sent: list[str], elapsed: float, title: str
+) -> None:
     assert report.ok, report.to_json()
     assert (report.submitted, report.accepted, report.invalid, report.duplicates) == (len(sent), len(sent), 0, 0)
     assert_accounted(report)
@@ -55,9 +56,16 @@ def check_soak(emu: Emulator, tally: FaultTally, report: CohortSyncReport, sent:
     # Duplicates delivered to the service are exactly the batches applied whose answer was lost.
     duplicates = tally.applied_then_failed
     figures_line(
-        title, uids=len(sent), batches=len(report.batches), requests=report.requests, retries=report.retries,
-        fault_rate=f"{tally.total / served:.1%}", failure_rate=f"{tally.failures / served:.1%}",
-        duplicates_resent=duplicates, seconds=elapsed, uids_per_s=int(len(sent) / elapsed),
+        title,
+        uids=len(sent),
+        batches=len(report.batches),
+        requests=report.requests,
+        retries=report.retries,
+        fault_rate=f"{tally.total / served:.1%}",
+        failure_rate=f"{tally.failures / served:.1%}",
+        duplicates_resent=duplicates,
+        seconds=elapsed,
+        uids_per_s=int(len(sent) / elapsed),
         faults=dict(sorted(tally.counts.items())),
     )
 

@@ -53,8 +53,9 @@ async def wait_up(url: str) -> None:
 
 async def main(minutes: int, scale: float) -> None:
     port = free_port()
-    emulator = subprocess.Popen(
-        [  # noqa: ASYNC220  # started once, before anything is measured
+    # started once, before anything is measured
+    emulator = subprocess.Popen(  # noqa: ASYNC220
+        [
             sys.executable,
             "-m",
             "moengage_segments.testing",

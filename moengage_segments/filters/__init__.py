@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from moengage_segments._frozen import FrozenMap
 from moengage_segments.errors import ValidationError
 from moengage_segments.filters._build import (
     AffinityBuilder,
@@ -45,7 +46,6 @@ from moengage_segments.filters._build import (
     segment,
     sum_of,
 )
-from moengage_segments.filters._frozen import FrozenMap
 from moengage_segments.filters._model import (
     AffinityFilter,
     Aggregation,

@@ -14,11 +14,11 @@ Design rules (why the classes look like this):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import attrs
 
-from moengage_segments.filters._frozen import FrozenMap, freeze, freeze_map, thaw
+from moengage_segments._frozen import FrozenMap, freeze, freeze_map, thaw
 from moengage_segments.filters._time import DateLike, as_day, iso_end, iso_start
 
 __all__ = [
@@ -51,15 +51,48 @@ def _value(v: Any) -> Any:
     return tuple(v) if isinstance(v, (list, tuple)) else v
 
 
-def _put(out: dict[str, Any], key: str, value: Any) -> None:
-    if value is not None:
-        out[key] = thaw(value)
+def _wire(key: str) -> dict[str, str]:
+    """Field metadata naming a field's payload key where it differs from the Python name."""
+    return {"wire": key}
 
 
-def _merge_extra(out: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    for key, value in extra.items():
-        out.setdefault(key, thaw(value))
-    return out
+def _payload_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_payload_value(v) for v in value]
+    if isinstance(value, FilterGroup):
+        # A group inside another group is a ``nested_filters`` block; at the root it has no filter_type.
+        return {"filter_type": "nested_filters", **value.to_payload()}
+    if isinstance(value, _Wire | RawFilter):
+        return value.to_payload()
+    return thaw(value)
+
+
+class _Wire:
+    """The payload form, built from ``attrs.fields()``: each field's key is declared once, on the field.
+
+    A field that is ``None`` is absent from the payload; ``extra`` (unknown keys) is written back last.
+    ``_FIXED`` holds the keys a kind always sends with the same value (its ``filter_type``, say).
+    """
+
+    __slots__ = ()
+    _FIXED: ClassVar[Mapping[str, str]] = {}
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON-ready dict for this object (children included).
+
+        Example::
+
+            attr("age", "double").greater_than(18).to_payload()["value"]  # 18
+        """
+        out: dict[str, Any] = dict(self._FIXED)
+        for field in attrs.fields(cast(Any, type(self))):
+            value = getattr(self, field.name)
+            if value is not None and field.name != "extra":
+                out[field.metadata.get("wire", field.name)] = _payload_value(value)
+        extra: Mapping[str, Any] = getattr(self, "extra", FrozenMap())
+        for key, value in extra.items():
+            out.setdefault(key, thaw(value))
+        return out
 
 
 def _user_filters(value: Iterable[UserFilter | RawFilter]) -> tuple[UserFilter | RawFilter, ...]:
@@ -70,7 +103,7 @@ def _aggregations(value: Iterable[Aggregation | RawFilter]) -> tuple[Aggregation
     return tuple(value)
 
 
-class _Combinable:
+class _Combinable(_Wire):
     """``a & b``, ``a | b`` and ``~a`` for every filter kind."""
 
     __slots__ = ()
@@ -115,52 +148,24 @@ class AttributeFilter(_Combinable):
         assert f.to_payload()["operator"] == "in"
     """
 
+    #: ``"user_attributes"``, ``"action_attributes"`` (inside an event's ``attributes``) or ``None``
+    #: (absent: psychographic attributes, and event attributes as the server echoes them).
+    filter_type: str | None = "user_attributes"
     name: str
     data_type: str
+    category: str | None = None
+    project_name: str | None = None
     operator: str | None = None
-    value: Value | None = attrs.field(default=None, converter=_value)
-    value1: Bound | None = None
     negate: bool | None = None
     case_sensitive: bool | None = None
     value_type: str | None = None
     extract_type: str | None = None
     array_filter_type: str | None = None
+    value: Value | None = attrs.field(default=None, converter=_value)
+    value1: Bound | None = None
     is_dynamic_value: bool | None = None
     dynamic_attribute_type: str | None = None
-    category: str | None = None
-    project_name: str | None = None
-    #: ``"user_attributes"``, ``"action_attributes"`` (inside an event's ``attributes``) or ``None``
-    #: (absent: psychographic attributes, and event attributes as the server echoes them).
-    filter_type: str | None = "user_attributes"
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
-
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict for this filter.
-
-        Example::
-
-            attr("age", "double").greater_than(18).to_payload()["value"]  # 18
-        """
-        out: dict[str, Any] = {}
-        _put(out, "filter_type", self.filter_type)
-        out["name"] = self.name
-        out["data_type"] = self.data_type
-        for key in (
-            "category",
-            "project_name",
-            "operator",
-            "negate",
-            "case_sensitive",
-            "value_type",
-            "extract_type",
-            "array_filter_type",
-            "value",
-            "value1",
-            "is_dynamic_value",
-            "dynamic_attribute_type",
-        ):
-            _put(out, key, getattr(self, key))
-        return _merge_extra(out, self.extra)
 
     def __invert__(self) -> AttributeFilter:
         return attrs.evolve(self, negate=not self.negate)
@@ -179,14 +184,16 @@ class GeoFilter(_Combinable):
         assert f.to_payload()["value1"] == -74.006
     """
 
+    _FIXED: ClassVar[Mapping[str, str]] = {"data_type": "geopoint"}
+
+    filter_type: str | None = "user_attributes"
     name: str
-    latitude: float | None = None
-    longitude: float | None = None
-    radius: float | None = None
-    negate: bool | None = None
     category: str | None = None
     project_name: str | None = None
-    filter_type: str | None = "user_attributes"
+    negate: bool | None = None
+    latitude: float | None = attrs.field(default=None, metadata=_wire("value"))
+    longitude: float | None = attrs.field(default=None, metadata=_wire("value1"))
+    radius: float | None = None
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     @property
@@ -198,25 +205,6 @@ class GeoFilter(_Combinable):
             attr("loc", "geopoint").near(1.0, 2.0, radius=5).data_type  # "geopoint"
         """
         return "geopoint"
-
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict for this filter.
-
-        Example::
-
-            attr("loc", "geopoint").near(1.0, 2.0, radius=5).to_payload()["radius"]  # 5
-        """
-        out: dict[str, Any] = {}
-        _put(out, "filter_type", self.filter_type)
-        out["name"] = self.name
-        out["data_type"] = "geopoint"
-        _put(out, "category", self.category)
-        _put(out, "project_name", self.project_name)
-        _put(out, "negate", self.negate)
-        _put(out, "value", self.latitude)
-        _put(out, "value1", self.longitude)
-        _put(out, "radius", self.radius)
-        return _merge_extra(out, self.extra)
 
     def __invert__(self) -> GeoFilter:
         return attrs.evolve(self, negate=not self.negate)
@@ -235,31 +223,14 @@ class ObjectFilter(_Combinable):
         assert f.to_payload()["filters"][0]["name"] == "city"
     """
 
+    filter_type: str | None = "user_attributes"
     name: str
     data_type: str = "object"
-    operator: str = "and"
-    filters: tuple[UserFilter | RawFilter, ...] = attrs.field(default=(), converter=_user_filters)
     category: str | None = None
     project_name: str | None = None
-    filter_type: str | None = "user_attributes"
+    operator: str = attrs.field(default="and", metadata=_wire("filter_operator"))
+    filters: tuple[UserFilter | RawFilter, ...] = attrs.field(default=(), converter=_user_filters)
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
-
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict for this filter (children included).
-
-        Example::
-
-            attr("profile", "object").where(attr("tier").equals("gold")).to_payload()["filter_operator"]
-        """
-        out: dict[str, Any] = {}
-        _put(out, "filter_type", self.filter_type)
-        out["name"] = self.name
-        out["data_type"] = self.data_type
-        _put(out, "category", self.category)
-        _put(out, "project_name", self.project_name)
-        out["filter_operator"] = self.operator
-        out["filters"] = [f.to_payload() for f in self.filters]
-        return _merge_extra(out, self.extra)
 
     def __invert__(self) -> Filter:
         raise TypeError(
@@ -283,7 +254,7 @@ Example::
 
 
 @attrs.frozen(kw_only=True)
-class Execution:
+class Execution(_Wire):
     """How often the event happened: ``type`` (``atleast``/``exactly``/``atmost``/``firstTime``/``lastTime``)
     and ``count`` (absent for first/last time).
 
@@ -296,20 +267,9 @@ class Execution:
     count: int | None = None
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict.
-
-        Example::
-
-            Execution(type="atleast", count=1).to_payload()  # {"type": "atleast", "count": 1}
-        """
-        out: dict[str, Any] = {"type": self.type}
-        _put(out, "count", self.count)
-        return _merge_extra(out, self.extra)
-
 
 @attrs.frozen(kw_only=True)
-class TimeRange:
+class TimeRange(_Wire):
     """An event's ``primary_time_range``.
 
     Event filters use ``value``/``value1``/``period_unit``; dashboard-built segments and affinity filters
@@ -323,33 +283,19 @@ class TimeRange:
     """
 
     type: str
-    value_type: str | None = None
     value: Bound | None = None
     value1: Bound | None = None
+    value_type: str | None = None
     period_unit: str | None = None
     days: int | None = None
     days1: int | None = None
-    from_: str | None = None
+    from_: str | None = attrs.field(default=None, metadata=_wire("from"))
     to: str | None = None
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict (``from_`` becomes ``from``).
-
-        Example::
-
-            TimeRange(type="inTheLast", days=30).to_payload()  # {"type": "inTheLast", "days": 30}
-        """
-        out: dict[str, Any] = {"type": self.type}
-        for key in ("value", "value1", "value_type", "period_unit", "days", "days1"):
-            _put(out, key, getattr(self, key))
-        _put(out, "from", self.from_)
-        _put(out, "to", self.to)
-        return _merge_extra(out, self.extra)
-
 
 @attrs.frozen(kw_only=True)
-class AttributeGroup:
+class AttributeGroup(_Wire):
     """The ``attributes`` (or ``psychographic_attributes``) block: attribute filters and ``operator``.
 
     Example::
@@ -358,23 +304,13 @@ class AttributeGroup:
         assert g is not None and g.operator == "and"
     """
 
-    operator: str = "and"
+    operator: str = attrs.field(default="and", metadata=_wire("filter_operator"))
     filters: tuple[UserFilter | RawFilter, ...] = attrs.field(default=(), converter=_user_filters)
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict ``{"filter_operator": ..., "filters": [...]}``.
-
-        Example::
-
-            event("purchase").to_payload()["attributes"]  # {"filter_operator": "and", "filters": []}
-        """
-        out = {"filter_operator": self.operator, "filters": [f.to_payload() for f in self.filters]}
-        return _merge_extra(out, self.extra)
-
 
 @attrs.frozen(kw_only=True)
-class BaseTimeRange:
+class BaseTimeRange(_Wire):
     """The earlier window an aggregation is compared with: ``previousPeriod`` or ``between`` two dates.
 
     Example::
@@ -388,21 +324,9 @@ class BaseTimeRange:
     value1: str | None = None
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict.
-
-        Example::
-
-            BaseTimeRange(type="previousPeriod").to_payload()  # {"type": "previousPeriod"}
-        """
-        out: dict[str, Any] = {"type": self.type}
-        _put(out, "value", self.value)
-        _put(out, "value1", self.value1)
-        return _merge_extra(out, self.extra)
-
 
 @attrs.frozen(kw_only=True)
-class Aggregation:
+class Aggregation(_Wire):
     """One aggregation condition (``sum``/``avg``/``min``/``max``/``median`` of a numeric event attribute).
 
     Build with :func:`sum_of` and friends; attach with :meth:`EventFilter.having`. ``~a`` flips ``negate``
@@ -415,6 +339,7 @@ class Aggregation:
     """
 
     attribute_name: str
+    data_type: str | None = "double"
     aggregation_type: str
     operator: str
     value: Bound | None = None
@@ -423,25 +348,7 @@ class Aggregation:
     is_dynamic_value: bool | None = None
     comparator: str | None = None
     base_time_range: BaseTimeRange | None = None
-    data_type: str | None = "double"
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
-
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict (``base_time_range`` included).
-
-        Example::
-
-            sum_of("revenue").greater_than(9).to_payload()["aggregation_type"]  # "sum"
-        """
-        out: dict[str, Any] = {"attribute_name": self.attribute_name}
-        _put(out, "data_type", self.data_type)
-        out["aggregation_type"] = self.aggregation_type
-        out["operator"] = self.operator
-        for key in ("value", "value1", "negate", "is_dynamic_value", "comparator"):
-            _put(out, key, getattr(self, key))
-        if self.base_time_range is not None:
-            out["base_time_range"] = self.base_time_range.to_payload()
-        return _merge_extra(out, self.extra)
 
     def compared_to_previous_period(self, *, percent: bool = False) -> Aggregation:
         """Compare the change against the period just before the event's window.
@@ -471,7 +378,7 @@ class Aggregation:
 
 
 @attrs.frozen(kw_only=True)
-class AggregationGroup:
+class AggregationGroup(_Wire):
     """The ``aggregation_attributes`` block (the API allows exactly one condition in it).
 
     Example::
@@ -480,20 +387,9 @@ class AggregationGroup:
         assert f.aggregation_attributes is not None
     """
 
-    operator: str = "and"
+    operator: str = attrs.field(default="and", metadata=_wire("filter_operator"))
     filters: tuple[Aggregation | RawFilter, ...] = attrs.field(default=(), converter=_aggregations)
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
-
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict ``{"filter_operator": ..., "filters": [...]}``.
-
-        Example::
-
-            f = event("purchase").having(sum_of("revenue").greater_than(9)).in_the_last(30)
-            f.aggregation_attributes.to_payload()["filters"][0]["value"]  # 9
-        """
-        out = {"filter_operator": self.operator, "filters": [f.to_payload() for f in self.filters]}
-        return _merge_extra(out, self.extra)
 
 
 _T_ev = TypeVar("_T_ev", bound="_EventLike")
@@ -566,32 +462,17 @@ class EventFilter(_EventLike):
         assert f.to_payload()["execution"] == {"type": "atleast", "count": 2}
     """
 
+    _FIXED: ClassVar[Mapping[str, str]] = {"filter_type": "actions"}
+
     action_name: str
+    project_name: str | None = None
     executed: bool | None = True
     execution: Execution | None = None
     primary_time_range: TimeRange | None = None
     attributes: AttributeGroup | None = None
     aggregation_attributes: AggregationGroup | None = None
-    project_name: str | None = None
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
 
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict for this filter (children included).
-
-        Example::
-
-            event("purchase").in_the_last(7).to_payload()["primary_time_range"]["value"]  # 7
-        """
-        out: dict[str, Any] = {"filter_type": "actions", "action_name": self.action_name}
-        _put(out, "project_name", self.project_name)
-        _put(out, "executed", self.executed)
-        for key in ("execution", "primary_time_range", "attributes", "aggregation_attributes"):
-            part = getattr(self, key)
-            if part is not None:
-                out[key] = part.to_payload()
-        return _merge_extra(out, self.extra)
-
-    # -- frequency ------------------------------------------------------------------------------------
     def _frequency(self, execution: Execution) -> EventFilter:
         return attrs.evolve(self, executed=True, execution=execution)
 
@@ -768,40 +649,19 @@ class AffinityFilter(_EventLike):
         assert f.to_payload()["operator_type"] == "predominant"
     """
 
+    _FIXED: ClassVar[Mapping[str, str]] = {"filter_type": "psychographic_event"}
+
     action_name: str
-    operator_type: str
-    psychographic_attributes: AttributeGroup
+    project_name: str | None = None
     executed: bool | None = True
     execution: Execution | None = None
+    operator_type: str
     percent_of_times: int | None = None
     percent_of_users: int | None = None
-    primary_time_range: TimeRange | None = None
+    psychographic_attributes: AttributeGroup
     attributes: AttributeGroup | None = None
-    project_name: str | None = None
+    primary_time_range: TimeRange | None = None
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map)
-
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict for this filter (children included).
-
-        Example::
-
-            f = affinity("buy").predominantly(attr("c").exists()).in_the_last(90)
-            f.to_payload()["operator_type"]  # "predominant"
-        """
-        out: dict[str, Any] = {"filter_type": "psychographic_event", "action_name": self.action_name}
-        _put(out, "project_name", self.project_name)
-        _put(out, "executed", self.executed)
-        if self.execution is not None:
-            out["execution"] = self.execution.to_payload()
-        out["operator_type"] = self.operator_type
-        _put(out, "percent_of_times", self.percent_of_times)
-        _put(out, "percent_of_users", self.percent_of_users)
-        out["psychographic_attributes"] = self.psychographic_attributes.to_payload()
-        for key in ("attributes", "primary_time_range"):
-            part = getattr(self, key)
-            if part is not None:
-                out[key] = part.to_payload()
-        return _merge_extra(out, self.extra)
 
     def _frequency(self, execution: Execution) -> AffinityFilter:
         return attrs.evolve(self, executed=True, execution=execution)
@@ -860,20 +720,11 @@ class SegmentRef(_Combinable):
         assert s.to_payload()["filter_type"] == "custom_segments"
     """
 
+    _FIXED: ClassVar[Mapping[str, str]] = {"filter_type": "custom_segments"}
+
     id: str
     name: str | None = None
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map, kw_only=True)
-
-    def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready dict (``filter_type: "custom_segments"``).
-
-        Example::
-
-            segment("5c93982f573bb92004975a36").to_payload()["id"]  # "5c93982f573bb92004975a36"
-        """
-        out: dict[str, Any] = {"filter_type": "custom_segments", "id": self.id}
-        _put(out, "name", self.name)
-        return _merge_extra(out, self.extra)
 
     def __invert__(self) -> Filter:
         raise TypeError("segment references cannot be negated; put the segment in excluded=... instead")
@@ -933,30 +784,12 @@ class FilterGroup(_Combinable):
         assert g.to_payload()["filters"][1]["filter_type"] == "nested_filters"
     """
 
-    operator: str
+    operator: str = attrs.field(metadata=_wire("filter_operator"))
     filters: tuple[Filter, ...] = attrs.field(converter=_filters)
     extra: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze_map, kw_only=True)
 
-    def to_payload(self) -> dict[str, Any]:
-        """Return the root form ``{"filter_operator", "filters"}``; nested groups get ``nested_filters``.
-
-        Example::
-
-            all_of(segment("5c93982f573bb92004975a36")).to_payload()["filter_operator"]  # "and"
-        """
-        out = {"filter_operator": self.operator, "filters": [_filter_payload(f) for f in self.filters]}
-        return _merge_extra(out, self.extra)
-
     def __invert__(self) -> FilterGroup:
         return FilterGroup("or" if self.operator == "and" else "and", tuple(~f for f in self.filters), extra=self.extra)
-
-
-def _filter_payload(f: Filter) -> Any:
-    if isinstance(f, FilterGroup):
-        out: dict[str, Any] = {"filter_type": "nested_filters"}
-        out.update(f.to_payload())
-        return out
-    return f.to_payload()
 
 
 Filter = (

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import cattrs
 
+from moengage_segments._frozen import FrozenMap, freeze_map
 from moengage_segments.errors import ValidationError
 from moengage_segments.models._converter import structure
 
@@ -38,7 +39,7 @@ class FileSegmentCallback:
     values_processed: int | None = None
     user_count: int | None = None
     error_message: str | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    extra: Mapping[str, Any] = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     @property
     def succeeded(self) -> bool:

@@ -7,6 +7,7 @@ from typing import Any, Literal, cast, get_args
 
 import attrs
 
+from moengage_segments._frozen import FrozenMap, freeze_map
 from moengage_segments.errors import ValidationError
 from moengage_segments.validation import COHORT_NAME_FORBIDDEN, check_text
 
@@ -49,7 +50,7 @@ class CohortBatchResult:
     bytes: int
     message: str | None = None
     attempts: int = 1
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    extra: Mapping[str, Any] = attrs.field(factory=FrozenMap, converter=freeze_map)
 
 
 def check_cohort(cohort: Any) -> Cohort:

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import attrs
 
+from moengage_segments._frozen import FrozenMap, freeze_map
+
 __all__ = ["BatchRecord", "BatchStatus", "CohortPlan", "CohortSyncProgress", "CohortSyncReport"]
 
 #: ``accepted``: every member accepted; ``failed``: none accepted; ``partial``: split after a 413 and
@@ -114,7 +116,7 @@ class CohortSyncReport:
     retries: int
     elapsed: float
     batches: tuple[BatchRecord, ...] = ()
-    invalid_reasons: Mapping[str, int] = attrs.field(factory=dict)
+    invalid_reasons: Mapping[str, int] = attrs.field(factory=FrozenMap, converter=freeze_map)
     #: Where failed uids were written (one per line), when ``failed_uids_path`` was given.
     failed_uids_path: str | None = None
     cancelled: bool = False
@@ -197,7 +199,7 @@ class CohortPlan:
     bytes: int
     max_request_bytes: int
     eta: float
-    invalid_reasons: Mapping[str, int] = attrs.field(factory=dict)
+    invalid_reasons: Mapping[str, int] = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     @property
     def fill(self) -> float:

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from moengage_segments._frozen import FrozenMap, freeze_map
 from moengage_segments.filters import FilterGroup, RawFilter
 from moengage_segments.models._converter import structure
 
@@ -34,7 +35,7 @@ class SegmentAck:
     name: str | None = None
     message: str | None = None
     success: bool | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    extra: Mapping[str, Any] = attrs.field(factory=FrozenMap, converter=freeze_map)
 
     @classmethod
     def from_response(cls, status: int, body: Any) -> SegmentAck:
@@ -71,7 +72,7 @@ class SegmentSummary:
     created_time: datetime | None = None
     type: str | None = None
     source: str | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    extra: Mapping[str, Any] = attrs.field(factory=FrozenMap, converter=freeze_map)
 
 
 @attrs.frozen
@@ -100,4 +101,4 @@ class Segment:
     included_filters: FilterGroup | RawFilter | None = None
     excluded_filters: FilterGroup | RawFilter | None = None
     response_id: str | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    extra: Mapping[str, Any] = attrs.field(factory=FrozenMap, converter=freeze_map)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import attrs
 import pytest
 
-from moengage_segments import Cohort, FileSegmentCallback, Segment, SegmentAck, SegmentSummary, ValidationError
+from moengage_segments import (
+    Cohort,
+    CohortSyncReport,
+    FileSegmentCallback,
+    Segment,
+    SegmentAck,
+    SegmentSummary,
+    ValidationError,
+)
 from moengage_segments.models import parse_timestamp, structure
 from tests.core import _spec
 
@@ -70,11 +79,44 @@ def test_ack_reads_either_id_key_and_keeps_the_rest() -> None:
     assert SegmentAck.from_response(202, ["unexpected"]) == SegmentAck(status=202)
 
 
+_REPORT_FIELDS: dict[str, Any] = dict.fromkeys(
+    ("submitted", "accepted", "failed", "invalid", "duplicates", "not_sent", "skipped", "requests", "bytes", "retries"),
+    0,
+) | {"action": "add", "cohort_id": "c", "elapsed": 0.0}
+
+
 def test_models_are_frozen() -> None:
     cohort = Cohort(id="c", name="n", partner="p")
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         cohort.name = "m"  # type: ignore[misc]
     assert Cohort(id="c", name="n", partner="p") == cohort and hash(cohort) == hash(Cohort("c", "n", "p"))
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        SegmentSummary(id="a", name="b"),
+        SegmentAck(status=202, extra={"eta": [1, {"x": 2}]}),
+        CohortSyncReport(**_REPORT_FIELDS, invalid_reasons={"empty": 1}),
+        FileSegmentCallback.from_json({"segment_id": "s", "status": 201, "new_key": {"a": [1]}}),
+    ],
+    ids=lambda m: type(m).__name__,
+)
+def test_frozen_models_are_hashable_and_their_extra_cannot_change(model: Any) -> None:
+    assert hash(model) == hash(attrs.evolve(model))
+    for field in attrs.fields(type(model)):
+        value = getattr(model, field.name)
+        if isinstance(value, Mapping):
+            with pytest.raises(TypeError):
+                value["sneaky"] = 1  # type: ignore[index]
+
+
+def test_unknown_server_keys_are_kept_frozen_in_extra() -> None:
+    summary = structure({"id": "a", "name": "b", "tags": ["x", "y"], "meta": {"k": [1]}}, SegmentSummary)
+    assert summary.extra == {"tags": ("x", "y"), "meta": {"k": (1,)}}
+    assert hash(summary) == hash(
+        structure({"id": "a", "name": "b", "tags": ["x", "y"], "meta": {"k": [1]}}, SegmentSummary)
+    )
 
 
 def _callback_examples() -> list[Any]:

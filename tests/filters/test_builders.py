@@ -13,6 +13,7 @@ from moengage_segments.filters import (
     EventFilter,
     Filter,
     FilterGroup,
+    TimeRange,
     affinity,
     all_of,
     any_of,
@@ -614,3 +615,18 @@ def test_objects_are_frozen_and_hashable() -> None:
     assert len({f, attr("city").is_in(["NY"]), all_of(f)}) == 2
     assert isinstance(event("x"), EventFilter)
     assert parse_group(all_of(f).to_payload()) == all_of(f)
+
+
+def test_every_field_reaches_the_payload_through_one_builder() -> None:
+    """Payloads come from ``attrs.fields()``: no class lists its keys by hand, so none can be left out."""
+    from moengage_segments.filters import _model
+
+    kinds = [getattr(_model, n) for n in _model.__all__ if isinstance(getattr(_model, n), type)]
+    wired = [k for k in kinds if issubclass(k, _model._Wire) and k is not _model.RawFilter]
+    assert len(wired) >= 12
+    for kind in wired:
+        assert "to_payload" not in vars(kind), f"{kind.__name__} builds its payload by hand"
+    f = attr("loc", "geopoint").near(1.5, 2.5, radius=3)
+    assert {"value": 1.5, "value1": 2.5, "radius": 3, "data_type": "geopoint"}.items() <= f.to_payload().items()
+    window = TimeRange(type="between", from_="2024-01-01", to="2024-01-02", extra={"later": [1]})
+    assert window.to_payload() == {"type": "between", "from": "2024-01-01", "to": "2024-01-02", "later": [1]}

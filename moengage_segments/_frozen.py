@@ -1,4 +1,4 @@
-"""Immutable, hashable JSON values, so that frozen filter objects can keep arbitrary server data.
+"""Immutable, hashable JSON values, so that frozen models and filters can keep arbitrary server data.
 
 Unknown keys (``extra``) and whole unknown filters (:class:`~moengage_segments.filters.RawFilter`) hold
 JSON the SDK does not model. Storing them as plain ``dict``/``list`` would make the frozen attrs classes

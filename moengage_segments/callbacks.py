@@ -50,7 +50,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
-from moengage_segments.errors import ValidationError
+from moengage_segments.errors import ValidationError, one_line
 from moengage_segments.models import FileSegmentCallback
 
 __all__ = ["DEFAULT_PATH", "CallbackReceiver", "CallbackServer", "ThreadedCallbackServer"]
@@ -152,8 +152,8 @@ class CallbackReceiver:
         try:
             callback = FileSegmentCallback.from_json(body)
         except ValidationError as exc:
-            logger.warning("rejected a file-segment callback: %s", _one_line(exc))
-            return web.json_response({"status": "fail", "error": _one_line(exc)}, status=400)
+            logger.warning("rejected a file-segment callback: %s", one_line(exc))
+            return web.json_response({"status": "fail", "error": one_line(exc)}, status=400)
         if callback.request_id is not None and callback.request_id in self._seen:
             return web.json_response({"status": "ok", "duplicate": True})
         if self._on_callback is not None:
@@ -507,7 +507,3 @@ class ThreadedCallbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

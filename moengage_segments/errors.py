@@ -474,3 +474,15 @@ def error_for_status(status: int) -> type[APIStatusError]:
     if status >= 500:
         return ServerError
     return _BY_STATUS.get(status, APIStatusError)
+
+
+def one_line(what: str | BaseException) -> str:
+    """``what`` on one line with runs of whitespace collapsed; an exception without a message gives its type.
+
+    Example::
+
+        one_line("bad\\n  value")        # "bad value"
+        one_line(TimeoutError())        # "TimeoutError"
+    """
+    text = " ".join(str(what).split())
+    return text or (type(what).__name__ if isinstance(what, BaseException) else "")

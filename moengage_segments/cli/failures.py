@@ -21,6 +21,7 @@ from moengage_segments.errors import (
     ConfigurationError,
     RateLimitError,
     ValidationError,
+    one_line,
 )
 
 __all__ = ["ExitCode", "UsageError", "describe", "error_document"]
@@ -63,18 +64,18 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
         # (ExitCode.USAGE, 'missing MoEngage configuration: api_key')
     """
     if isinstance(exc, (UsageError, ValidationError, ConfigurationError, CheckpointError)):
-        return ExitCode.USAGE, _one_line(str(exc))
+        return ExitCode.USAGE, one_line(str(exc))
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
-        return ExitCode.USAGE, _one_line(f"{exc.strerror}: {exc.filename}")
+        return ExitCode.USAGE, one_line(f"{exc.strerror}: {exc.filename}")
     if isinstance(exc, json.JSONDecodeError):
-        return ExitCode.USAGE, _one_line(f"not valid JSON: {exc}")
+        return ExitCode.USAGE, one_line(f"not valid JSON: {exc}")
     if isinstance(exc, TimeoutError):
-        return ExitCode.API_ERROR, _one_line(str(exc) or "timed out")
+        return ExitCode.API_ERROR, one_line(str(exc) or "timed out")
     if isinstance(exc, CohortSyncError):
-        return ExitCode.PARTIAL, _one_line(str(exc))
+        return ExitCode.PARTIAL, one_line(str(exc))
     if isinstance(exc, APIError):
-        return ExitCode.API_ERROR, _one_line(str(exc) + _hint(exc))
-    return ExitCode.API_ERROR, _one_line(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+        return ExitCode.API_ERROR, one_line(str(exc) + _hint(exc))
+    return ExitCode.API_ERROR, one_line(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
 
 
 def error_document(exc: BaseException, code: ExitCode, line: str) -> dict[str, object]:
@@ -100,7 +101,3 @@ def _hint(exc: APIError) -> str:
     if isinstance(exc, APIConnectionError):
         return " (check --data-center/--base-url and the network)"
     return ""
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -49,6 +49,7 @@ from moengage_segments.filters._validate import (
     SEGMENT_KEYS,
     TIME_KEYS,
     USER_KEYS,
+    is_number,
     typo_error,
 )
 
@@ -69,10 +70,6 @@ def _kind(value: Any) -> str:
     if isinstance(value, Mapping):
         return "an object"
     return type(value).__name__
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class _Obj:
@@ -139,7 +136,7 @@ class _Obj:
         value = self.raw(key)
         if value is None and key not in self.data:
             return None
-        if not _is_number(value):
+        if not is_number(value):
             raise ValidationError(self.at(key), f"must be a number, got {_kind(value)}")
         result: float = value
         return result
@@ -148,7 +145,7 @@ class _Obj:
         value = self.raw(key)
         if value is None and key not in self.data:
             return None
-        if not (isinstance(value, str) or _is_number(value)):
+        if not (isinstance(value, str) or is_number(value)):
             raise ValidationError(self.at(key), f"must be a string or a number, got {_kind(value)}")
         result: str | int | float = value
         return result
@@ -159,12 +156,12 @@ class _Obj:
             return None
         if isinstance(value, (list, tuple)):
             for i, item in enumerate(value):
-                if not (isinstance(item, str) or _is_number(item)):
+                if not (isinstance(item, str) or is_number(item)):
                     raise ValidationError(
                         f"{self.at(key)}[{i}]", f"list items must be strings or numbers, got {_kind(item)}"
                     )
             return tuple(value)
-        if not (isinstance(value, (str, bool)) or _is_number(value)):
+        if not (isinstance(value, (str, bool)) or is_number(value)):
             raise ValidationError(self.at(key), f"must be a string, number, boolean or list, got {_kind(value)}")
         return value
 

@@ -159,7 +159,8 @@ def _one_of(values: Iterable[str]) -> str:
     return ", ".join(values)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A JSON number: ``int`` or ``float`` but not ``bool`` (which Python counts as an ``int``)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -441,7 +442,7 @@ def _check_value(f: AttributeFilter, path: str, extract: str | None) -> None:
         if base == "string":
             return isinstance(item, str)
         if base == "double":
-            return _is_number(item)
+            return is_number(item)
         if base == "bool":
             return isinstance(item, bool)
         return isinstance(item, str) and parse_iso(item) is not None  # datetime, absolute
@@ -673,15 +674,15 @@ def _check_aggregation_condition(a: Aggregation, path: str) -> None:
         raise ValidationError(at("aggregation_type"), f"must be one of {_one_of(AGGREGATION_TYPES)}")
     if a.operator not in AGGREGATION_OPERATORS:
         raise ValidationError(at("operator"), f"must be one of {_one_of(AGGREGATION_OPERATORS)}")
-    numeric = _is_number(a.value) or (a.is_dynamic_value is True and isinstance(a.value, str))
+    numeric = is_number(a.value) or (a.is_dynamic_value is True and isinstance(a.value, str))
     if a.value is None or not numeric:
         raise ValidationError(
             at("value"), "is required: a number (or a personalization token with is_dynamic_value: true)"
         )
     if a.operator == "between":
-        if not _is_number(a.value1):
+        if not is_number(a.value1):
             raise ValidationError(at("value1"), "is required with operator 'between': a number")
-        if _is_number(a.value) and a.value1 <= a.value:  # type: ignore[operator]
+        if is_number(a.value) and a.value1 <= a.value:  # type: ignore[operator]
             raise ValidationError(at("value1"), "must be greater than value")
     elif a.value1 is not None:
         raise ValidationError(at("value1"), "only allowed with operator 'between'")

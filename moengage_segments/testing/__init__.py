@@ -22,14 +22,14 @@ from moengage_segments.testing._emulator import (
 )
 from moengage_segments.testing._faults import Fault, FaultInjector
 from moengage_segments.testing._inspect import CallbackRecord, Counters, RequestRecord
-from moengage_segments.testing._limits import DEFAULT_RATE_LIMITS, FAMILY_BUCKETS, Window
+from moengage_segments.testing._limits import EMULATOR_WINDOWS, FAMILY_BUCKETS, Window
 from moengage_segments.testing._state import SegmentInfo
 
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_DB_NAME",
-    "DEFAULT_RATE_LIMITS",
     "DEFAULT_WORKSPACE_ID",
+    "EMULATOR_WINDOWS",
     "FAMILY_BUCKETS",
     "CallbackRecord",
     "Counters",

@@ -2,7 +2,7 @@
 
 Example::
 
-    core = Core(EmulatorConfig(), RateLimits(resolve_rate_limits(None)))
+    core = Core(EmulatorConfig(), ServerLimits(resolve_rate_limits(None)))
     ws = core.add_workspace("ws", "key", "ws_db")
 """
 
@@ -17,7 +17,7 @@ from aiohttp import web
 from moengage_segments.testing._config import EmulatorConfig
 from moengage_segments.testing._faults import FaultInjector
 from moengage_segments.testing._inspect import CallbackRecord, Counters, RequestRecord
-from moengage_segments.testing._limits import RateLimits
+from moengage_segments.testing._limits import ServerLimits
 from moengage_segments.testing._state import Workspace
 
 __all__ = ["BODY_KEY", "DETAIL_KEY", "WORKSPACE_KEY", "Core"]
@@ -34,7 +34,7 @@ class Core:
     def __init__(
         self,
         config: EmulatorConfig,
-        limits: RateLimits,
+        limits: ServerLimits,
         faults: FaultInjector | None = None,
         request_log_size: int = 10_000,
     ) -> None:

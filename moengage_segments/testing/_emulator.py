@@ -25,7 +25,7 @@ from moengage_segments.testing._config import EmulatorConfig
 from moengage_segments.testing._core import Core
 from moengage_segments.testing._faults import FaultInjector
 from moengage_segments.testing._inspect import CallbackRecord, Counters, RequestRecord
-from moengage_segments.testing._limits import RateLimits, RateLimitSpec, resolve_rate_limits
+from moengage_segments.testing._limits import RateLimitSpec, ServerLimits, resolve_rate_limits
 from moengage_segments.testing._server import build_app
 from moengage_segments.testing._state import SegmentInfo, SegmentKind, Workspace
 
@@ -119,7 +119,7 @@ class Emulator:
         )
         self._core = Core(
             self.config,
-            RateLimits(resolve_rate_limits(rate_limits), time_scale=time_scale),
+            ServerLimits(resolve_rate_limits(rate_limits), time_scale=time_scale),
             FaultInjector(seed),
             request_log_size,
         )
@@ -183,7 +183,7 @@ class Emulator:
         return self._core.faults
 
     @property
-    def rate_limits(self) -> RateLimits:
+    def rate_limits(self) -> ServerLimits:
         """The rate limiter; ``emu.rate_limits.reset()`` forgets counted requests.
 
         Example::

@@ -132,7 +132,7 @@ def _definition(
 
 def _validate(group: Any, path: str, strict: bool) -> None:
     # One entry point for structural checks, so the SDK's own parser can take over (see _filters).
-    F._validate_filters(group, path, strict=strict)
+    F.validate_filters(group, path, strict=strict)
 
 
 def _check_unique(ws: Workspace, name: str, canonical: str, self_id: str | None) -> None:

@@ -1,6 +1,6 @@
 """Filter trees of v3 segments: validation, canonical form, references, nesting level and description.
 
-Structural validation goes through :func:`_validate_filters`, which delegates to the SDK's own filter
+Structural validation goes through :func:`validate_filters`, which delegates to the SDK's own filter
 parser (``moengage_segments.filters.parse_group``); the emulator-specific rules (nesting levels,
 referenced segments, cycles, duplicates) live in :mod:`moengage_segments.testing._filter_segments`.
 
@@ -9,7 +9,7 @@ Example::
     group = {"filter_operator": "and", "filters": [
         {"filter_type": "user_attributes", "name": "city", "data_type": "string",
          "operator": "in", "value": ["Pune"]}]}
-    _validate_filters(group, "included_filters")
+    validate_filters(group, "included_filters")
     describe(group)  # 'city is Pune (case insensitive)'
 """
 
@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["FilterError", "_validate_filters", "canonical", "describe", "echo", "nesting_level", "references"]
+__all__ = ["FilterError", "canonical", "describe", "echo", "nesting_level", "references", "validate_filters"]
 
 _NO_VALUE_OPS = ("exists", "today")
 
@@ -30,7 +30,7 @@ class FilterError(ValueError):
     Example::
 
         try:
-            _validate_filters({"filter_operator": "xor", "filters": []}, "included_filters")
+            validate_filters({"filter_operator": "xor", "filters": []}, "included_filters")
         except FilterError as exc:
             exc.path  # 'included_filters.filter_operator'
     """
@@ -44,7 +44,7 @@ class FilterError(ValueError):
 # ---------------------------------------------------------------------------------------------------
 # validation
 # ---------------------------------------------------------------------------------------------------
-def _validate_filters(payload: Any, path: str = "included_filters", *, strict: bool = False) -> None:
+def validate_filters(payload: Any, path: str = "included_filters", *, strict: bool = False) -> None:
     """Check one filter group (``included_filters`` or ``excluded_filters``) against the spec.
 
     Delegates to the SDK's own parser (:func:`moengage_segments.filters.parse_group`), so the emulator
@@ -53,7 +53,7 @@ def _validate_filters(payload: Any, path: str = "included_filters", *, strict: b
 
     Example::
 
-        _validate_filters({"filter_operator": "or", "filters": []}, "excluded_filters")
+        validate_filters({"filter_operator": "or", "filters": []}, "excluded_filters")
     """
     from moengage_segments.errors import ValidationError
     from moengage_segments.filters import parse_group

@@ -7,7 +7,7 @@ one-minute window lasts one real second.
 
 Example::
 
-    limits = RateLimits(resolve_rate_limits({"cohort_sync": [(5, 60)]}), time_scale=60)
+    limits = ServerLimits(resolve_rate_limits({"cohort_sync": [(5, 60)]}), time_scale=60)
     decision = limits.check(("ws", "cohort_sync"))
     decision.allowed, decision.headers()
 """
@@ -25,11 +25,11 @@ from moengage_segments.config import RateLimits as ClientRateLimits
 from moengage_segments.config import Window
 
 __all__ = [
-    "DEFAULT_RATE_LIMITS",
+    "EMULATOR_WINDOWS",
     "FAMILY_BUCKETS",
     "Decision",
     "RateLimitSpec",
-    "RateLimits",
+    "ServerLimits",
     "Window",
     "resolve_rate_limits",
 ]
@@ -39,7 +39,7 @@ MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
 # Documented defaults (API notes §2.7). Update, archive and unarchive have no documented limit.
 # "file_segment_ops" is one bucket shared by create/add/remove/replace: replace is assumed to count.
-DEFAULT_RATE_LIMITS: Mapping[str, tuple[Window, ...]] = {
+EMULATOR_WINDOWS: Mapping[str, tuple[Window, ...]] = {
     "file_segment_ops": (Window(10, HOUR), Window(100, DAY)),
     "list_segments": (Window(50, MINUTE), Window(200, HOUR), Window(1000, DAY)),
     "create_filter_segment": (Window(50, MINUTE), Window(200, HOUR), Window(1000, DAY)),
@@ -55,7 +55,7 @@ Override buckets with ``Emulator(rate_limits={...})``; ``rate_limits=False`` tur
 
 Example::
 
-    DEFAULT_RATE_LIMITS["cohort_sync"]  # (Window(limit=300, period=60.0),)
+    EMULATOR_WINDOWS["cohort_sync"]  # (Window(limit=300, period=60.0),)
 """
 
 FAMILY_BUCKETS: Mapping[str, tuple[str, ...]] = {
@@ -82,7 +82,7 @@ RateLimitSpec = Mapping[str, Sequence[_WindowLike] | _WindowLike] | ClientRateLi
 
 
 def _allowed_keys() -> str:
-    buckets = ", ".join(DEFAULT_RATE_LIMITS)
+    buckets = ", ".join(EMULATOR_WINDOWS)
     families = ", ".join(f"{family} (= {'+'.join(FAMILY_BUCKETS[family])})" for family in FAMILY_BUCKETS)
     return f"emulator buckets: {buckets}; client families: {families}"
 
@@ -136,9 +136,9 @@ def resolve_rate_limits(spec: RateLimitSpec) -> dict[str, tuple[Window, ...]]:
 
         resolve_rate_limits({"cohort_sync": [(1000, 60)]})["cohort_sync"]  # (Window(1000, 60.0),)
         resolve_rate_limits({"cohort": [Window(1000, 60)]})["cohort_sync"]  # the same
-        resolve_rate_limits(RateLimits(cohort=(Window(1000, 60),)))["cohort_sync"]  # the same
+        resolve_rate_limits(moengage_segments.RateLimits(cohort=(Window(1000, 60),)))["cohort_sync"]  # the same
     """
-    base = {k: tuple(v) for k, v in DEFAULT_RATE_LIMITS.items()}
+    base = {k: tuple(v) for k, v in EMULATOR_WINDOWS.items()}
     if spec is False:
         return {k: () for k in base}
     if spec is None or spec is True:
@@ -203,12 +203,12 @@ class Decision:
         }
 
 
-class RateLimits:
+class ServerLimits:
     """Sliding-window logs per ``(workspace, bucket)``.
 
     Example::
 
-        limits = RateLimits({"get_segment": (Window(2, 60),)})
+        limits = ServerLimits({"get_segment": (Window(2, 60),)})
         limits.check(("ws", "get_segment")).allowed  # True
     """
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from moengage_segments.testing import Emulator, Window
-from moengage_segments.testing._limits import DEFAULT_RATE_LIMITS, RateLimits, resolve_rate_limits
+from moengage_segments.testing._limits import EMULATOR_WINDOWS, ServerLimits, resolve_rate_limits
 from tests.emulator.conftest import Api
 
 
@@ -71,17 +71,17 @@ async def test_update_and_archive_have_no_default_limit(api: Api) -> None:
 
 
 def test_defaults_match_the_documentation() -> None:
-    assert DEFAULT_RATE_LIMITS["cohort_sync"] == (Window(300, 60),)
-    assert DEFAULT_RATE_LIMITS["list_segments"] == (Window(50, 60), Window(200, 3600), Window(1000, 86400))
-    assert DEFAULT_RATE_LIMITS["get_segment"] == (Window(100, 60), Window(1000, 3600), Window(4000, 86400))
-    assert DEFAULT_RATE_LIMITS["file_segment_ops"] == (Window(10, 3600), Window(100, 86400))
+    assert EMULATOR_WINDOWS["cohort_sync"] == (Window(300, 60),)
+    assert EMULATOR_WINDOWS["list_segments"] == (Window(50, 60), Window(200, 3600), Window(1000, 86400))
+    assert EMULATOR_WINDOWS["get_segment"] == (Window(100, 60), Window(1000, 3600), Window(4000, 86400))
+    assert EMULATOR_WINDOWS["file_segment_ops"] == (Window(10, 3600), Window(100, 86400))
     with pytest.raises(ValueError, match="unknown rate-limit bucket"):
         resolve_rate_limits({"nope": [(1, 1)]})
 
 
 def test_sliding_window_with_a_fake_clock() -> None:
     now = [0.0]
-    limits = RateLimits({"b": (Window(2, 10), Window(3, 100))}, clock=lambda: now[0])
+    limits = ServerLimits({"b": (Window(2, 10), Window(3, 100))}, clock=lambda: now[0])
     assert [limits.check(("w", "b")).allowed for _ in range(3)] == [True, True, False]
     now[0] = 10.0  # the first window slid; the second still counts 2 of 3
     decision = limits.check(("w", "b"))
@@ -89,7 +89,7 @@ def test_sliding_window_with_a_fake_clock() -> None:
     assert not limits.check(("w", "b")).allowed
     now[0] = 100.0
     assert limits.check(("w", "b")).allowed
-    refused = RateLimits({"b": (Window(1, 60),)}, time_scale=60, clock=lambda: now[0])
+    refused = ServerLimits({"b": (Window(1, 60),)}, time_scale=60, clock=lambda: now[0])
     assert refused.check(("w", "b")).allowed and not refused.check(("w", "b")).allowed
     now[0] += 1.0  # 60 emulated seconds
     assert refused.check(("w", "b")).allowed
@@ -134,7 +134,7 @@ async def test_the_cohort_active_cap_429_does_not_count(api: Api, emu: Emulator)
     assert reply.status == 200 and reply.headers["x-ratelimit-remaining"] == "0"
 
 
-# --- one Window type, the client's RateLimits and family names ----------------------------------------
+# --- one Window type, the client's ServerLimits and family names ----------------------------------------
 
 
 def test_the_emulator_window_is_the_sdk_window() -> None:
@@ -170,7 +170,7 @@ def test_sdk_windows_and_family_names_are_accepted() -> None:
     assert windows["archive"] == windows["unarchive"] == (Window(5, 60),)
     assert windows["get_segment"] == (Window(3, 60),)  # a bare Window: one window
     assert windows["list_segments"] == (Window(4, 60),)  # a bare (limit, period) pair: one window
-    assert windows["create_filter_segment"] == DEFAULT_RATE_LIMITS["create_filter_segment"]  # untouched
+    assert windows["create_filter_segment"] == EMULATOR_WINDOWS["create_filter_segment"]  # untouched
     assert resolve_rate_limits({"cohort": []})["cohort_sync"] == ()  # empty: no limit
 
 
@@ -183,7 +183,7 @@ def test_the_client_rate_limits_are_accepted_and_the_margin_ignored() -> None:
     windows = emu.rate_limits.windows
     assert windows["cohort_sync"] == (Window(7, 60),)
     assert windows["archive"] == windows["unarchive"] == (Window(2, 10),)
-    assert windows["list_segments"] == DEFAULT_RATE_LIMITS["list_segments"]
+    assert windows["list_segments"] == EMULATOR_WINDOWS["list_segments"]
     assert all(w.period in (10.0, 60.0, 3600.0, 86400.0) for ws in windows.values() for w in ws)  # no margin
 
 

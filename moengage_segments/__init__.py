@@ -15,6 +15,7 @@ from moengage_segments._async.client import (
     AsyncFilterSegments,
     AsyncSegments,
 )
+from moengage_segments._async.http import HTTPRequest, HTTPResponse, HTTPTransport
 from moengage_segments._sync import Client, Cohorts, FileSegments, FilterSegments, Segments
 from moengage_segments.config import DATA_CENTERS, RateLimits, RetryPolicy, Settings, Window
 from moengage_segments.errors import (
@@ -85,6 +86,9 @@ __all__ = [
     "FileSegmentCallback",
     "FileSegments",
     "FilterSegments",
+    "HTTPRequest",
+    "HTTPResponse",
+    "HTTPTransport",
     "MoEngageError",
     "NotFoundError",
     "PayloadTooLargeError",

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from moengage_segments._async import cohort_sync
 from moengage_segments._async import endpoints as ep
 from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT, CohortSync
+from moengage_segments._async.http import HTTPTransport
 from moengage_segments._async.packing import CohortEnvelope, wire_form
 from moengage_segments._async.transport import Response, Transport, logger
 from moengage_segments.config import (
@@ -621,6 +622,10 @@ class AsyncClient:
     the data centre (point it at the emulator). Network resources are created by the first request,
     not here; close the client when done (``async with`` or ``aclose()``).
 
+    ``transport`` replaces the raw HTTP send (aiohttp by default) with any :class:`HTTPTransport`, such
+    as :class:`moengage_segments.testing.MockTransport` in unit tests; pacing, retries and error mapping
+    still apply. A transport you pass is yours to close.
+
     Example::
 
         async with AsyncClient(workspace_id="WS", api_key="KEY", data_center="01") as client:
@@ -645,6 +650,7 @@ class AsyncClient:
         rate_limits: RateLimits | None = DEFAULT_RATE_LIMITS,
         max_connections: int = 64,
         allow_insecure_http: bool = False,
+        transport: HTTPTransport | None = None,
     ) -> None:
         settings = Settings.resolve(
             workspace_id,
@@ -658,8 +664,15 @@ class AsyncClient:
             raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if max_connections < 1:
             raise ConfigurationError(f"max_connections must be at least 1, got {max_connections!r}")
+        if transport is not None and not callable(getattr(transport, "send", None)):
+            raise ConfigurationError(f"transport must have an async send(request) method, got {transport!r}")
         self._transport = Transport(
-            settings, timeout=timeout, retry=retry, rate_limits=rate_limits, max_connections=max_connections
+            settings,
+            timeout=timeout,
+            retry=retry,
+            rate_limits=rate_limits,
+            max_connections=max_connections,
+            sender=transport,
         )
         self.segments = AsyncSegments(self._transport)
         self.file_segments = AsyncFileSegments(self._transport, self.segments)

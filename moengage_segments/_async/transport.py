@@ -1,7 +1,9 @@
-"""The one place that talks HTTP: session, auth headers, pacing, retries, error mapping and logging.
+"""Everything between an operation and the raw send: auth headers, pacing, retries, error mapping, logging.
 
-Resources are lazy and loop-bound: the aiohttp session is created by the first request, inside the
-running loop, and the transport refuses to be used from another loop, after ``fork()`` or after close.
+The raw send itself is the seam in :mod:`moengage_segments._async.http` (aiohttp by default, any
+:class:`HTTPTransport` when given). Resources are lazy and loop-bound: the aiohttp session is created by
+the first request, inside the running loop, and the client refuses to be used from another loop, after
+``fork()`` or after close.
 """
 
 from __future__ import annotations
@@ -12,15 +14,15 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
 import attrs
-import yarl
 
 from moengage_segments._async.endpoints import Endpoint
+from moengage_segments._async.http import AiohttpTransport, HTTPRequest, HTTPTransport
 from moengage_segments._async.ratelimit import RateLimiter, SlotTooFar
 from moengage_segments._async.retry import Retrier, hinted_wait
 from moengage_segments.config import RateLimits, RetryPolicy, Settings
@@ -127,14 +129,12 @@ class Transport:
         retry: RetryPolicy,
         rate_limits: RateLimits | None,
         max_connections: int,
+        sender: HTTPTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self.timeout = timeout
-        # Passed explicitly on every request: aiohttp reads ``timeout=None`` as "no timeout at all" (not as
-        # "the session's default"), which would let a server that never answers hang the call forever.
-        self._client_timeout = aiohttp.ClientTimeout(total=timeout)
         self.retry = retry
         self.max_connections = max_connections
         self.limiter = RateLimiter(rate_limits, clock=clock, sleep=sleep)
@@ -142,12 +142,13 @@ class Transport:
         self._sleep = sleep
         token = base64.b64encode(f"{settings.workspace_id}:{settings.api_key}".encode()).decode("ascii")
         self.__authorization = f"Basic {token}"
-        self._session: aiohttp.ClientSession | None = None
+        # The raw send (the seam). Only a transport the client made is closed by it; a given one is the caller's.
+        self._owns_sender = sender is None
+        self.sender: HTTPTransport = AiohttpTransport(max_connections=max_connections) if sender is None else sender
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
         self._closed = False
         self._warned_db_name = False
-        self._guard: AsyncGenerator[None, None] | None = None
 
     def __repr__(self) -> str:
         return f"<Transport {self.settings.base_url} workspace={self.settings.workspace_id}>"
@@ -182,29 +183,11 @@ class Transport:
             )
         return loop
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        loop = self._check_usable()
-        if self._session is None:
-            self._loop = loop
-            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_connections)
-            self._session = aiohttp.ClientSession(
-                base_url=None,
-                connector=connector,
-                timeout=self._client_timeout,
-                json_serialize=lambda v: dump_json(v).decode("utf-8"),
-                raise_for_status=False,
-            )
-        return self._session
-
     async def aclose(self) -> None:
         """Close the session. Idempotent; safe to call from the loop the client was used on."""
         self._closed = True
-        session, self._session = self._session, None
-        guard, self._guard = self._guard, None
-        if session is not None and not session.closed:
-            await session.close()
-        if guard is not None:
-            await guard.aclose()
+        if self._owns_sender and isinstance(self.sender, AiohttpTransport):
+            await self.sender.aclose()
 
     async def request(
         self,
@@ -221,16 +204,12 @@ class Transport:
         ``body`` (pre-encoded bytes) wins over ``json_body``. Raises an :class:`APIError` subclass
         carrying ``attempts`` when the call finally fails.
         """
-        session = self._get_session()
-        if self._guard is None:
-            # Runs to its ``yield`` at once: no other task can slip in between the check and the assignment.
-            self._guard = _close_with_loop(session)
-            await self._guard.__anext__()
-        url: str | yarl.URL = self.settings.base_url + (path or endpoint.path)
+        self._loop = self._check_usable()
+        url = self.settings.base_url + (path or endpoint.path)
         if params:
             # Percent-encode the query ourselves (space -> %20, as the API documents `?name=my%20segment`);
             # aiohttp/yarl would send '+', which only form decoders read as a space.
-            url = yarl.URL(f"{url}?{urlencode(params, quote_via=quote, safe='')}", encoded=True)
+            url = f"{url}?{urlencode(params, quote_via=quote, safe='')}"
         data = body if body is not None else (dump_json(json_body) if json_body is not None else None)
         headers = self.headers_for(endpoint)
         retrier = Retrier(
@@ -248,7 +227,7 @@ class Transport:
             started = self._clock()
             sent = True
             try:
-                response = await self._send(session, endpoint, url, headers, data, attempt, retrier)
+                response = await self._send(endpoint, url, headers, data, attempt, retrier)
                 error: APIError | None = None
                 if isinstance(response, APIStatusError):
                     error = response
@@ -262,13 +241,15 @@ class Transport:
                         attempt,
                     )
                     return response
-            except aiohttp.ClientConnectorError as exc:
+            except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
                 sent = False  # never reached the server: safe to re-send even a create
                 error = APIConnectionError(f"{endpoint.method} {endpoint.path}: cannot connect ({exc.strerror or exc})")
-            except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            except (asyncio.TimeoutError, TimeoutError, aiohttp.ServerTimeoutError):
                 error = APITimeoutError(f"{endpoint.method} {endpoint.path}: no response within {self.timeout:g}s")
-            except aiohttp.ClientError as exc:
+            except (aiohttp.ClientError, OSError) as exc:
                 error = APIConnectionError(f"{endpoint.method} {endpoint.path}: {type(exc).__name__}: {exc}")
+            except APIConnectionError as exc:  # a custom transport may raise the SDK's own error
+                error = exc
             error.attempts = attempt
             decision = retrier.decide(error, attempt=attempt, sent=sent, now=self._clock())
             if not decision.retry:
@@ -318,9 +299,8 @@ class Transport:
 
     async def _send(
         self,
-        session: aiohttp.ClientSession,
         endpoint: Endpoint,
-        url: str | yarl.URL,
+        url: str,
         headers: Mapping[str, str],
         data: bytes | None,
         attempt: int,
@@ -335,37 +315,20 @@ class Transport:
                 len(data or b""),
                 redact_headers(headers),
             )
-        timeout = self._client_timeout
+        timeout = self.timeout
         deadline = retrier.policy.deadline
         if deadline is not None:  # the deadline bounds the attempt in flight too, not only the waits
-            remaining = max(deadline - (self._clock() - retrier.started), 0.001)
-            if remaining < self.timeout:
-                timeout = aiohttp.ClientTimeout(total=remaining)
-        async with session.request(endpoint.method, url, data=data, headers=headers, timeout=timeout) as resp:
-            raw = await resp.read()
-            decoded = _decode(raw)
-            if resp.status >= 400:
-                error = parse_error(resp.status, raw, decoded, resp.headers.get("Content-Type", ""), endpoint)
-                if isinstance(error, RateLimitError):
-                    error.retry_after = hinted_wait(resp.headers)
-                logger.debug("%s (attempt %d)", error, attempt)  # the error text starts with "METHOD path ->"
-                return error
-            return Response(resp.status, resp.headers.copy(), decoded, attempt)
-
-
-async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
-    """Close ``session`` if the client is never closed: a safety net, not the normal path.
-
-    The loop finalises async generators when it shuts down (``asyncio.run`` and the sync client's loop
-    thread call ``shutdown_asyncgens()``) and when one is garbage-collected while the loop runs (a client
-    dropped without ``aclose()``). Either way this ``finally`` closes the session on its own loop, so an
-    unclosed client does not end in "Unclosed client session" warnings.
-    """
-    try:
-        yield
-    finally:
-        if not session.closed:
-            await session.close()
+            timeout = min(timeout, max(deadline - (self._clock() - retrier.started), 0.001))
+        resp = await self.sender.send(HTTPRequest(endpoint.method, url, headers, data, timeout))
+        raw = resp.content
+        decoded = _decode(raw)
+        if resp.status >= 400:
+            error = parse_error(resp.status, raw, decoded, resp.headers.get("Content-Type", ""), endpoint)
+            if isinstance(error, RateLimitError):
+                error.retry_after = hinted_wait(resp.headers)
+            logger.debug("%s (attempt %d)", error, attempt)  # the error text starts with "METHOD path ->"
+            return error
+        return Response(resp.status, resp.headers, decoded, attempt)
 
 
 def _describe(error: APIError) -> str:

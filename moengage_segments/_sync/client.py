@@ -23,6 +23,7 @@ from moengage_segments._async.client import (
     FilterInput,
 )
 from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT
+from moengage_segments._async.http import HTTPTransport
 from moengage_segments._runtime import Portal
 from moengage_segments.config import (
     DEFAULT_MAX_REQUEST_BYTES,
@@ -55,6 +56,10 @@ class Client:
     the data centre (point it at the emulator). Network resources are created by the first request,
     not here; close the client when done (``with`` or ``close()``).
 
+    ``transport`` replaces the raw HTTP send (aiohttp by default) with any :class:`HTTPTransport`, such
+    as :class:`moengage_segments.testing.MockTransport` in unit tests; pacing, retries and error mapping
+    still apply. A transport you pass is yours to close.
+
     This blocking client is generated from the async one and runs every call on its own private
     event-loop thread (started by the first call, stopped by ``close()``), so it works in scripts,
     threads and notebooks alike, including from a thread that already runs an event loop.
@@ -79,6 +84,7 @@ class Client:
         rate_limits: RateLimits | None = DEFAULT_RATE_LIMITS,
         max_connections: int = 64,
         allow_insecure_http: bool = False,
+        transport: HTTPTransport | None = None,
     ) -> None:
         self._async = AsyncClient(
             workspace_id,
@@ -91,6 +97,7 @@ class Client:
             rate_limits=rate_limits,
             max_connections=max_connections,
             allow_insecure_http=allow_insecure_http,
+            transport=transport,
         )
         self._portal = Portal(cleanup=self._async.aclose)
         self.file_segments: FileSegments = FileSegments(self._async.file_segments, self._portal)

@@ -1,4 +1,5 @@
-"""Testing helpers for moengage-segments: a local emulator of the Segments API and a pytest plugin.
+"""Testing helpers for moengage-segments: a local emulator of the Segments API, a pytest plugin, and
+``MockTransport`` for unit tests that answer requests with a function.
 
 The emulator enforces the documented rules (auth, validation, limits, the three error envelopes), keeps
 state, processes file segments asynchronously and injects faults. See ``docs/testing.md``.
@@ -23,6 +24,7 @@ from moengage_segments.testing._emulator import (
 from moengage_segments.testing._faults import Fault, FaultInjector
 from moengage_segments.testing._inspect import CallbackRecord, Counters, RequestRecord
 from moengage_segments.testing._limits import EMULATOR_WINDOWS, FAMILY_BUCKETS, Window
+from moengage_segments.testing._mock import MockTransport
 from moengage_segments.testing._state import SegmentInfo
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "EmulatorConfig",
     "Fault",
     "FaultInjector",
+    "MockTransport",
     "RequestRecord",
     "SegmentInfo",
     "Window",

@@ -20,6 +20,7 @@ from moengage_segments import (
     Settings,
 )
 from moengage_segments._async.endpoints import LIST_SEGMENTS
+from moengage_segments._async.http import AiohttpTransport
 from moengage_segments.config import normalize_data_center
 from tests.core._support import API_KEY, BASE, BASIC, WORKSPACE, calls
 
@@ -218,7 +219,8 @@ async def test_use_from_a_second_event_loop_raises(
 def test_constructing_creates_no_session() -> None:
     """Lazy resources: building a client outside any loop works and opens nothing."""
     client = AsyncClient("ws", "key", 1)
-    assert client._transport._session is None
+    sender = client._transport.sender
+    assert isinstance(sender, AiohttpTransport) and sender._session is None
 
 
 @pytest.mark.parametrize(

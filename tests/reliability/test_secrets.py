@@ -33,6 +33,7 @@ from moengage_segments import (
     ConfigurationError,
     RetryPolicy,
 )
+from moengage_segments._async.http import AiohttpTransport
 from moengage_segments.testing import Emulator, Fault
 from tests.reliability._support import ROOT
 
@@ -325,7 +326,9 @@ def test_cli_with_debug_leaks_nothing(tmp_path: Path) -> None:
 async def test_tls_verification_is_on_by_default(tmp_path: Path) -> None:
     """Structurally: the connector verifies certificates. Behaviourally: a self-signed server is refused."""
     async with AsyncClient(WORKSPACE, API_KEY, data_center="01") as client:
-        session = client._transport._get_session()
+        sender = client._transport.sender
+        assert isinstance(sender, AiohttpTransport)
+        session = await sender._get_session()
         connector = session.connector
         assert connector is not None
         assert getattr(connector, "_ssl", True) is not False  # not ssl=False / verify_ssl=False

@@ -1,0 +1,74 @@
+"""The transport seam: any object with ``async send(request) -> response``, and the shipped MockTransport."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from moengage_segments import (
+    AsyncClient,
+    Client,
+    Cohort,
+    ConfigurationError,
+    HTTPRequest,
+    HTTPResponse,
+    HTTPTransport,
+    NotFoundError,
+    RetryPolicy,
+)
+from moengage_segments.testing import MockTransport
+from tests.core._support import API_KEY, BASE, BASIC, SEG_ID, WORKSPACE
+
+COHORT = Cohort(id="c1", name="VIP", partner="crm")
+
+
+async def test_the_request_reaches_the_transport_ready_to_send() -> None:
+    mock = MockTransport(lambda request: HTTPResponse(200, json={"data": []}))
+    async with AsyncClient(WORKSPACE, API_KEY, "01", transport=mock, rate_limits=None) as client:
+        assert await client.segments.list("my vip") == []
+    (request,) = mock.requests
+    assert (request.method, request.url) == ("GET", BASE + "/v3/custom-segments?name=my%20vip")
+    assert request.params == {"name": "my vip"} and request.path == "/v3/custom-segments"
+    assert request.headers["Authorization"] == BASIC and request.content is None
+    assert request.timeout == 30.0
+    assert API_KEY not in repr(request) and BASIC not in repr(request)
+
+
+async def test_an_async_handler_and_status_errors_mapped_above_the_seam() -> None:
+    async def handler(request: HTTPRequest) -> HTTPResponse:
+        return HTTPResponse(404, json={"error": {"code": "Not Found", "message": "no such segment"}})
+
+    async with AsyncClient(WORKSPACE, API_KEY, "01", transport=MockTransport(handler)) as client:
+        with pytest.raises(NotFoundError, match="no such segment"):
+            await client.segments.get(SEG_ID)
+
+
+def test_the_blocking_client_takes_the_same_transport() -> None:
+    answers = [HTTPResponse(500), HTTPResponse(200, json={"status": "success"})]
+    mock = MockTransport(lambda request: answers.pop(0))
+    with Client(WORKSPACE, API_KEY, "01", transport=mock, retry=RetryPolicy(base=0.001)) as client:
+        result = client.cohorts.send_batch(COHORT, "add_members", ["u1", "u2"])
+    assert result.attempts == 2 and result.members == 2
+    assert [json.loads(r.content or b"")["parameters"]["members"] for r in mock.requests] == [
+        [{"uid": "u1"}, {"uid": "u2"}]
+    ] * 2
+
+
+def test_response_headers_are_case_insensitive_and_json_is_encoded() -> None:
+    response = HTTPResponse(429, headers={"retry-after": "3"}, json={"a": 1})
+    assert response.headers["Retry-After"] == "3" and response.headers["content-type"] == "application/json"
+    assert json.loads(response.content) == {"a": 1}
+
+
+async def test_a_handler_returning_something_else_is_a_type_error() -> None:
+    mock = MockTransport(lambda request: {"status": 200})  # type: ignore[arg-type,return-value]
+    async with AsyncClient(WORKSPACE, API_KEY, "01", transport=mock) as client:
+        with pytest.raises(TypeError, match="must return an HTTPResponse"):
+            await client.segments.list()
+
+
+def test_anything_without_send_is_refused_at_construction() -> None:
+    with pytest.raises(ConfigurationError, match="transport"):
+        AsyncClient(WORKSPACE, API_KEY, "01", transport=object())  # type: ignore[arg-type]
+    assert isinstance(MockTransport(lambda r: HTTPResponse(200)), HTTPTransport)

@@ -1,4 +1,4 @@
-"""Test doubles shared by the core tests: a controllable clock and helpers over aioresponses."""
+"""Test doubles shared by the core tests: a controllable clock and helpers over aioresponses or MockRoutes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aioresponses import aioresponses
+
+from tests.core._mock import MockRoutes
 
 WORKSPACE = "WS_TEST_42"
 API_KEY = "sk-TOPSECRET-4f9a"
@@ -41,8 +43,13 @@ class FakeClock:
         self.now += seconds
 
 
-def calls(mocked: aioresponses) -> list[tuple[str, str, dict[str, Any]]]:
-    """Every request aioresponses saw: (method, url, kwargs), grouped by URL in first-seen order."""
+def calls(mocked: aioresponses | MockRoutes) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every request seen: (method, url, kwargs), grouped by URL in first-seen order (aioresponses' shape)."""
+    if isinstance(mocked, MockRoutes):
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in mocked.requests:
+            grouped.setdefault((r.method, r.url), []).append({"data": r.content, "headers": dict(r.headers)})
+        return [(m, u, kw) for (m, u), items in grouped.items() for kw in items]
     out = []
     for (method, url), items in mocked.requests.items():
         for item in items:
@@ -50,7 +57,7 @@ def calls(mocked: aioresponses) -> list[tuple[str, str, dict[str, Any]]]:
     return out
 
 
-def only_call(mocked: aioresponses) -> tuple[str, str, dict[str, Any]]:
+def only_call(mocked: aioresponses | MockRoutes) -> tuple[str, str, dict[str, Any]]:
     seen = calls(mocked)
     assert len(seen) == 1, f"expected exactly one request, got {[(m, u) for m, u, _ in seen]}"
     return seen[0]
@@ -62,5 +69,5 @@ def body_of(kwargs: dict[str, Any]) -> Any:
     return json.loads(data)
 
 
-def sent_bodies(mocked: aioresponses) -> list[Any]:
+def sent_bodies(mocked: aioresponses | MockRoutes) -> list[Any]:
     return [body_of(kw) for _, _, kw in calls(mocked) if kw.get("data") is not None]

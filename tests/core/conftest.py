@@ -1,4 +1,4 @@
-"""Fixtures of the core tests: mocked HTTP, a virtual clock wired into every client, a client factory."""
+"""Fixtures of the core tests: mocked HTTP (aioresponses or MockTransport), a virtual clock, a client factory."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aioresponses import aioresponses
 from moengage_segments import AsyncClient, RetryPolicy
 from moengage_segments._async import client as client_module
 from moengage_segments._async.transport import Transport
+from tests.core._mock import MockRoutes
 from tests.core._support import API_KEY, WORKSPACE, FakeClock
 
 ENV_VARS = (
@@ -44,9 +45,19 @@ def mocked() -> Iterator[aioresponses]:
 
 
 @pytest.fixture
-async def make_client(clock: FakeClock) -> AsyncIterator[Callable[..., AsyncClient]]:
-    """Build clients with test credentials, no client-side limits and the virtual clock."""
+def routes() -> MockRoutes:
+    """Canned responses served through ``MockTransport``; ``make_client`` uses them when a test asks for both."""
+    return MockRoutes()
+
+
+@pytest.fixture
+async def make_client(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[Callable[..., AsyncClient]]:
+    """Build clients with test credentials, no client-side limits and the virtual clock.
+
+    In a test that also takes ``routes``, clients send through its ``MockTransport`` instead of aiohttp.
+    """
     made: list[AsyncClient] = []
+    transport = request.getfixturevalue("routes").transport if "routes" in request.fixturenames else None
 
     def factory(**overrides: Any) -> AsyncClient:
         options: dict[str, Any] = {
@@ -56,6 +67,8 @@ async def make_client(clock: FakeClock) -> AsyncIterator[Callable[..., AsyncClie
             "rate_limits": None,
             "retry": RetryPolicy(jitter=False),
         }
+        if transport is not None:
+            options["transport"] = transport
         options.update(overrides)
         client = AsyncClient(**options)
         made.append(client)

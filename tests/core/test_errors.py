@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aioresponses import aioresponses
 
 from moengage_segments import (
     APIStatusError,
@@ -29,6 +28,7 @@ from moengage_segments import (
 )
 from moengage_segments.errors import error_for_status
 from tests.core import _spec
+from tests.core._mock import MockRoutes
 from tests.core._support import API_KEY, BASE, BASIC, SEG_ID, calls
 
 GROUP = {
@@ -142,19 +142,19 @@ def _envelope_fields(body: Any) -> dict[str, Any]:
     return {"code": body.get("title"), "message": body.get("description"), "attribute": None, "request_id": None}
 
 
-def _mock_failure(mocked: aioresponses, method: str, url: str, status: int, body: Any) -> None:
+def _mock_failure(routes: MockRoutes, method: str, url: str, status: int, body: Any) -> None:
     if body is None:
-        mocked.add(BASE + url, method, status=status, body=b"")
+        routes.add(BASE + url, method, status=status, body=b"")
     else:
-        mocked.add(BASE + url, method, status=status, payload=body)
+        routes.add(BASE + url, method, status=status, payload=body)
     # An ambiguous create failure (5xx) is resolved by looking the name up: nothing found -> the error surfaces.
-    mocked.get(BASE + "/v3/custom-segments?name=s", payload={"data": []}, repeat=True)
+    routes.get(BASE + "/v3/custom-segments?name=s", payload={"data": []}, repeat=True)
 
 
 @pytest.mark.parametrize(("spec_path", "method", "url", "call", "status", "example", "body"), _cases())
 async def test_documented_error_maps_to_typed_exception(
     make_client: Callable[..., AsyncClient],
-    mocked: aioresponses,
+    routes: MockRoutes,
     spec_path: str,
     method: str,
     url: str,
@@ -163,7 +163,7 @@ async def test_documented_error_maps_to_typed_exception(
     example: str,
     body: Any,
 ) -> None:
-    _mock_failure(mocked, method, url, status, body)
+    _mock_failure(routes, method, url, status, body)
     client = make_client(retry=RetryPolicy.none())
     with pytest.raises(APIStatusError) as caught:
         await call(client)
@@ -180,18 +180,16 @@ async def test_documented_error_maps_to_typed_exception(
     text = str(error) + repr(error)
     for secret in (API_KEY, BASIC, BASIC.split()[1], *UIDS):
         assert secret not in text
-    sent = [(m, u) for m, u, _ in calls(mocked)]
+    sent = [(m, u) for m, u, _ in calls(routes)]
     assert sent.count((method, BASE + url)) == 1
 
 
-async def test_conflict_names_the_existing_segment(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses
-) -> None:
+async def test_conflict_names_the_existing_segment(make_client: Callable[..., AsyncClient], routes: MockRoutes) -> None:
     examples = dict(_spec.response_examples("/v3/custom-segments", "post", 409))
     by_filters = next(b for b in examples.values() if "existing_cs_id" in b["error"])
     by_name = next(b for b in examples.values() if "existing_cs_id" not in b["error"])
-    mocked.post(BASE + "/v3/custom-segments", status=409, payload=by_filters)
-    mocked.post(BASE + "/v3/custom-segments", status=409, payload=by_name)
+    routes.post(BASE + "/v3/custom-segments", status=409, payload=by_filters)
+    routes.post(BASE + "/v3/custom-segments", status=409, payload=by_name)
     client = make_client()
     with pytest.raises(ConflictError) as first:
         await client.filter_segments.create("s", included=GROUP)
@@ -200,17 +198,17 @@ async def test_conflict_names_the_existing_segment(
     with pytest.raises(ConflictError) as second:
         await client.filter_segments.create("s", included=GROUP)
     assert second.value.existing_segment_id is None and second.value.existing_segment_name is None
-    assert len(calls(mocked)) == 2  # 409 is never retried
+    assert len(calls(routes)) == 2  # 409 is never retried
 
 
 async def test_active_segment_cap_429_carries_counts(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
 ) -> None:
     examples = dict(_spec.response_examples("/v3/custom-segments", "post", 429))
     cap = next(b for b in examples.values() if "actual_count" in b["error"])
     plain = next(b for b in examples.values() if "actual_count" not in b["error"])
-    mocked.post(BASE + "/v3/custom-segments", status=429, payload=cap)
-    mocked.post(BASE + "/v3/custom-segments", status=429, payload=plain)
+    routes.post(BASE + "/v3/custom-segments", status=429, payload=cap)
+    routes.post(BASE + "/v3/custom-segments", status=429, payload=plain)
     client = make_client(retry=RetryPolicy.none())
     with pytest.raises(RateLimitError) as first:
         await client.filter_segments.create("s", included=GROUP)
@@ -221,8 +219,8 @@ async def test_active_segment_cap_429_carries_counts(
     assert (second.value.actual_count, second.value.limit) == (None, None)
 
 
-async def test_429_exposes_retry_after(make_client: Callable[..., AsyncClient], mocked: aioresponses) -> None:
-    mocked.get(
+async def test_429_exposes_retry_after(make_client: Callable[..., AsyncClient], routes: MockRoutes) -> None:
+    routes.get(
         BASE + "/v3/custom-segments",
         status=429,
         headers={"Retry-After": "17"},
@@ -235,10 +233,10 @@ async def test_429_exposes_retry_after(make_client: Callable[..., AsyncClient], 
 
 @pytest.mark.parametrize("status", [401, 403])
 async def test_cohort_auth_errors_read_the_cohort_envelope(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, status: int
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, status: int
 ) -> None:
     for name, body in _spec.response_examples("/v1/integrations/cohortsync", "post", status):
-        mocked.post(BASE + "/v1/integrations/cohortsync", status=status, payload=body)
+        routes.post(BASE + "/v1/integrations/cohortsync", status=status, payload=body)
         with pytest.raises(APIStatusError) as caught:
             await make_client().cohorts.send_batch(COHORT, "add_members", ["u"])
         assert caught.value.code == body["error"]["type"], name
@@ -248,10 +246,10 @@ async def test_cohort_auth_errors_read_the_cohort_envelope(
 
 
 async def test_forbidden_update_is_not_account_suspension(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
 ) -> None:
     (_, body), *_ = _spec.response_examples("/v3/custom-segments/{id}", "patch", 403)
-    mocked.patch(f"{BASE}/v3/custom-segments/{SEG_ID}", status=403, payload=body)
+    routes.patch(f"{BASE}/v3/custom-segments/{SEG_ID}", status=403, payload=body)
     with pytest.raises(PermissionDeniedError) as caught:
         await make_client().filter_segments.update(SEG_ID, included=GROUP)
     assert caught.value.account_suspended is False
@@ -259,11 +257,9 @@ async def test_forbidden_update_is_not_account_suspension(
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 413, 429, 502, 503, 504])
-async def test_non_json_gateway_body(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, status: int
-) -> None:
+async def test_non_json_gateway_body(make_client: Callable[..., AsyncClient], routes: MockRoutes, status: int) -> None:
     html = b"<html><body><h1>502 Bad Gateway</h1><p>" + API_KEY.encode() + b"</p></body></html>"
-    mocked.get(BASE + "/v3/custom-segments", status=status, body=html, content_type="text/html")
+    routes.get(BASE + "/v3/custom-segments", status=status, body=html, content_type="text/html")
     with pytest.raises(APIStatusError) as caught:
         await make_client(retry=RetryPolicy.none()).segments.list()
     error = caught.value
@@ -282,22 +278,22 @@ async def test_non_json_gateway_body(
     ],
 )
 async def test_gateway_json_bodies_keep_their_message(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, body: Any, message: str
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, body: Any, message: str
 ) -> None:
-    mocked.get(BASE + "/v3/custom-segments", status=504, payload=body)
+    routes.get(BASE + "/v3/custom-segments", status=504, payload=body)
     with pytest.raises(ServerError) as caught:
         await make_client(retry=RetryPolicy.none()).segments.list()
     assert caught.value.message == message
 
 
 async def test_undocumented_status_still_an_api_status_error(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
 ) -> None:
-    mocked.get(BASE + "/v3/custom-segments", status=418, payload={"title": "teapot"})
+    routes.get(BASE + "/v3/custom-segments", status=418, payload={"title": "teapot"})
     with pytest.raises(APIStatusError) as caught:
         await make_client().segments.list()
     assert type(caught.value) is APIStatusError and caught.value.code == "teapot"
-    assert len(calls(mocked)) == 1
+    assert len(calls(routes)) == 1
 
 
 def test_error_for_status_table() -> None:

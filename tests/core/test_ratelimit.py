@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from aioresponses import aioresponses
 
 from moengage_segments import AsyncClient, RateLimitError, RateLimits, RetryPolicy, Window
 from moengage_segments._async.ratelimit import FamilyLimiter, RateLimiter
+from tests.core._mock import MockRoutes
 from tests.core._support import BASE, SEG_ID, FakeClock, calls
 
 LIST = BASE + "/v3/custom-segments"
@@ -117,30 +117,30 @@ async def test_pause_holds_every_caller_of_the_family_only() -> None:
 
 
 async def test_client_paces_requests(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
-    mocked.get(LIST, payload={"data": []}, repeat=True)
+    routes.get(LIST, payload={"data": []}, repeat=True)
     client = make_client(rate_limits=RateLimits(list=(Window(2, 60),), margin=0.0))
     for _ in range(5):
         await client.segments.list()
-    assert len(calls(mocked)) == 5
+    assert len(calls(routes)) == 5
     assert clock.sleeps == [60.0, 60.0]  # requests at t=0, 0, 60, 60, 120
 
 
 async def test_client_without_limits_never_waits(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
-    mocked.get(LIST, payload={"data": []}, repeat=True)
+    routes.get(LIST, payload={"data": []}, repeat=True)
     client = make_client(rate_limits=None)
     await asyncio.gather(*(client.segments.list() for _ in range(120)))
-    assert clock.sleeps == [] and len(calls(mocked)) == 120
+    assert clock.sleeps == [] and len(calls(routes)) == 120
 
 
 async def test_a_429_pauses_the_family_for_concurrent_tasks(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
-    mocked.get(LIST, status=429, headers={"Retry-After": "10"})
-    mocked.get(LIST, payload={"data": [{"id": SEG_ID, "name": "b"}]}, repeat=True)
+    routes.get(LIST, status=429, headers={"Retry-After": "10"})
+    routes.get(LIST, payload={"data": [{"id": SEG_ID, "name": "b"}]}, repeat=True)
     client = make_client(rate_limits=RateLimits(margin=0.0))
     other: list[asyncio.Task[object]] = []
 
@@ -152,7 +152,7 @@ async def test_a_429_pauses_the_family_for_concurrent_tasks(
     clock.hook = during_first_wait
     await client.segments.list()
     assert clock.sleeps == [10.0, 10.0]  # A's retry wait, and B held by the limiter for the same pause
-    assert len(calls(mocked)) == 3
+    assert len(calls(routes)) == 3
 
 
 async def test_waiting_for_a_slot_holds_no_connection(
@@ -192,18 +192,18 @@ async def test_waiting_for_a_slot_holds_no_connection(
 
 
 async def test_replace_counts_in_the_file_ops_limit(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
     """Assumption: replace is counted with create/add/remove (the docs name only those three)."""
     for path in ("file-segment", "file-segment/add-users", "file-segment/remove-users", "file-segment/replace"):
-        mocked.add(
+        routes.add(
             f"{BASE}/v2/custom-segments/{path}",
             "POST" if path == "file-segment" else "PUT",
             status=202,
             payload={"cs_id": SEG_ID},
             repeat=True,
         )
-    mocked.patch(f"{BASE}/v2/custom-segments/archive", payload={"success": True})
+    routes.patch(f"{BASE}/v2/custom-segments/archive", payload={"success": True})
     client = make_client(rate_limits=RateLimits(file_ops=(Window(3, 3600),), margin=0.0))
     url = "https://h.example/f.csv"
     await client.file_segments.create("s", file_url=url, expiry_days=1)
@@ -213,16 +213,16 @@ async def test_replace_counts_in_the_file_ops_limit(
     with pytest.raises(RateLimitError) as caught:  # the 4th operation in the hour: no slot within a minute
         await client.file_segments.replace_users("s", file_url=url)
     assert caught.value.retry_after == 3600.0 and caught.value.attempts == 0
-    assert clock.sleeps == [] and len(calls(mocked)) == 3  # nothing was sent, nobody was parked
+    assert clock.sleeps == [] and len(calls(routes)) == 3  # nothing was sent, nobody was parked
     await client.segments.archive("s")  # another family: not held
     assert clock.sleeps == []
 
 
 async def test_limiter_waits_at_most_rate_limit_cap_or_the_deadline(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
     """A minute window is waited out (that is pacing); an hourly one, or a wait past the deadline, is not."""
-    mocked.get(LIST, payload={"data": []}, repeat=True)
+    routes.get(LIST, payload={"data": []}, repeat=True)
     client = make_client(rate_limits=RateLimits(list=(Window(1, 60),), margin=0.0))
     await client.segments.list()
     await client.segments.list()  # waits the minute

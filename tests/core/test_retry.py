@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from aioresponses import CallbackResult, aioresponses
+from aioresponses import aioresponses
 
 from moengage_segments import (
     APIConnectionError,
@@ -22,12 +22,15 @@ from moengage_segments import (
     AsyncClient,
     ClientStateError,
     Cohort,
+    HTTPRequest,
+    HTTPResponse,
     RateLimitError,
     RetryPolicy,
     Segment,
     SegmentAck,
     ServerError,
 )
+from tests.core._mock import MockRoutes
 from tests.core._support import BASE, SEG_ID, FakeClock, calls
 
 LIST = BASE + "/v3/custom-segments"
@@ -58,82 +61,82 @@ GROUP = {
 OK = {"data": [{"id": SEG_ID, "name": "vip"}]}
 
 
-def n_calls(mocked: aioresponses, method: str, url: str) -> int:
-    return sum(1 for m, u, _ in calls(mocked) if (m, u) == (method, url))
+def n_calls(routes: MockRoutes, method: str, url: str) -> int:
+    return sum(1 for m, u, _ in calls(routes) if (m, u) == (method, url))
 
 
-async def test_429_then_200(make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock) -> None:
-    mocked.get(LIST, status=429, payload={"error": {"code": "Too Many Requests"}})
-    mocked.get(LIST, payload=OK)
+async def test_429_then_200(make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock) -> None:
+    routes.get(LIST, status=429, payload={"error": {"code": "Too Many Requests"}})
+    routes.get(LIST, payload=OK)
     summaries = await make_client().segments.list()
     assert [s.id for s in summaries] == [SEG_ID]
-    assert n_calls(mocked, "GET", LIST) == 2
+    assert n_calls(routes, "GET", LIST) == 2
     assert clock.sleeps == [1.0]  # no hint: twice the first backoff step (0.5 s)
 
 
 async def test_429_honours_retry_after_seconds(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
-    mocked.get(LIST, status=429, headers={"Retry-After": "7"})
-    mocked.get(LIST, payload=OK)
+    routes.get(LIST, status=429, headers={"Retry-After": "7"})
+    routes.get(LIST, payload=OK)
     await make_client().segments.list()
     assert clock.sleeps == [7.0]
 
 
 async def test_429_honours_retry_after_http_date(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
-    mocked.get(LIST, status=429, headers={"Retry-After": email.utils.formatdate(time.time() + 20, usegmt=True)})
-    mocked.get(LIST, payload=OK)
+    routes.get(LIST, status=429, headers={"Retry-After": email.utils.formatdate(time.time() + 20, usegmt=True)})
+    routes.get(LIST, payload=OK)
     await make_client().segments.list()
     assert len(clock.sleeps) == 1 and 18.5 <= clock.sleeps[0] <= 20.0
 
 
 async def test_429_honours_x_ratelimit_reset(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
-    mocked.get(LIST, status=429, headers={"x-ratelimit-reset": str(int(time.time()) + 12)})
-    mocked.get(LIST, payload=OK)
+    routes.get(LIST, status=429, headers={"x-ratelimit-reset": str(int(time.time()) + 12)})
+    routes.get(LIST, payload=OK)
     await make_client().segments.list()
     assert len(clock.sleeps) == 1 and 10.5 <= clock.sleeps[0] <= 12.0
 
 
 async def test_unreadable_retry_after_falls_back_to_backoff(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
-    mocked.get(LIST, status=429, headers={"Retry-After": "soon"})
-    mocked.get(LIST, payload=OK)
+    routes.get(LIST, status=429, headers={"Retry-After": "soon"})
+    routes.get(LIST, payload=OK)
     await make_client().segments.list()
     assert clock.sleeps == [1.0]
 
 
 async def test_429_hint_above_rate_limit_cap_is_not_retried(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
     """An hourly file-ops window (Retry-After: 1800) is left to the caller instead of blocking the call."""
-    mocked.get(LIST, status=429, headers={"Retry-After": "1800"}, repeat=True)
+    routes.get(LIST, status=429, headers={"Retry-After": "1800"}, repeat=True)
     with pytest.raises(RateLimitError) as caught:
         await make_client(retry=RetryPolicy(rate_limit_cap=60)).segments.list()
     assert (caught.value.retry_after, caught.value.attempts) == (1800.0, 1)
-    assert clock.sleeps == [] and n_calls(mocked, "GET", LIST) == 1
+    assert clock.sleeps == [] and n_calls(routes, "GET", LIST) == 1
 
 
 @pytest.mark.parametrize("attempts", [1, 3, 5])
 async def test_503_n_times_gives_server_error(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock, attempts: int
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock, attempts: int
 ) -> None:
-    mocked.get(LIST, status=503, payload={"title": "Service Unavailable"}, repeat=True)
+    routes.get(LIST, status=503, payload={"title": "Service Unavailable"}, repeat=True)
     with pytest.raises(ServerError) as caught:
         await make_client(retry=RetryPolicy(max_attempts=attempts, base=0.5, cap=1.5, jitter=False)).segments.list()
     assert caught.value.attempts == attempts and caught.value.status == 503
-    assert n_calls(mocked, "GET", LIST) == attempts
+    assert n_calls(routes, "GET", LIST) == attempts
     assert clock.sleeps == [0.5, 1.0, 1.5, 1.5][: attempts - 1]  # exponential, capped
 
 
 async def test_jittered_waits_stay_within_the_exponential_envelope(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
-    mocked.get(LIST, status=500, repeat=True)
+    routes.get(LIST, status=500, repeat=True)
     with pytest.raises(ServerError):
         await make_client(retry=RetryPolicy(max_attempts=6, base=1.0, cap=8.0, jitter=True)).segments.list()
     assert len(clock.sleeps) == 5
@@ -143,17 +146,17 @@ async def test_jittered_waits_stay_within_the_exponential_envelope(
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 412, 413, 415])
 async def test_client_errors_are_never_retried(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock, status: int
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock, status: int
 ) -> None:
-    mocked.get(LIST, status=status, payload={"error": {"code": "x"}}, repeat=True)
-    mocked.post(BASE + "/v1/integrations/cohortsync", status=status, payload={"status": "fail"}, repeat=True)
+    routes.get(LIST, status=status, payload={"error": {"code": "x"}}, repeat=True)
+    routes.post(BASE + "/v1/integrations/cohortsync", status=status, payload={"status": "fail"}, repeat=True)
     client = make_client(retry=RetryPolicy(max_attempts=5))
     with pytest.raises(APIStatusError) as first:
         await client.segments.list()
     with pytest.raises(APIStatusError):
         await client.cohorts.send_batch(Cohort(id="c", name="C", partner="p"), "add_members", ["u"])
     assert first.value.status == status and first.value.attempts == 1
-    assert len(calls(mocked)) == 2 and clock.sleeps == []
+    assert len(calls(routes)) == 2 and clock.sleeps == []
 
 
 @pytest.mark.parametrize(
@@ -191,13 +194,13 @@ async def test_timeouts_are_retried_then_raise_api_timeout_error(
     assert caught.value.attempts == 2
 
 
-async def test_cohort_5xx_is_retried(make_client: Callable[..., AsyncClient], mocked: aioresponses) -> None:
+async def test_cohort_5xx_is_retried(make_client: Callable[..., AsyncClient], routes: MockRoutes) -> None:
     """Cohort add/remove is idempotent: safe to re-send after a 5xx."""
     url = BASE + "/v1/integrations/cohortsync"
-    mocked.post(url, status=502)
-    mocked.post(url, status=200, payload={"status": "success"})
+    routes.post(url, status=502)
+    routes.post(url, status=200, payload={"status": "success"})
     result = await make_client().cohorts.send_batch(Cohort(id="c", name="C", partner="p"), "add_members", ["u"])
-    assert result.attempts == 2 and n_calls(mocked, "POST", url) == 2
+    assert result.attempts == 2 and n_calls(routes, "POST", url) == 2
 
 
 # --- creates are not blindly re-sent ---------------------------------------------------------------------
@@ -205,63 +208,63 @@ async def test_cohort_5xx_is_retried(make_client: Callable[..., AsyncClient], mo
 
 @pytest.mark.parametrize(
     "failure",
-    [{"status": 503}, {"exception": aiohttp.ServerDisconnectedError()}, {"exception": asyncio.TimeoutError()}],
+    [{"status": 503}, {"exception": ConnectionResetError(104, "reset")}, {"exception": TimeoutError()}],
 )
 async def test_ambiguous_file_create_resolves_by_name(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, failure: dict[str, Any]
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, failure: dict[str, Any]
 ) -> None:
-    mocked.post(FILE_CREATE, **failure)
-    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": just_now()}]})
+    routes.post(FILE_CREATE, **failure)
+    routes.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": just_now()}]})
     ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
     assert isinstance(ack, SegmentAck) and ack.segment_id == SEG_ID and ack.name == "vip"
-    assert n_calls(mocked, "POST", FILE_CREATE) == 1
+    assert n_calls(routes, "POST", FILE_CREATE) == 1
 
 
 @pytest.mark.parametrize("created_time", [None, "2022-12-01T13:17:46.409000"])
 async def test_ambiguous_create_does_not_adopt_an_older_namesake(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, created_time: str | None
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, created_time: str | None
 ) -> None:
     """A segment of that name created before the call (or of unknown age) is not the one we created."""
-    mocked.post(FILE_CREATE, status=500)
-    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": created_time}]})
+    routes.post(FILE_CREATE, status=500)
+    routes.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": created_time}]})
     with pytest.raises(ServerError):
         await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
-    assert n_calls(mocked, "POST", FILE_CREATE) == 1
+    assert n_calls(routes, "POST", FILE_CREATE) == 1
 
 
 async def test_ambiguous_create_tolerates_a_server_clock_a_little_behind(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
 ) -> None:
     behind = (datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=20)).isoformat()
-    mocked.post(FILE_CREATE, status=502)
-    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": behind}]})
+    routes.post(FILE_CREATE, status=502)
+    routes.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": behind}]})
     ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
     assert ack.segment_id == SEG_ID
 
 
 @pytest.mark.parametrize(
     ("failure", "error"),
-    [({"status": 503}, ServerError), ({"exception": aiohttp.ServerDisconnectedError()}, APIConnectionError)],
+    [({"status": 503}, ServerError), ({"exception": ConnectionResetError(104, "reset")}, APIConnectionError)],
 )
 async def test_ambiguous_file_create_not_found_raises(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, failure: dict[str, Any], error: type[Exception]
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, failure: dict[str, Any], error: type[Exception]
 ) -> None:
-    mocked.post(FILE_CREATE, **failure)
-    mocked.get(LOOKUP, payload={"data": []})
+    routes.post(FILE_CREATE, **failure)
+    routes.get(LOOKUP, payload={"data": []})
     with pytest.raises(error):
         await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
-    assert n_calls(mocked, "POST", FILE_CREATE) == 1 and n_calls(mocked, "GET", LOOKUP) == 1
+    assert n_calls(routes, "POST", FILE_CREATE) == 1 and n_calls(routes, "GET", LOOKUP) == 1
 
 
 async def test_ambiguous_filter_create_returns_the_found_segment(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
 ) -> None:
-    mocked.post(FILTER_CREATE, status=500)
-    mocked.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": just_now()}]})
-    mocked.get(f"{BASE}/v3/custom-segments/{SEG_ID}", payload={"data": {"id": SEG_ID, "name": "vip"}})
+    routes.post(FILTER_CREATE, status=500)
+    routes.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": just_now()}]})
+    routes.get(f"{BASE}/v3/custom-segments/{SEG_ID}", payload={"data": {"id": SEG_ID, "name": "vip"}})
     segment = await make_client().filter_segments.create("vip", included=GROUP)
     assert isinstance(segment, Segment) and segment.id == SEG_ID
-    assert n_calls(mocked, "POST", FILTER_CREATE) == 1
+    assert n_calls(routes, "POST", FILTER_CREATE) == 1
 
 
 async def test_create_is_resent_when_the_connection_was_never_made(
@@ -279,11 +282,63 @@ async def test_create_is_resent_when_the_connection_was_never_made(
     assert ack.segment_id == SEG_ID and n_calls(mocked, "POST", FILE_CREATE) == 2
 
 
+# --- the same network failures raised by a custom transport (builtin exceptions, no aiohttp) ---------------
+
+
+@pytest.mark.parametrize("exc", [ConnectionResetError(104, "reset"), BrokenPipeError(32, "broken pipe")])
+async def test_a_transport_connection_error_is_retried_for_idempotent_calls(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock, exc: Exception
+) -> None:
+    routes.get(LIST, exception=exc)
+    routes.get(LIST, payload=OK)
+    assert len(await make_client().segments.list()) == 1
+    assert n_calls(routes, "GET", LIST) == 2 and clock.sleeps == [0.5]
+
+
+async def test_a_transport_timeout_becomes_api_timeout_error(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
+) -> None:
+    routes.get(LIST, exception=TimeoutError(), repeat=True)
+    with pytest.raises(APITimeoutError) as caught:
+        await make_client(retry=RetryPolicy(max_attempts=2)).segments.list()
+    assert caught.value.attempts == 2 and n_calls(routes, "GET", LIST) == 2
+
+
+async def test_a_transport_may_raise_the_sdks_connection_error(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
+) -> None:
+    routes.get(LIST, exception=APIConnectionError("tunnel closed"), repeat=True)
+    with pytest.raises(APIConnectionError, match="tunnel closed") as caught:
+        await make_client(retry=RetryPolicy(max_attempts=3)).segments.list()
+    assert caught.value.attempts == 3
+
+
+async def test_a_create_refused_by_the_transport_is_resent(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
+) -> None:
+    """ConnectionRefusedError means the request never left: even a create may be re-sent."""
+    routes.post(FILE_CREATE, exception=ConnectionRefusedError(111, "Connection refused"))
+    routes.post(FILE_CREATE, status=202, payload={"cs_id": SEG_ID})
+    ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
+    assert ack.segment_id == SEG_ID and n_calls(routes, "POST", FILE_CREATE) == 2
+
+
+async def test_a_create_reset_by_the_transport_is_not_resent(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
+) -> None:
+    """A reset may come after the service got the request: the name is looked up instead."""
+    routes.post(FILE_CREATE, exception=ConnectionResetError(104, "reset"))
+    routes.get(LOOKUP, payload={"data": []})
+    with pytest.raises(APIConnectionError):
+        await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
+    assert n_calls(routes, "POST", FILE_CREATE) == 1
+
+
 async def test_active_segment_cap_429_is_not_retried(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
 ) -> None:
     """The 1000-active-segments 429 is not a rate limit: waiting does not lift it, so it is not re-sent."""
-    mocked.post(
+    routes.post(
         FILTER_CREATE,
         status=429,
         headers={"x-ratelimit-reset": str(int(time.time()) + 5)},
@@ -302,14 +357,14 @@ async def test_active_segment_cap_429_is_not_retried(
     with pytest.raises(RateLimitError) as caught:
         await make_client().filter_segments.create("vip", included=GROUP)
     assert caught.value.active_segment_cap and caught.value.attempts == 1
-    assert n_calls(mocked, "POST", FILTER_CREATE) == 1
+    assert n_calls(routes, "POST", FILTER_CREATE) == 1
 
 
 async def test_file_ops_429_without_a_hint_is_not_retried(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
 ) -> None:
     """File operations have hourly/daily windows: retrying seconds later would only spend quota."""
-    mocked.put(
+    routes.put(
         BASE + "/v2/custom-segments/file-segment/add-users",
         status=429,
         repeat=True,
@@ -320,21 +375,21 @@ async def test_file_ops_429_without_a_hint_is_not_retried(
     assert caught.value.attempts == 1 and not caught.value.active_segment_cap
 
 
-async def test_create_is_resent_after_429(make_client: Callable[..., AsyncClient], mocked: aioresponses) -> None:
+async def test_create_is_resent_after_429(make_client: Callable[..., AsyncClient], routes: MockRoutes) -> None:
     """A 429 was not processed, so re-sending the create is safe."""
-    mocked.post(FILTER_CREATE, status=429)
-    mocked.post(FILTER_CREATE, status=201, payload={"data": {"id": SEG_ID, "name": "vip"}})
+    routes.post(FILTER_CREATE, status=429)
+    routes.post(FILTER_CREATE, status=201, payload={"data": {"id": SEG_ID, "name": "vip"}})
     segment = await make_client().filter_segments.create("vip", included=GROUP)
-    assert segment.id == SEG_ID and n_calls(mocked, "POST", FILTER_CREATE) == 2
+    assert segment.id == SEG_ID and n_calls(routes, "POST", FILTER_CREATE) == 2
 
 
 # --- cancellation, deadline, close ----------------------------------------------------------------------
 
 
 async def test_cancellation_during_a_retry_wait_propagates(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
-    mocked.get(LIST, status=503, repeat=True)
+    routes.get(LIST, status=503, repeat=True)
     waiting = asyncio.Event()
 
     async def blocking_sleep(seconds: float) -> None:
@@ -348,20 +403,20 @@ async def test_cancellation_during_a_retry_wait_propagates(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert task.cancelled() and n_calls(mocked, "GET", LIST) == 1
+    assert task.cancelled() and n_calls(routes, "GET", LIST) == 1
 
 
 async def test_cancellation_during_the_request_propagates(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
 ) -> None:
     started = asyncio.Event()
 
-    async def hang(url: Any, **kwargs: Any) -> CallbackResult:
+    async def hang(request: HTTPRequest) -> HTTPResponse:
         started.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
-    mocked.post(FILE_CREATE, callback=hang)
+    routes.post(FILE_CREATE, callback=hang)
     task = asyncio.create_task(
         make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
     )
@@ -369,13 +424,13 @@ async def test_cancellation_during_the_request_propagates(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert n_calls(mocked, "GET", LOOKUP) == 0  # cancellation is not an "ambiguous failure" to resolve
+    assert n_calls(routes, "GET", LOOKUP) == 0  # cancellation is not an "ambiguous failure" to resolve
 
 
 async def test_deadline_stops_retries_whose_wait_would_overrun(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
-    mocked.get(LIST, status=503, repeat=True)
+    routes.get(LIST, status=503, repeat=True)
     policy = RetryPolicy(max_attempts=10, base=1.0, cap=100.0, jitter=False, deadline=5.0)
     with pytest.raises(ServerError) as caught:
         await make_client(retry=policy).segments.list()
@@ -401,9 +456,9 @@ async def test_deadline_also_bounds_the_attempt_in_flight(make_client: Callable[
 
 
 async def test_closing_during_a_retry_wait_stops_the_call(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, clock: FakeClock
 ) -> None:
-    mocked.get(LIST, status=503, repeat=True)
+    routes.get(LIST, status=503, repeat=True)
     client = make_client()
 
     async def close_while_waiting(seconds: float) -> None:
@@ -412,14 +467,14 @@ async def test_closing_during_a_retry_wait_stops_the_call(
     clock.hook = close_while_waiting
     with pytest.raises(ClientStateError):
         await client.segments.list()
-    assert n_calls(mocked, "GET", LIST) == 1
+    assert n_calls(routes, "GET", LIST) == 1
 
 
 async def test_failed_lookup_after_ambiguous_create_surfaces_the_create_error(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
 ) -> None:
-    mocked.post(FILE_CREATE, status=503)
-    mocked.get(LOOKUP, status=429, headers={"Retry-After": "3600"})
+    routes.post(FILE_CREATE, status=503)
+    routes.get(LOOKUP, status=429, headers={"Retry-After": "3600"})
     with pytest.raises(ServerError) as caught:
         await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
     assert isinstance(caught.value.__context__, RateLimitError)

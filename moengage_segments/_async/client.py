@@ -1,8 +1,9 @@
 """``AsyncClient`` and its resource namespaces: the hand-written async surface of the SDK.
 
-The sync ``Client`` is generated from this file by ``tools/gen_sync.py``: keep every public method a
-plain ``async def`` (or ``def``) with full annotations and a docstring, and every namespace an
-``Async*`` class.
+The sync ``Client`` is generated from this file by ``tools/gen_sync.py``: keep every public method an
+``async def`` (or a ``@property``) with full annotations and a docstring that reads right for both clients
+once ``await``/``async with`` are dropped, and every namespace an ``Async*`` class declared as a class
+attribute of ``AsyncClient``.
 """
 
 from __future__ import annotations
@@ -521,9 +522,9 @@ class AsyncCohorts:
     ) -> CohortSyncReport:
         """Add any number of uids to a cohort: packed into full requests, sent paced and concurrently.
 
-        ``uids`` may be a list, set, any iterable (files and generators are read in a worker thread) or
-        an async iterable; see :func:`moengage_segments.read_uids` for files. Each request body is packed
-        to at most ``max_request_bytes``; at most ``max_in_flight`` requests are in flight, paced by the
+        ``uids`` may be anything the signature accepts: a list, a set, a generator, a file from
+        :func:`moengage_segments.read_uids` (files and generators are read in a worker thread). Each request
+        body is packed to at most ``max_request_bytes``; at most ``max_in_flight`` requests are in flight, paced by the
         client's cohort limiter (300/min by default) and retried per its retry policy; a 413 splits the
         batch in two. Invalid uids are counted and never sent; duplicates within a request are dropped
         (``dedupe=True`` drops them run-wide, holding every distinct uid in memory).

@@ -1,1 +1,0 @@
-"""Async side of the generator fixture."""

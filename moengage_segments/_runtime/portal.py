@@ -368,9 +368,13 @@ class Portal:
 
         Example::
 
-            for segment in portal.iterate(async_client.segments.iter_all()):
-                if segment.name == "vip":
-                    break  # the async generator is closed here
+            async def numbers() -> AsyncIterator[int]:
+                for n in range(100):
+                    yield n
+
+            for n in portal.iterate(numbers()):
+                if n == 3:
+                    break  # the async generator is closed here, on the loop
         """
         self._state.check_usable()
         return self._iterate(iterable)

@@ -240,6 +240,15 @@ def test_breaking_out_of_an_iterator_closes_the_async_iterator() -> None:
         assert log == [f"closed on {portal.name}-loop"]
 
 
+def test_iterate_docstring_example_runs() -> None:
+    # Its example once called a method that does not exist (segments.iter_all()).
+    example = textwrap.dedent(str(Portal.iterate.__doc__).split("Example::", 1)[1])
+    with Portal() as portal:
+        namespace: dict[str, object] = {"portal": portal, "AsyncIterator": AsyncIterator}
+        exec(compile(example, "Portal.iterate example", "exec"), namespace)
+        assert namespace["n"] == 3
+
+
 def test_exception_in_the_consumer_closes_the_async_iterator() -> None:
     log: list[str] = []
     with Portal() as portal, pytest.raises(Boom):

@@ -1,5 +1,8 @@
 """Stream user IDs from a file without loading it: one uid a line, or one column of a CSV file.
 
+Also the one format of a failed-uids file (:class:`FailedUidsWriter`): CSV with a ``uid`` header, read
+back with ``read_uids(path, column="uid")``.
+
 Example::
 
     from moengage_segments import read_uids
@@ -12,22 +15,35 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from moengage_segments.errors import ValidationError
 
-__all__ = ["CHUNK_SIZE", "UidFile", "read_uids"]
+__all__ = [
+    "BLOCK_SIZE",
+    "CHUNK_SIZE",
+    "FAILED_UIDS_COLUMN",
+    "FailedUidsWriter",
+    "UidFile",
+    "line_chunks",
+    "read_uids",
+]
 
-_BLOCK = 1 << 20
+#: Bytes read at a time from a one-uid-a-line file.
+BLOCK_SIZE = 1 << 20
 #: Input items read (and validated) at a time by the cohort engine. Also fixes where batches are cut, which
 #: resumable runs rely on: changing it makes old journals unusable (it is part of the journal header).
 CHUNK_SIZE = 8192
+#: The header (and only column) of a failed-uids file.
+FAILED_UIDS_COLUMN = "uid"
 
 
 class UidFile:
     """A re-iterable stream of uids from a file (see :func:`read_uids`).
 
     Each iteration opens the file again, so the same object can be planned, then pushed, then resumed.
+    ``block_size`` is how many bytes a one-uid-a-line file is read at a time (it changes nothing but
+    memory use).
 
     Example::
 
@@ -35,13 +51,18 @@ class UidFile:
         print(sum(1 for _ in uids))
     """
 
-    def __init__(self, path: str | os.PathLike[str], column: str | int | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], column: str | int | None = None, *, block_size: int = BLOCK_SIZE
+    ) -> None:
         self.path = os.fspath(path)
         self.column = column
         if isinstance(column, bool) or (column is not None and not isinstance(column, (str, int))):
             raise ValidationError("column", "must be a header name, a 0-based index or None")
         if isinstance(column, int) and column < 0:
             raise ValidationError("column", "index must be >= 0")
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise ValidationError("block_size", "must be a positive number of bytes")
+        self.block_size = block_size
         # Checked now, so a typo fails where it is made rather than when a push starts reading.
         if os.path.isdir(self.path):
             raise ValidationError("path", f"{self.path!r} is a directory, not a uid file")
@@ -62,7 +83,7 @@ class UidFile:
         """Yield the uids in non-empty lists (the cohort engine reads files this way).
 
         A CSV column comes in lists of ``size`` uids (the last may be shorter); a one-uid-a-line file comes
-        in one list per 1 MiB block read, whatever ``size``.
+        in one list per block read (``block_size``, 1 MiB by default), whatever ``size``.
 
         Example::
 
@@ -70,34 +91,10 @@ class UidFile:
                 print(len(chunk), chunk[0])
         """
         if self.column is None:
-            yield from self._text_chunks()
+            with open(self.path, "rb") as f:
+                yield from line_chunks(f.read, self.block_size)
         else:
             yield from self._csv_chunks(size)
-
-    def _text_chunks(self) -> Iterator[list[str]]:
-        # Binary blocks split at the last newline, then decoded and split in C: no per-line Python work.
-        # Undecodable bytes become lone surrogates, which the engine reports as invalid uids.
-        with open(self.path, "rb") as f:
-            rest = b""
-            first = True
-            while True:
-                block = f.read(_BLOCK)
-                if not block:
-                    break
-                block = rest + block
-                cut = block.rfind(b"\n") + 1
-                if cut == 0:
-                    rest = block
-                    continue
-                rest = block[cut:]
-                lines = _split(block[: cut - 1], first)
-                first = False
-                if lines:
-                    yield lines
-            if rest:
-                lines = _split(rest, first)
-                if lines:
-                    yield lines
 
     def _csv_chunks(self, size: int) -> Iterator[list[str]]:
         with open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
@@ -112,18 +109,60 @@ class UidFile:
                 assert column is not None
                 index = column
             chunk: list[str] = []
-            for number, row in enumerate(reader, start=2 if isinstance(column, str) else 1):
-                if not row:
-                    continue  # a blank line is not a record
-                if index >= len(row):
-                    where = f"{self.path}:{number}"
-                    raise ValidationError("column", f"{where}: row has {len(row)} fields, no column {index}")
-                chunk.append(row[index])
-                if len(chunk) >= size:
-                    yield chunk
-                    chunk = []
+            try:
+                for row in reader:
+                    if not row:
+                        continue  # a blank line is not a record
+                    if index >= len(row):
+                        where = f"{self.path}:{reader.line_num}"
+                        raise ValidationError("column", f"{where}: row has {len(row)} fields, no column {index}")
+                    chunk.append(row[index])
+                    if len(chunk) >= size:
+                        yield chunk
+                        chunk = []
+            except csv.Error as exc:  # e.g. a field longer than the csv module's limit
+                raise ValidationError("path", f"{self.path}:{reader.line_num}: unreadable CSV row: {exc}") from None
             if chunk:
                 yield chunk
+
+
+def line_chunks(read: Callable[[int], bytes], block_size: int = BLOCK_SIZE) -> Iterator[list[str]]:
+    r"""Split a byte stream into uids, one a line, and yield them in non-empty lists (one per block read).
+
+    ``read(n)`` returns up to ``n`` bytes, and ``b""`` at the end (``file.read``, or ``os.read`` on a
+    pipe). A line ends with ``\n``, ``\r\n`` or a lone ``\r``; blank lines are skipped; a UTF-8 byte-order
+    mark at the start is dropped; nothing else is stripped. Bytes that are not UTF-8 become lone
+    surrogates, which the cohort engine reports as invalid uids.
+
+    Example::
+
+        import io
+
+        assert list(line_chunks(io.BytesIO(b"a\r\nb\rc\n").read)) == [["a", "b", "c"]]
+    """
+    # Binary blocks cut after their last line end, then decoded and split in C: no per-line Python work.
+    # A cut never falls inside a multi-byte character (line ends are ASCII). A "\r\n" split between two
+    # blocks leaves an empty line at the start of the next block, skipped like any blank line.
+    rest = b""
+    first = True
+    while True:
+        block = read(block_size)
+        if not block:
+            break
+        block = rest + block
+        cut = max(block.rfind(b"\n"), block.rfind(b"\r")) + 1
+        if cut == 0:
+            rest = block
+            continue
+        rest = block[cut:]
+        lines = _split(block[:cut], first)
+        first = False
+        if lines:
+            yield lines
+    if rest:
+        lines = _split(rest, first)
+        if lines:
+            yield lines
 
 
 def _split(block: bytes, first: bool) -> list[str]:
@@ -131,21 +170,63 @@ def _split(block: bytes, first: bool) -> list[str]:
     if first and text.startswith("\ufeff"):
         text = text[1:]  # a UTF-8 byte-order mark is not part of the first uid
     if "\r" in text:
-        text = text.replace("\r\n", "\n")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     if "" in lines:
         lines = [line for line in lines if line]  # blank lines are not uids
     return lines
 
 
-def read_uids(path: str | os.PathLike[str], column: str | int | None = None) -> UidFile:
-    """Stream uids from ``path`` without loading the file.
+class FailedUidsWriter:
+    """Writes a failed-uids file: CSV (RFC 4180, UTF-8) with one column headed ``uid``.
 
-    With ``column=None`` the file holds one uid a line (UTF-8, ``\\n`` or ``\\r\\n``; blank lines are
-    skipped; nothing else is stripped). With ``column`` (a header name, or a 0-based index for files
-    without a header row) it is a CSV file and the uids are that column's values (an empty cell is
-    passed on, and reported as an invalid uid). Bytes that are not UTF-8 give uids the engine reports
-    as invalid instead of stopping the run. A missing, unreadable or directory path raises
+    The csv module quotes every uid holding a comma, a quote or a line break, so any uid the service can
+    refuse reads back unchanged with ``read_uids(path, column="uid")`` (``--column uid`` on the command
+    line). Opening the file empties it, so an empty list means nothing failed.
+
+    Example::
+
+        writer = FailedUidsWriter("failed.csv")
+        writer.write(["u1", "line\\nbreak"])
+        writer.close()
+        assert list(read_uids("failed.csv", column="uid")) == ["u1", "line\\nbreak"]
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._file = open(self.path, "w", encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
+        # RFC 4180 line ends: the csv module then quotes any uid holding "\r" or "\n" (on every Python).
+        self._csv = csv.writer(self._file)
+        self._csv.writerow([FAILED_UIDS_COLUMN])
+
+    def write(self, uids: Iterable[str]) -> None:
+        """Append ``uids``, one row each.
+
+        Example::
+
+            writer.write(["u1", 'quoted "u2"'])
+        """
+        self._csv.writerows([uid] for uid in uids)
+
+    def close(self) -> None:
+        """Flush and close the file. Idempotent.
+
+        Example::
+
+            writer.close()
+        """
+        self._file.close()
+
+
+def read_uids(path: str | os.PathLike[str], column: str | int | None = None) -> UidFile:
+    r"""Stream uids from ``path`` without loading the file.
+
+    With ``column=None`` the file holds one uid a line (UTF-8; a line ends with ``\n``, ``\r\n`` or ``\r``;
+    a byte-order mark is dropped; blank lines are skipped; nothing else is stripped). With ``column`` (a
+    header name, or a 0-based index for files without a header row) it is a CSV file and the uids are that
+    column's values (an empty cell is passed on, and reported as an invalid uid). A failed-uids file is
+    read back with ``column="uid"``. Bytes that are not UTF-8 give uids the engine reports as invalid
+    instead of stopping the run. A missing, unreadable or directory path raises
     :class:`~moengage_segments.errors.ValidationError` (field ``path``) at once.
 
     Example::

@@ -535,7 +535,7 @@ class AsyncCohorts:
         the run ends, including on cancellation (the way to learn what was sent before a cancel).
         ``checkpoint`` names a journal file making the run resumable: run again with the same input and
         journal after a crash, and confirmed batches are skipped. ``failed_uids_path`` receives the uids
-        the service refused, one a line.
+        the service refused, as a one-column CSV file read back by ``read_uids(path, column="uid")``.
 
         Example::
 

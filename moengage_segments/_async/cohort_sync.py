@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import time
 from collections.abc import (
@@ -31,7 +30,7 @@ from collections.abc import (
     Sized,
 )
 from itertools import islice
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from moengage_segments._async import endpoints as ep
 from moengage_segments._async.checkpoint import Journal, digest
@@ -54,7 +53,7 @@ from moengage_segments.models.reports import (
     CohortSyncProgress,
     CohortSyncReport,
 )
-from moengage_segments.uids import CHUNK_SIZE, UidFile
+from moengage_segments.uids import CHUNK_SIZE, FailedUidsWriter, UidFile
 
 __all__ = ["CHUNK_SIZE", "DEFAULT_MAX_IN_FLIGHT", "CohortSync", "OnError", "UidSource", "plan", "uid_chunks"]
 
@@ -295,7 +294,7 @@ class CohortSync:
         self._progress_interval = progress_interval
         self._clock = time.monotonic
         self._journal: Journal | None = None
-        self._failed_file: IO[str] | None = None
+        self._failed_file: FailedUidsWriter | None = None
         self._outstanding: dict[int, _Flight] = {}
         self._records: list[BatchRecord] = []
         self._accepted = self._failed = self._skipped = 0
@@ -326,9 +325,7 @@ class CohortSync:
             if self._failed_path is not None:
                 # Opened (and emptied) up front so that an empty file means "nothing failed"; a one-off
                 # open is not worth a thread hop.
-                self._failed_file = open(  # noqa: SIM115, ASYNC230
-                    self._failed_path, "w", encoding="utf-8", errors="surrogateescape"
-                )
+                self._failed_file = FailedUidsWriter(self._failed_path)
             await self._run(source)
         except BaseException as exc:  # including CancelledError: report, then re-raise
             outcome = exc
@@ -495,7 +492,7 @@ class CohortSync:
         flight.error = _describe(exc)
         flight.request_id = getattr(exc, "request_id", None) or flight.request_id
         if self._failed_file is not None:
-            self._failed_file.write("".join(_failed_line(uid_from_wire(w)) for w in wires))
+            self._failed_file.write(uid_from_wire(w) for w in wires)
         if self._on_error == "raise" or _fatal(exc):
             return _Stop(exc, flight.batch.index)
         return None
@@ -597,13 +594,6 @@ def _fatal(exc: APIError) -> bool:
     Pushing on would spend quota on requests certain to fail, so even ``on_error="collect"`` stops.
     """
     return isinstance(exc, (AuthenticationError, PermissionDeniedError))
-
-
-def _failed_line(uid: str) -> str:
-    # One uid a line; the rare uid containing a line break is written as a JSON string literal.
-    if "\n" in uid or "\r" in uid:
-        return json.dumps(uid, ensure_ascii=False) + "\n"
-    return uid + "\n"
 
 
 async def _aclose(source: AsyncIterator[list[Any]]) -> None:

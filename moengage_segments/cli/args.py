@@ -167,7 +167,11 @@ def _cohort_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="count, validate and pack; send nothing")
     parser.add_argument("--checkpoint", metavar="FILE", help="journal confirmed batches here; rerun to resume")
     parser.add_argument("--report", metavar="FILE", help="write the full JSON report here")
-    parser.add_argument("--failed-uids", metavar="FILE", help="write the uids that were not accepted here")
+    parser.add_argument(
+        "--failed-uids",
+        metavar="FILE",
+        help="write the uids that were not accepted here (CSV with a 'uid' column: push again with --column uid)",
+    )
     parser.add_argument("--max-in-flight", type=_positive_int, metavar="N", help="concurrent requests")
     parser.add_argument(
         "--max-request-bytes",

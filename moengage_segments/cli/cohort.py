@@ -32,7 +32,7 @@ from moengage_segments.errors import ConfigurationError, ValidationError
 from moengage_segments.models import Cohort, CohortAction
 from moengage_segments.models.cohorts import check_cohort
 from moengage_segments.models.reports import CohortPlan, CohortSyncProgress, CohortSyncReport
-from moengage_segments.uids import UidFile, read_uids
+from moengage_segments.uids import FAILED_UIDS_COLUMN, UidFile, line_chunks, read_uids
 
 __all__ = ["MAX_ERROR_WIDTH", "cohort_push", "exit_code_for", "progress_detail", "report_views"]
 
@@ -97,7 +97,8 @@ class _StdinUids:
         """The uids; with a named column the header row is read (and checked) before this returns."""
         column = self._column
         if column is None:
-            return (uid for uid in (line.rstrip("\r\n") for line in self._lines()) if uid)
+            fd = self._fd
+            return (uid for chunk in line_chunks(lambda n: os.read(fd, n), 1 << 16) for uid in chunk)
         reader = csv.reader(self._lines())
         if isinstance(column, str):
             header = next(reader, None)
@@ -245,7 +246,12 @@ def report_views(report: CohortSyncReport, max_failures: int = 10) -> list[View]
     if report.invalid_reasons:
         views.append(Table(("reason", "uids"), sorted(report.invalid_reasons.items()), title="invalid uids"))
     if report.failed_uids_path and (report.failed or report.not_sent):
-        views.append(Text(f"uids not accepted were written to {report.failed_uids_path}"))
+        views.append(
+            Text(
+                f"uids not accepted were written to {report.failed_uids_path} "
+                f"(CSV: push them again with --column {FAILED_UIDS_COLUMN})"
+            )
+        )
     return views
 
 

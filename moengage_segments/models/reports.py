@@ -117,7 +117,7 @@ class CohortSyncReport:
     elapsed: float
     batches: tuple[BatchRecord, ...] = ()
     invalid_reasons: Mapping[str, int] = attrs.field(factory=FrozenMap, converter=freeze_map)
-    #: Where failed uids were written (one per line), when ``failed_uids_path`` was given.
+    #: Where failed uids were written (CSV, column ``uid``), when ``failed_uids_path`` was given.
     failed_uids_path: str | None = None
     cancelled: bool = False
     #: Why the run stopped early (``on_error="raise"`` or an unexpected error), if it did.

@@ -20,6 +20,7 @@ from moengage_segments import (
     RetryPolicy,
     ValidationError,
     Window,
+    read_uids,
 )
 from moengage_segments.testing import Emulator, Fault
 from tests.cohort._sink import Sink
@@ -147,7 +148,7 @@ async def test_a_single_uid_too_large_for_the_server_fails_with_reason(tmp_path:
     check_accounting(report)
     assert (report.accepted, report.failed) == (1, 1)
     assert report.batches[0].status == "partial" and "PayloadTooLargeError" in (report.batches[0].error or "")
-    assert (tmp_path / "failed.txt").read_text() == big + "\n"
+    assert list(read_uids(tmp_path / "failed.txt", column="uid")) == [big]
 
 
 def poison(uid: str) -> Any:
@@ -167,7 +168,7 @@ async def test_collect_finishes_the_run_and_writes_failed_uids(tmp_path: Path) -
     failed = [b for b in report.batches if b.status == "failed"]
     assert len(failed) == 1 and failed[0].error and "BadRequestError" in failed[0].error
     assert failed[0].request_id is not None and failed[0].attempts == 1  # 400 is never retried
-    written = failed_path.read_text().split()
+    written = list(read_uids(failed_path, column="uid"))
     assert "c02500" in written and len(written) == report.failed == failed[0].members
     assert delivered == set(uids) - set(written)
     assert not report.ok and report.not_sent == 0

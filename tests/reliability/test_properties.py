@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from moengage_segments import Cohort, CohortSyncReport, RetryPolicy
+from moengage_segments import Cohort, CohortSyncReport, RetryPolicy, read_uids
 from moengage_segments._async.packing import CohortEnvelope, wire_form
 from moengage_segments.testing import Emulator, Fault
 from moengage_segments.validation import uid_problem
@@ -136,8 +135,7 @@ def fault() -> st.SearchStrategy[Fault]:
 
 
 def read_failed(path: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
-    return [json.loads(line) if line.startswith('"') else line for line in lines]
+    return list(read_uids(path, column="uid"))
 
 
 @settings(

@@ -16,6 +16,7 @@ from moengage_segments._async.client import (
     AsyncSegments,
 )
 from moengage_segments._async.http import HTTPRequest, HTTPResponse, HTTPTransport
+from moengage_segments._async.ledger import Ledger, LedgerEntry, PostgresLedger, SQLiteLedger
 from moengage_segments._sync import Client, Cohorts, FileSegments, FilterSegments, Segments
 from moengage_segments.config import DATA_CENTERS, RateLimits, RetryPolicy, Settings, Window
 from moengage_segments.errors import (
@@ -30,6 +31,8 @@ from moengage_segments.errors import (
     CohortSyncError,
     ConfigurationError,
     ConflictError,
+    LedgerError,
+    LedgerLockedError,
     MoEngageError,
     NotFoundError,
     PayloadTooLargeError,
@@ -89,14 +92,20 @@ __all__ = [
     "HTTPRequest",
     "HTTPResponse",
     "HTTPTransport",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerError",
+    "LedgerLockedError",
     "MoEngageError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PostgresLedger",
     "PreconditionFailedError",
     "RateLimitError",
     "RateLimits",
     "RetryPolicy",
+    "SQLiteLedger",
     "Segment",
     "SegmentAck",
     "SegmentSummary",

@@ -8,6 +8,8 @@ Everything the SDK raises on purpose derives from :class:`MoEngageError`::
     ├── ClientStateError            client used after close, from another loop, after fork()
     ├── CohortSyncError             a cohort push stopped on a failed batch (carries the report)
     ├── CheckpointError             a cohort push's checkpoint journal is damaged or from another run
+    ├── LedgerError                 a delta sync's ledger cannot be used (schema, storage, lost lock)
+    │   └── LedgerLockedError       another run holds the cohort's ledger lock
     └── APIError
         ├── APIConnectionError      the request did not get an HTTP response
         │   └── APITimeoutError
@@ -47,6 +49,8 @@ __all__ = [
     "CohortSyncError",
     "ConfigurationError",
     "ConflictError",
+    "LedgerError",
+    "LedgerLockedError",
     "MoEngageError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -449,6 +453,36 @@ class CheckpointError(MoEngageError, ValueError):
         except CheckpointError as exc:
             print(exc)  # says which line or which batch does not match
     """
+
+
+class LedgerError(MoEngageError):
+    """The membership ledger of ``cohorts.sync`` cannot be used: a newer schema, a storage failure, a lost lock.
+
+    Example::
+
+        try:
+            await client.cohorts.sync(cohort, uids, ledger=SQLiteLedger("cohorts.db"))
+        except LedgerError as exc:
+            print(exc)  # names the ledger and what is wrong
+    """
+
+
+class LedgerLockedError(LedgerError):
+    """Another run holds the lock of this cohort's ledger record (two syncs of one cohort never overlap).
+
+    ``holder`` describes the run holding it (host, process id, since when, last heartbeat).
+
+    Example::
+
+        try:
+            await client.cohorts.sync(cohort, uids, ledger=ledger, lock_timeout=0)
+        except LedgerLockedError as exc:
+            print("busy:", exc.holder)
+    """
+
+    def __init__(self, message: str, holder: str) -> None:
+        self.holder = holder
+        super().__init__(message)
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

@@ -1,0 +1,525 @@
+"""The embedded ledger: one SQLite file (stdlib ``sqlite3``, WAL), safe for several processes on one host.
+
+Every connection lives on a thread of its own and every call goes through it, so the event loop never
+blocks on the database and calls on one connection run in order (a release queued after a confirmation
+runs after it, even when the awaiting task was cancelled). Writes take the database's write lock at once
+(``BEGIN IMMEDIATE``) and wait up to ``busy_timeout`` for other processes.
+
+The desired list is staged into a connection-private temporary table (unordered appends, then one sorted
+copy into a keyed table), and the diff is two anti-joins inside SQLite; nothing of either list is held in
+Python beyond one page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from moengage_segments._async.ledger._base import (
+    DEFAULT_STALE_AFTER,
+    ENTRY_COLUMNS,
+    SCHEMA_VERSION,
+    DiffCounts,
+    Holder,
+    LedgerEntry,
+    LedgerSide,
+    RunBase,
+    entry_from_row,
+    holder_from_row,
+)
+from moengage_segments.errors import LedgerError, LedgerLockedError, ValidationError
+
+__all__ = ["SQLiteLedger"]
+
+T = TypeVar("T")
+
+_COHORTS = "moengage_ledger_cohorts"
+_MEMBERS = "moengage_ledger_members"
+_VERSION = "moengage_ledger_schema"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {_VERSION} (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS {_COHORTS} (
+    id INTEGER PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    cohort_id TEXT NOT NULL,
+    members INTEGER NOT NULL DEFAULT 0,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    refreshing INTEGER,
+    last_push REAL,
+    last_full_refresh REAL,
+    created REAL NOT NULL,
+    lock_token TEXT,
+    lock_host TEXT,
+    lock_pid INTEGER,
+    lock_started REAL,
+    lock_heartbeat REAL,
+    UNIQUE (workspace_id, cohort_id)
+);
+CREATE TABLE IF NOT EXISTS {_MEMBERS} (
+    cohort INTEGER NOT NULL,
+    uid TEXT NOT NULL,
+    gen INTEGER NOT NULL,
+    PRIMARY KEY (cohort, uid)
+) WITHOUT ROWID;
+"""
+
+#: Page cache of a sync's connection (KiB, as SQLite's negative cache_size): bounded, and big enough that
+#: the anti-joins of a 10-million-row diff stay in memory rather than in the OS cache.
+_RUN_CACHE_KIB = 65536
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def _entry(row: Sequence[Any]) -> LedgerEntry:
+    return entry_from_row(row)
+
+
+def _json(uids: Sequence[str]) -> str:
+    return json.dumps(list(uids), ensure_ascii=False)
+
+
+class _Connection:
+    """One sqlite3 connection, used only from its own thread."""
+
+    def __init__(self, path: str, cache_kib: int | None = None) -> None:
+        self.path = path
+        self._cache_kib = cache_kib
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="moengage-ledger")
+        self._db: sqlite3.Connection | None = None
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, fn)
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._db is None:
+            self._db = self._connect()
+        try:
+            return fn(self._db)
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.rollback()
+            raise LedgerError(f"ledger sqlite:{self.path}: {exc}") from exc
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.rollback()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open the ledger sqlite:{self.path}: {exc}") from exc
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            # A crash of the process loses nothing committed; a power loss may lose the last commits, which
+            # only means their requests are sent again (add and remove are idempotent).
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            if self._cache_kib:
+                db.execute(f"PRAGMA cache_size=-{self._cache_kib}")
+            _create_schema(db, self.path)
+        except sqlite3.Error as exc:
+            db.close()
+            raise LedgerError(f"cannot use the ledger sqlite:{self.path}: {exc}") from exc
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        def close(_: object) -> None:
+            db, self._db = self._db, None
+            if db is not None:
+                db.close()
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, close, None)
+        finally:
+            self._executor.shutdown(wait=False)
+
+
+def _create_schema(db: sqlite3.Connection, path: str) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _SCHEMA.split(";"):  # not executescript(): it would commit the transaction
+            if statement.strip():
+                db.execute(statement)
+        row = db.execute(f"SELECT max(version) FROM {_VERSION}").fetchone()
+        version = row[0] if row else None
+        if version is None:
+            db.execute(f"INSERT INTO {_VERSION} (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"the ledger sqlite:{path} has schema version {version}, newer than this moengage-segments "
+                f"understands ({SCHEMA_VERSION}): upgrade moengage-segments"
+            )
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+class _SQLiteRun(RunBase):
+    def __init__(self, path: str, *args: Any) -> None:
+        super().__init__(f"sqlite:{path}", *args)
+        self._conn = _Connection(path, _RUN_CACHE_KIB)
+        self._id: int | None = None
+        self._staged = False
+        self._tables: dict[str, str | None] = {"add": None, "remove": None}
+
+    # -- lifecycle primitives ------------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        def find(db: sqlite3.Connection) -> int | None:
+            row = db.execute(
+                f"SELECT id FROM {_COHORTS} WHERE workspace_id = ? AND cohort_id = ?",
+                (self.workspace_id, self.cohort_id),
+            ).fetchone()
+            return None if row is None else int(row[0])
+
+        self._id = await self._conn.call(find)
+
+    async def _close(self) -> None:
+        await self._conn.close()
+
+    async def _claim(self, replace: str | None) -> Holder | None:
+        me = self.me
+
+        def claim(db: sqlite3.Connection) -> Holder | None:
+            now = time.time()
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                f"INSERT OR IGNORE INTO {_COHORTS} (workspace_id, cohort_id, created) VALUES (?, ?, ?)",
+                (self.workspace_id, self.cohort_id, now),
+            )
+            row = db.execute(
+                f"SELECT id, lock_token, lock_host, lock_pid, lock_started, lock_heartbeat FROM {_COHORTS} "
+                "WHERE workspace_id = ? AND cohort_id = ?",
+                (self.workspace_id, self.cohort_id),
+            ).fetchone()
+            self._id = int(row[0])
+            current = holder_from_row(*row[1:])
+            if current is None or current.token == replace:
+                db.execute(
+                    f"UPDATE {_COHORTS} SET lock_token = ?, lock_host = ?, lock_pid = ?, lock_started = ?, "
+                    "lock_heartbeat = ? WHERE id = ?",
+                    (me.token, me.host, me.pid, me.started, now, self._id),
+                )
+                current = None
+            db.execute("COMMIT")
+            return current
+
+        return await self._conn.call(claim)
+
+    async def _beat(self) -> bool:
+        def beat(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                f"UPDATE {_COHORTS} SET lock_heartbeat = ? WHERE id = ? AND lock_token = ?",
+                (time.time(), self._id, self.me.token),
+            )
+            return cursor.rowcount == 1
+
+        return await self._conn.call(beat)
+
+    async def _release(self) -> None:
+        def release(db: sqlite3.Connection) -> None:
+            db.execute(
+                f"UPDATE {_COHORTS} SET lock_token = NULL, lock_host = NULL, lock_pid = NULL, lock_started = NULL, "
+                "lock_heartbeat = NULL WHERE id = ? AND lock_token = ?",
+                (self._id, self.me.token),
+            )
+
+        await self._conn.call(release)
+
+    async def _load(self) -> LedgerEntry | None:
+        def load(db: sqlite3.Connection) -> LedgerEntry | None:
+            row = db.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM {_COHORTS} WHERE workspace_id = ? AND cohort_id = ?",
+                (self.workspace_id, self.cohort_id),
+            ).fetchone()
+            return None if row is None else _entry(row)
+
+        return await self._conn.call(load)
+
+    # -- the diff ------------------------------------------------------------------------------------
+
+    async def stage(self, uids: Sequence[str]) -> None:
+        """Append valid uids of the desired list to the staging table (duplicates allowed)."""
+        text = _json(uids)
+
+        def stage(db: sqlite3.Connection) -> None:
+            if not self._staged:
+                db.execute("CREATE TEMP TABLE moengage_staged (uid TEXT NOT NULL)")
+                self._staged = True
+            db.execute("INSERT INTO temp.moengage_staged (uid) SELECT value FROM json_each(?)", (text,))
+
+        await self._conn.call(stage)
+
+    async def diff(self, *, fresh_from: int | None) -> DiffCounts:
+        """Dedupe the staged list (one sorted copy) and anti-join it with the record, both ways."""
+
+        def diff(db: sqlite3.Connection) -> DiffCounts:
+            db.execute("CREATE TEMP TABLE moengage_desired (uid TEXT PRIMARY KEY) WITHOUT ROWID")
+            desired = 0
+            if self._staged:
+                # Appending unsorted, then copying sorted, is several times faster than inserting a random
+                # order into the keyed table directly.
+                desired = db.execute(
+                    "INSERT OR IGNORE INTO temp.moengage_desired SELECT uid FROM temp.moengage_staged ORDER BY uid"
+                ).rowcount
+                db.execute("DROP TABLE temp.moengage_staged")
+                self._staged = False
+            empty = (
+                fresh_from is None
+                or self._id is None
+                or db.execute(f"SELECT 1 FROM {_MEMBERS} WHERE cohort = ? LIMIT 1", (self._id,)).fetchone() is None
+            )
+            if empty:
+                self._tables = {"add": "moengage_desired", "remove": None}
+                return DiffCounts(desired, desired, 0)
+            for name in ("moengage_to_add", "moengage_to_remove"):
+                db.execute(f"CREATE TEMP TABLE {name} (uid TEXT PRIMARY KEY) WITHOUT ROWID")
+            to_add = db.execute(
+                "INSERT INTO temp.moengage_to_add SELECT uid FROM temp.moengage_desired AS d WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {_MEMBERS} AS m WHERE m.cohort = ? AND m.uid = d.uid AND m.gen >= ?)",
+                (self._id, fresh_from),
+            ).rowcount
+            to_remove = db.execute(
+                f"INSERT INTO temp.moengage_to_remove SELECT uid FROM {_MEMBERS} AS m WHERE m.cohort = ? "
+                "AND NOT EXISTS (SELECT 1 FROM temp.moengage_desired AS d WHERE d.uid = m.uid)",
+                (self._id,),
+            ).rowcount
+            self._tables = {"add": "moengage_to_add", "remove": "moengage_to_remove"}
+            return DiffCounts(desired, to_add, to_remove)
+
+        return await self._conn.call(diff)
+
+    async def chunks(self, side: LedgerSide, size: int) -> AsyncIterator[list[str]]:
+        """Page through one side of the diff in uid order (each page is one short query)."""
+        table = self._tables[side]
+        if table is None:
+            return
+        last = ""
+        while True:
+
+            def page(db: sqlite3.Connection, after: str = last) -> list[str]:
+                rows = db.execute(
+                    f"SELECT uid FROM temp.{table} WHERE uid > ? ORDER BY uid LIMIT ?", (after, size)
+                ).fetchall()
+                return [row[0] for row in rows]
+
+            uids = await self._conn.call(page)
+            if not uids:
+                return
+            yield uids
+            last = uids[-1]
+
+    # -- recording -----------------------------------------------------------------------------------
+
+    def _fence(self, db: sqlite3.Connection, now: float, push: bool) -> None:
+        """Inside a write transaction: check the lock is still ours (else roll back and raise)."""
+        extra = ", last_push = ?" if push else ""
+        cursor = db.execute(
+            f"UPDATE {_COHORTS} SET lock_heartbeat = ?{extra} WHERE id = ? AND lock_token = ?",
+            (now, now, self._id, self.me.token) if push else (now, self._id, self.me.token),
+        )
+        if cursor.rowcount != 1:
+            raise self.lost()
+
+    async def confirm(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
+        """One transaction: fence, then insert (stamping ``gen``) or delete, and adjust the count."""
+        text = _json(uids)
+
+        def confirm(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            self._fence(db, time.time(), push=True)
+            if side == "add":
+                changed = db.execute(
+                    f"INSERT OR IGNORE INTO {_MEMBERS} (cohort, uid, gen) SELECT ?, value, ? FROM json_each(?)",
+                    (self._id, gen, text),
+                ).rowcount
+                if changed != len(uids):  # some were there already (a refresh re-sends them): restamp
+                    db.execute(
+                        f"UPDATE {_MEMBERS} SET gen = ? WHERE cohort = ? AND gen < ? "
+                        "AND uid IN (SELECT value FROM json_each(?))",
+                        (gen, self._id, gen, text),
+                    )
+            else:
+                changed = -db.execute(
+                    f"DELETE FROM {_MEMBERS} WHERE cohort = ? AND uid IN (SELECT value FROM json_each(?))",
+                    (self._id, text),
+                ).rowcount
+            db.execute(f"UPDATE {_COHORTS} SET members = members + ? WHERE id = ?", (changed, self._id))
+            db.execute("COMMIT")
+
+        await self._conn.call(confirm)
+
+    async def begin_refresh(self) -> int:
+        def begin(db: sqlite3.Connection) -> int:
+            db.execute("BEGIN IMMEDIATE")
+            self._fence(db, time.time(), push=False)
+            db.execute(f"UPDATE {_COHORTS} SET refreshing = coalesce(refreshing, epoch + 1) WHERE id = ?", (self._id,))
+            gen = int(db.execute(f"SELECT refreshing FROM {_COHORTS} WHERE id = ?", (self._id,)).fetchone()[0])
+            db.execute("COMMIT")
+            return gen
+
+        return await self._conn.call(begin)
+
+    async def end_refresh(self) -> None:
+        def end(db: sqlite3.Connection) -> None:
+            now = time.time()
+            db.execute("BEGIN IMMEDIATE")
+            self._fence(db, now, push=False)
+            db.execute(
+                f"UPDATE {_COHORTS} SET epoch = refreshing, refreshing = NULL, last_full_refresh = ? "
+                "WHERE id = ? AND refreshing IS NOT NULL",
+                (now, self._id),
+            )
+            db.execute("COMMIT")
+
+        await self._conn.call(end)
+
+    async def clear(self) -> None:
+        def clear(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            self._fence(db, time.time(), push=False)
+            db.execute(f"DELETE FROM {_MEMBERS} WHERE cohort = ?", (self._id,))
+            db.execute(f"UPDATE {_COHORTS} SET members = 0 WHERE id = ?", (self._id,))
+            db.execute("COMMIT")
+
+        await self._conn.call(clear)
+
+
+class SQLiteLedger:
+    """The embedded ledger: a SQLite file holding the confirmed members of any number of cohorts.
+
+    The default for ``cohorts.sync``. Several processes on one host may share the file (WAL mode; each
+    cohort has its own lock, so syncs of different cohorts run side by side). The file and its tables are
+    created on first use; ``path`` may be ``":memory:"`` only for experiments (nothing survives the run).
+
+    Example::
+
+        ledger = SQLiteLedger("cohorts.db")
+        report = await client.cohorts.sync(cohort, read_uids("today.txt"), ledger=ledger)
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+            raise ValidationError("ledger", "SQLiteLedger needs a file path")
+        self.path = os.fspath(path)
+        if not self.path:
+            raise ValidationError("ledger", "SQLiteLedger needs a file path")
+        if os.path.isdir(self.path):
+            raise ValidationError("ledger", f"{self.path!r} is a directory, not a ledger file")
+
+    def __repr__(self) -> str:
+        return f"SQLiteLedger({self.path!r})"
+
+    def describe(self) -> str:
+        """``sqlite:PATH``.
+
+        Example::
+
+            assert SQLiteLedger("cohorts.db").describe() == "sqlite:cohorts.db"
+        """
+        return f"sqlite:{self.path}"
+
+    def run(
+        self,
+        workspace_id: str,
+        cohort_id: str,
+        *,
+        exclusive: bool = True,
+        lock_timeout: float = 0.0,
+        stale_after: float = DEFAULT_STALE_AFTER,
+    ) -> contextlib.AbstractAsyncContextManager[_SQLiteRun]:
+        """One sync's view of a cohort's record (used by ``cohorts.sync``).
+
+        Example::
+
+            async with SQLiteLedger("cohorts.db").run("WS", "churn") as run:
+                print(run.entry.members)
+        """
+        return _SQLiteRun(self.path, workspace_id, cohort_id, exclusive, lock_timeout, stale_after)
+
+    async def _admin(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = _Connection(self.path)
+        try:
+            return await conn.call(fn)
+        finally:
+            await conn.close()
+
+    async def entries(self, workspace_id: str | None = None) -> list[LedgerEntry]:
+        """Every cohort in the ledger (of one workspace, when given), by workspace and cohort id.
+
+        Example::
+
+            for entry in await SQLiteLedger("cohorts.db").entries():
+                print(entry.cohort_id, entry.members)
+        """
+
+        def entries(db: sqlite3.Connection) -> list[LedgerEntry]:
+            where, args = ("WHERE workspace_id = ?", (workspace_id,)) if workspace_id is not None else ("", ())
+            rows = db.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM {_COHORTS} {where} ORDER BY workspace_id, cohort_id", args
+            ).fetchall()
+            return [_entry(row) for row in rows]
+
+        return await self._admin(entries)
+
+    async def entry(self, workspace_id: str, cohort_id: str) -> LedgerEntry | None:
+        """One cohort's record, or None.
+
+        Example::
+
+            entry = await SQLiteLedger("cohorts.db").entry("WS", "churn")
+        """
+
+        def entry(db: sqlite3.Connection) -> LedgerEntry | None:
+            row = db.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM {_COHORTS} WHERE workspace_id = ? AND cohort_id = ?",
+                (workspace_id, cohort_id),
+            ).fetchone()
+            return None if row is None else _entry(row)
+
+        return await self._admin(entry)
+
+    async def forget(self, workspace_id: str, cohort_id: str) -> bool:
+        """Drop a cohort's record; refused (:class:`LedgerLockedError`) while a live sync holds its lock.
+
+        Example::
+
+            await SQLiteLedger("cohorts.db").forget("WS", "churn")
+        """
+
+        def forget(db: sqlite3.Connection) -> bool:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute(
+                f"SELECT id, lock_token, lock_host, lock_pid, lock_started, lock_heartbeat FROM {_COHORTS} "
+                "WHERE workspace_id = ? AND cohort_id = ?",
+                (workspace_id, cohort_id),
+            ).fetchone()
+            if row is None:
+                db.execute("COMMIT")
+                return False
+            holder = holder_from_row(*row[1:])
+            if holder is not None and not holder.abandoned(time.time(), DEFAULT_STALE_AFTER):
+                raise LedgerLockedError(
+                    f"cohort {cohort_id!r} of workspace {workspace_id!r} in {self.describe()} is being synced by "
+                    f"{holder.describe()}: not forgotten",
+                    holder.describe(),
+                )
+            db.execute(f"DELETE FROM {_MEMBERS} WHERE cohort = ?", (row[0],))
+            db.execute(f"DELETE FROM {_COHORTS} WHERE id = ?", (row[0],))
+            db.execute("COMMIT")
+            return True
+
+        return await self._admin(forget)

@@ -1,0 +1,69 @@
+"""The ledger backends under test: every contract test runs once per backend.
+
+PostgreSQL tests use a schema of their own (other runs share the server) and drop it afterwards.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from moengage_segments import PostgresLedger, SQLiteLedger
+from tests._services import require_postgres, unique_name
+
+
+@attrs.define
+class Backend:
+    """A ledger under test plus a way to tamper with its stored schema version (for the upgrade test)."""
+
+    name: str
+    ledger: SQLiteLedger | PostgresLedger
+    dsn: str | None = None
+
+    async def set_version(self, version: int) -> None:
+        if isinstance(self.ledger, SQLiteLedger):
+            with sqlite3.connect(self.ledger.path) as db:
+                db.execute("UPDATE moengage_ledger_schema SET version = ?", (version,))
+            db.close()
+            return
+        import asyncpg
+
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            await conn.execute(f'UPDATE "{self.ledger.schema}".moengage_ledger_schema SET version = $1', version)
+        finally:
+            await conn.close()
+
+    def fresh(self) -> SQLiteLedger | PostgresLedger:
+        """Another ledger object on the same storage (as a second process would open it)."""
+        if isinstance(self.ledger, SQLiteLedger):
+            return SQLiteLedger(self.ledger.path)
+        assert self.dsn is not None
+        return PostgresLedger(self.dsn, schema=self.ledger.schema)
+
+
+async def _drop_schema(dsn: str, schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "sqlite":
+        yield Backend("sqlite", SQLiteLedger(tmp_path / "ledger.db"))
+        return
+    dsn = require_postgres()
+    schema = unique_name("mtest_ledger")
+    try:
+        yield Backend("postgres", PostgresLedger(dsn, schema=schema), dsn)
+    finally:
+        await _drop_schema(dsn, schema)

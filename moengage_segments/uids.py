@@ -56,6 +56,8 @@ class UidFile:
     ) -> None:
         self.path = os.fspath(path)
         self.column = column
+        #: How many uids :meth:`count` found (None until it runs); the cohort engine's progress total.
+        self.counted: int | None = None
         if isinstance(column, bool) or (column is not None and not isinstance(column, (str, int))):
             raise ValidationError("column", "must be a header name, a 0-based index or None")
         if isinstance(column, int) and column < 0:
@@ -78,6 +80,20 @@ class UidFile:
         """Yield the uids one by one."""
         for chunk in self.iter_chunks():
             yield from chunk
+
+    def count(self) -> int:
+        """Read the file once and return how many uids it holds (remembered in ``counted``).
+
+        A push given a counted file has a progress total, hence an ETA, from its first snapshot; an
+        uncounted file is counted on the side while the push runs.
+
+        Example::
+
+            uids = read_uids("uids.txt")
+            print(f"{uids.count():,} uids")
+        """
+        self.counted = sum(len(chunk) for chunk in self.iter_chunks())
+        return self.counted
 
     def iter_chunks(self, size: int = CHUNK_SIZE) -> Iterator[list[str]]:
         """Yield the uids in non-empty lists (the cohort engine reads files this way).

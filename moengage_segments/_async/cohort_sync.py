@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
+import threading
 import time
 from collections.abc import (
     AsyncIterable,
@@ -36,6 +38,7 @@ from moengage_segments._async import endpoints as ep
 from moengage_segments._async.checkpoint import Journal, digest
 from moengage_segments._async.packing import CohortEnvelope, PackedBatch, Packer, uid_from_wire
 from moengage_segments._async.transport import Response, Transport, logger
+from moengage_segments.config import RateLimits
 from moengage_segments.errors import (
     APIError,
     AuthenticationError,
@@ -52,10 +55,20 @@ from moengage_segments.models.reports import (
     CohortPlan,
     CohortSyncProgress,
     CohortSyncReport,
+    WaitingFor,
 )
 from moengage_segments.uids import CHUNK_SIZE, FailedUidsWriter, UidFile
 
-__all__ = ["CHUNK_SIZE", "DEFAULT_MAX_IN_FLIGHT", "CohortSync", "OnError", "UidSource", "plan", "uid_chunks"]
+__all__ = [
+    "CHUNK_SIZE",
+    "DEFAULT_MAX_IN_FLIGHT",
+    "CohortSync",
+    "OnError",
+    "UidSource",
+    "pacing_time",
+    "plan",
+    "uid_chunks",
+]
 
 DEFAULT_MAX_IN_FLIGHT = 8
 
@@ -130,6 +143,25 @@ def _packer(cohort: Cohort, action: str, max_request_bytes: int, dedupe: bool) -
         raise ValidationError("max_request_bytes", str(exc)) from None
 
 
+def pacing_time(limits: RateLimits | None, requests: int) -> float:
+    """Least seconds ``requests`` cohort requests take under ``limits``, from a free window (0 without limits).
+
+    A sliding window of ``limit`` per ``period`` lets the first ``limit`` start at once, the next ``limit``
+    one period (plus the limiter's safety margin) later, and so on. ``plan()`` and the progress ETA both
+    use this arithmetic.
+
+    Example::
+
+        assert pacing_time(RateLimits(), 301) == 60.25
+    """
+    if limits is None or requests <= 0:
+        return 0.0
+    return max(
+        (((requests - 1) // window.limit) * (window.period + limits.margin) for window in limits.cohort),
+        default=0.0,
+    )
+
+
 async def plan(
     transport: Transport,
     cohort: Cohort,
@@ -155,13 +187,7 @@ async def plan(
     for batch in packer.finish():
         requests += 1
         size += len(batch.body)
-    limits = transport.limiter.limits
-    eta = 0.0
-    if limits is not None and requests:
-        # A sliding window of `limit` per `period` lets the first `limit` start at once, the next
-        # `limit` one period (plus the limiter's safety margin) later, and so on.
-        for window in limits.cohort:
-            eta = max(eta, ((requests - 1) // window.limit) * (window.period + limits.margin))
+    eta = pacing_time(transport.limiter.limits, requests)
     return CohortPlan(
         submitted=packer.read,
         members=packer.read - packer.invalid - packer.duplicates,
@@ -299,10 +325,14 @@ class CohortSync:
         self._records: list[BatchRecord] = []
         self._accepted = self._failed = self._skipped = 0
         self._requests = self._bytes = self._retries = 0
-        self._in_flight = 0
+        self._on_wire = 0  # requests sent and not yet answered (see Transport.request's on_wire)
+        self._cut_batches = self._cut_members = 0  # for the members-per-request of the ETA
+        self._reading = False  # the producer waits for the next chunk of input
+        self._input_done = False
         # Smallest body the server answered 413 to in this run: its real cap may be below ours.
         self._rejected_size = max_request_bytes + 1
         self._total: int | None = None
+        self._file: UidFile | None = None
         self._started = 0.0
         self._last_progress = 0.0
         self._ran = False
@@ -316,6 +346,10 @@ class CohortSync:
         self._ran = True
         if isinstance(uids, Sized) and not isinstance(uids, (str, bytes, UidFile)):
             self._total = len(uids)
+        elif isinstance(uids, UidFile):
+            self._total = uids.counted
+            if self._total is None and self._on_progress is not None:
+                self._file = uids  # counted on the side, for the progress total
         source = uid_chunks(uids)
         self._started = self._clock()
         if self._checkpoint is not None:
@@ -358,10 +392,15 @@ class CohortSync:
         queue: asyncio.Queue[_Flight | None] = asyncio.Queue(self._max_in_flight)
         tasks = [asyncio.ensure_future(self._produce(source, queue))]
         tasks += [asyncio.ensure_future(self._send_loop(queue)) for _ in range(self._max_in_flight)]
+        workers = list(tasks)
+        if self._on_progress is not None:
+            tasks.append(asyncio.ensure_future(self._tick()))  # never ends: cancelled below
+        if self._file is not None:
+            tasks.append(asyncio.ensure_future(self._count_file(self._file)))
         try:
             pending: set[asyncio.Future[None]] = set(tasks)
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            while not all(task.done() for task in workers):
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     error = task.exception()
                     if error is not None:
@@ -373,15 +412,50 @@ class CohortSync:
             await asyncio.gather(*tasks, return_exceptions=True)
             await _aclose(source)
 
+    async def _tick(self) -> None:
+        """Progress at the interval even while nothing resolves (a rate-limit wait, a slow input)."""
+        while True:
+            await asyncio.sleep(max(self._progress_interval, 0.05))
+            self._progress()
+
+    async def _count_file(self, uids: UidFile) -> None:
+        """Count a file input in a worker thread while the push runs, so that progress gets a total."""
+        stop = threading.Event()  # a cancelled run must not leave the thread reading a huge file
+
+        def count() -> int | None:
+            n = 0
+            for chunk in uids.iter_chunks():
+                if stop.is_set():
+                    return None
+                n += len(chunk)
+            return n
+
+        try:
+            total = await asyncio.get_running_loop().run_in_executor(None, count)
+        except Exception:  # the producer reads the same file and reports its errors
+            return
+        finally:
+            stop.set()
+        if total is not None and self._total is None:
+            self._total = uids.counted = total
+
     async def _produce(self, source: AsyncIterator[list[Any]], queue: asyncio.Queue[_Flight | None]) -> None:
         packer = self._packer
-        async for chunk in source:
+        while True:
+            self._reading = True
+            try:
+                chunk = await source.__anext__()
+            except StopAsyncIteration:
+                break
+            finally:
+                self._reading = False
             # Register every batch of the chunk before the first await, so that a cancellation while
             # waiting for queue space still finds them (as not sent).
             flights = [self._register(b) for b in packer.feed(chunk)]
             for flight in flights:
                 if flight is not None:
                     await queue.put(flight)
+        self._input_done = True
         for flight in [self._register(b) for b in packer.finish()]:
             if flight is not None:
                 await queue.put(flight)
@@ -395,6 +469,8 @@ class CohortSync:
             await queue.put(None)  # one stop marker per sender
 
     def _register(self, batch: PackedBatch) -> _Flight | None:
+        self._cut_batches += 1
+        self._cut_members += batch.members
         body_digest = digest(batch.body) if self._journal is not None else ""
         if self._journal is not None and self._journal.is_confirmed(batch.index, batch.position, body_digest):
             members = batch.members
@@ -421,11 +497,10 @@ class CohortSync:
             flight = await queue.get()
             if flight is None:
                 return
-            self._in_flight += 1
-            try:
-                await self._deliver(flight)
-            finally:
-                self._in_flight -= 1
+            await self._deliver(flight)
+
+    def _wire(self, change: int) -> None:
+        self._on_wire += change
 
     async def _deliver(self, flight: _Flight) -> None:
         """Send one batch; on 413 split it in two and send the halves (recursively).
@@ -443,7 +518,7 @@ class CohortSync:
                 parts[0:0] = self._halves(flight, wires, count)
                 continue
             try:
-                response = await self._transport.request(ep.COHORT_SYNC, body=body)
+                response = await self._transport.request(ep.COHORT_SYNC, body=body, on_wire=self._wire)
             except PayloadTooLargeError as exc:
                 self._count(exc.attempts, len(body))
                 flight.attempts += exc.attempts
@@ -529,10 +604,20 @@ class CohortSync:
         elapsed = now - self._started
         resolved = self._accepted + self._failed + self._skipped
         rate = resolved / elapsed if elapsed > 0 else 0.0
+        queued = max(len(self._outstanding) - self._on_wire, 0)
+        next_slot = self._transport.limiter.next_slot(ep.COHORT_SYNC.limit_family)
+        waiting_for: WaitingFor | None = None
+        if done:
+            next_slot = 0.0
+        elif queued and next_slot > 0:
+            waiting_for = "rate_limit"
+        elif self._reading and not self._outstanding:
+            waiting_for = "input"
+        total = self._total if self._total is not None or not self._input_done else packer.read
         eta: float | None = None
-        if self._total is not None:
-            left = max(self._total - resolved - packer.invalid - packer.duplicates, 0)
-            eta = 0.0 if left == 0 else (left / rate if rate > 0 else None)
+        if total is not None:
+            left = max(total - resolved - packer.invalid - packer.duplicates, 0)
+            eta = 0.0 if left == 0 else self._eta(left, rate, next_slot)
         self._on_progress(
             CohortSyncProgress(
                 submitted=packer.read,
@@ -542,14 +627,28 @@ class CohortSync:
                 duplicates=packer.duplicates,
                 skipped=self._skipped,
                 requests=self._requests,
-                in_flight=self._in_flight,
+                in_flight=self._on_wire,
                 elapsed=elapsed,
                 rate=rate,
-                total=self._total,
+                total=total,
                 eta=eta,
                 done=done,
+                queued=queued,
+                waiting_for=waiting_for,
+                next_slot=next_slot,
             )
         )
+
+    def _eta(self, left: int, rate: float, next_slot: float) -> float | None:
+        """Seconds for ``left`` members: the slower of the observed rate and the rate limit's pace."""
+        by_rate = left / rate if rate > 0 else None
+        limits = self._transport.limiter.limits
+        if limits is None or not self._cut_batches:
+            return by_rate
+        per_request = self._cut_members / self._cut_batches
+        requests = math.ceil(left / per_request) if per_request > 0 else 0
+        by_limit = next_slot + pacing_time(limits, requests)
+        return by_limit if by_rate is None else max(by_rate, by_limit)
 
     def _report(self, *, cancelled: bool, stopped_by: str | None) -> CohortSyncReport:
         for flight in self._outstanding.values():

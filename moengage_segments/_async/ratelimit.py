@@ -115,6 +115,15 @@ class RateLimiter:
         """The limiter of one family (``"cohort"``, ``"list"``, ``"create"``, ...)."""
         return self._families[name]
 
+    def next_slot(self, family: str) -> float:
+        """Seconds until ``family`` has a free slot (0 when one is free now); read by progress reports.
+
+        Example::
+
+            print(f"next cohort slot in {limiter.next_slot('cohort'):.0f}s")
+        """
+        return self._families[family].delay()
+
     async def acquire(self, family: str, max_wait: float | None = None) -> float:
         """Wait for a slot in ``family``; returns the seconds waited (see :meth:`FamilyLimiter.acquire`)."""
         return await self._families[family].acquire(max_wait)

@@ -198,11 +198,14 @@ class Transport:
         body: bytes | None = None,
         params: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        on_wire: Callable[[int], object] | None = None,
     ) -> Response:
         """Send one operation with pacing and retries; return the decoded success response.
 
         ``body`` (pre-encoded bytes) wins over ``json_body``. Raises an :class:`APIError` subclass
-        carrying ``attempts`` when the call finally fails.
+        carrying ``attempts`` when the call finally fails. ``on_wire`` is called with ``+1`` when an
+        attempt goes on the wire (after its rate-limit slot) and ``-1`` when it comes back, so a caller can
+        tell requests in flight from requests waiting for a slot or a retry.
         """
         self._loop = self._check_usable()
         url = self.settings.base_url + (path or endpoint.path)
@@ -226,6 +229,8 @@ class Transport:
                 raise ClientStateError("this client was closed while the request was waiting; create a new one")
             started = self._clock()
             sent = True
+            if on_wire is not None:
+                on_wire(1)
             try:
                 response = await self._send(endpoint, url, headers, data, attempt, retrier)
                 error: APIError | None = None
@@ -250,6 +255,9 @@ class Transport:
                 error = APIConnectionError(f"{endpoint.method} {endpoint.path}: {type(exc).__name__}: {exc}")
             except APIConnectionError as exc:  # a custom transport may raise the SDK's own error
                 error = exc
+            finally:
+                if on_wire is not None:
+                    on_wire(-1)
             error.attempts = attempt
             decision = retrier.decide(error, attempt=attempt, sent=sent, now=self._clock())
             if not decision.retry:

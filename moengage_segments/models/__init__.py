@@ -9,6 +9,7 @@ from moengage_segments.models.reports import (
     CohortPlan,
     CohortSyncProgress,
     CohortSyncReport,
+    WaitingFor,
 )
 from moengage_segments.models.segments import Segment, SegmentAck, SegmentSummary
 
@@ -25,6 +26,7 @@ __all__ = [
     "Segment",
     "SegmentAck",
     "SegmentSummary",
+    "WaitingFor",
     "converter",
     "parse_timestamp",
     "structure",

@@ -14,12 +14,17 @@ import attrs
 
 from moengage_segments._frozen import FrozenMap, freeze_map
 
-__all__ = ["BatchRecord", "BatchStatus", "CohortPlan", "CohortSyncProgress", "CohortSyncReport"]
+__all__ = ["BatchRecord", "BatchStatus", "CohortPlan", "CohortSyncProgress", "CohortSyncReport", "WaitingFor"]
 
 #: ``accepted``: every member accepted; ``failed``: none accepted; ``partial``: split after a 413 and
 #: only some parts accepted; ``skipped``: confirmed by an earlier run (checkpoint), not re-sent;
 #: ``not_sent``: the run stopped (cancelled, or ``on_error="raise"``) before the batch was confirmed.
 BatchStatus = Literal["accepted", "failed", "partial", "skipped", "not_sent"]
+
+#: What a push is waiting for when nothing moves: ``rate_limit``: batches are ready but the cohort rate
+#: limit has no slot yet (see ``next_slot``); ``input``: everything read so far is sent and more input has
+#: not arrived yet (a slow pipe or generator).
+WaitingFor = Literal["rate_limit", "input"]
 
 
 @attrs.frozen
@@ -58,12 +63,22 @@ class BatchRecord:
 class CohortSyncProgress:
     """A snapshot passed to ``on_progress`` while a push runs (and once more at the end, ``done=True``).
 
-    ``rate`` is members resolved (accepted, failed or skipped) per second since the start; ``eta`` the
-    seconds left at that rate, or ``None`` when the input's length is unknown (``total`` is ``None``).
+    Snapshots come every ``progress_interval`` (0.5 s) while the push runs, also while it only waits
+    (for the rate limit or for input): ``waiting_for`` says what it waits for and ``next_slot`` when the
+    cohort rate limit has its next free slot (seconds from now; 0 when one is free).
+
+    ``in_flight`` counts requests on the wire (sent, no answer yet); ``queued`` the batches packed and
+    waiting to be sent (for a sender, a rate-limit slot or a retry's back-off). ``rate`` is members
+    resolved (accepted, failed or skipped) per second since the start. ``eta`` is the seconds left: the
+    slower of that rate and what the rate limit allows for the requests still to send (the arithmetic of
+    ``plan()``, from the next free slot); ``None`` while the input's length is unknown (``total`` is
+    ``None`` until a generator or a file has been read to its end).
 
     Example::
 
         def show(p: CohortSyncProgress) -> None:
+            if p.waiting_for == "rate_limit":
+                print(f"waiting for the rate limit, next slot in {p.next_slot:.0f}s")
             print(f"{p.accepted:,} accepted, {p.rate:,.0f}/s, eta {p.eta or 0:.0f}s")
 
         await client.cohorts.add_members(cohort, uids, on_progress=show)
@@ -82,6 +97,9 @@ class CohortSyncProgress:
     total: int | None = None
     eta: float | None = None
     done: bool = False
+    queued: int = 0
+    waiting_for: WaitingFor | None = None
+    next_slot: float = 0.0
 
 
 @attrs.frozen

@@ -34,7 +34,7 @@ from moengage_segments.models.cohorts import check_cohort
 from moengage_segments.models.reports import CohortPlan, CohortSyncProgress, CohortSyncReport
 from moengage_segments.uids import FAILED_UIDS_COLUMN, UidFile, line_chunks, read_uids
 
-__all__ = ["MAX_ERROR_WIDTH", "cohort_push", "exit_code_for", "progress_detail", "report_views"]
+__all__ = ["MAX_ERROR_WIDTH", "cohort_push", "duration", "exit_code_for", "progress_detail", "report_views"]
 
 #: Longest error text in the failed-batch table (the report file and ``--json`` keep it whole).
 MAX_ERROR_WIDTH = 80
@@ -171,22 +171,49 @@ def _file_header(path: str) -> list[str] | None:
         return None
 
 
-def _count(uids: UidFile) -> int:
-    return sum(len(chunk) for chunk in uids.iter_chunks())
-
-
 def progress_detail(p: CohortSyncProgress) -> tuple[int, str]:
     """``(items resolved, detail text)`` of a progress snapshot, for a progress bar.
+
+    The detail names requests on the wire and queued, the rate, the ETA (which accounts for the rate
+    limit) and, while the push only waits, what it waits for.
 
     Example::
 
         done, detail = progress_detail(snapshot)
+        # detail: "12 requests, 0 in flight, 4 queued, 9,800 uids/s, eta 1m02s,
+        #          waiting for the rate limit, next slot in 42s"
     """
     done = p.accepted + p.failed + p.skipped + p.invalid + p.duplicates
-    detail = f"{p.requests:,} requests, {p.in_flight} in flight, {p.rate:,.0f} uids/s"
+    detail = f"{p.requests:,} requests, {p.in_flight} in flight"
+    if p.queued:
+        detail += f", {p.queued} queued"
+    detail += f", {p.rate:,.0f} uids/s"
+    if p.eta is not None and not p.done:
+        detail += f", eta {duration(p.eta)}"
     if p.failed:
         detail += f", {p.failed:,} failed"
+    if p.waiting_for == "rate_limit":
+        detail += f", waiting for the rate limit, next slot in {duration(p.next_slot)}"
+    elif p.waiting_for == "input":
+        detail += ", waiting for input"
     return done, detail
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: ``0.4s``, ``42s``, ``1m02s``, ``2h05m``.
+
+    Example::
+
+        assert duration(62) == "1m02s"
+    """
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 def exit_code_for(report: CohortSyncReport) -> ExitCode:
@@ -383,7 +410,7 @@ async def cohort_push(ctx: Context) -> Result:
     if isinstance(uids, UidFile):
         # One fast extra pass over the file gives the bar a total (and an early error for a bad path).
         try:
-            total = await asyncio.to_thread(_count, uids)
+            total = await asyncio.to_thread(uids.count)
         except ValueError as exc:  # a CSV without the --column
             reason = exc.reason if isinstance(exc, ValidationError) else str(exc)
             if isinstance(column, str) and "no column named" in reason:

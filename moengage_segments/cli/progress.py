@@ -129,18 +129,13 @@ class RichProgress:
             TaskProgressColumn,
             TextColumn,
             TimeElapsedColumn,
-            TimeRemainingColumn,
         )
 
         columns: list[Any] = [SpinnerColumn(), TextColumn("[bold]{task.description}")]
         if total is not None:
-            columns += [
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn(unit),
-                TaskProgressColumn(),
-                TimeRemainingColumn(),
-            ]
+            # No rich TimeRemainingColumn: its speed-based guess ignores rate limits; commands put an
+            # honest ETA in the detail text instead.
+            columns += [BarColumn(), MofNCompleteColumn(), TextColumn(unit), TaskProgressColumn()]
         columns += [TimeElapsedColumn(), TextColumn("{task.fields[detail]}")]
         self._progress = Progress(*columns, console=console, transient=False)
         self._task = self._progress.add_task(label, total=total, detail="")

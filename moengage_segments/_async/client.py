@@ -36,7 +36,7 @@ from moengage_segments.errors import (
     UnexpectedResponseError,
     ValidationError,
 )
-from moengage_segments.filters import Filter, FilterGroup, coerce_group
+from moengage_segments.filters import Filter, FilterGroup, RawFilter, coerce_group
 from moengage_segments.models import (
     Cohort,
     CohortAction,
@@ -68,8 +68,12 @@ FilterInput = FilterGroup | Filter | Mapping[str, Any]
 
 
 def _ambiguous(error: APIError) -> bool:
-    """True when a failed create may nevertheless have been carried out by the service."""
-    return isinstance(error, (APIConnectionError, ServerError))
+    """True when a failed create may nevertheless have been carried out by the service.
+
+    A dropped connection or a 5xx may hide a create that succeeded; a 2xx whose body lacks the segment
+    (``UnexpectedResponseError``) almost certainly does.
+    """
+    return isinstance(error, (APIConnectionError, ServerError, UnexpectedResponseError))
 
 
 def _filter_payload(value: FilterGroup | Filter | Mapping[str, Any], path: str) -> dict[str, Any]:
@@ -94,6 +98,97 @@ def _created_since(summary: SegmentSummary, started: datetime) -> bool:
     if created.tzinfo is not None:
         created = created.astimezone(timezone.utc).replace(tzinfo=None)
     return created >= started - _CLOCK_SKEW
+
+
+#: The v3 ``type`` of the segments each create makes. ``ELASTIC_SEARCH`` is documented for filter segments;
+#: the value for file segments is not (``FILE`` is the emulator's assumption): a namesake of another or an
+#: unknown type is never taken for the segment an ambiguous create made.
+_CREATED_TYPE = {"file": "FILE", "filter": "ELASTIC_SEARCH"}
+
+
+async def _created_namesakes(
+    segments: AsyncSegments, name: str, kind: Literal["file", "filter"], error: APIError, started: datetime
+) -> list[SegmentSummary]:
+    """After a create failed, the segments it may have made; raises ``error`` when there can be none.
+
+    Only an ambiguous failure is looked up (rather than re-sending the create); a candidate has exactly the
+    name, the kind being created and a ``created_time`` after the call started (a namesake created earlier,
+    perhaps archived, is not ours). When the lookup itself fails, the create's own error is raised.
+    """
+    if not _ambiguous(error):
+        raise error
+    try:
+        namesakes = [s for s in await segments.list(name) if s.name == name]
+    except APIError:
+        raise error from None
+    found = [s for s in namesakes if s.type == _CREATED_TYPE[kind] and _created_since(s, started)]
+    if not found:
+        if namesakes:
+            logger.warning(
+                "create of %s segment %r failed ambiguously; %d segment(s) of that name exist but none is a %s "
+                "segment created by this call (types: %s), so none is adopted",
+                kind,
+                name,
+                len(namesakes),
+                kind,
+                ", ".join(sorted({str(s.type) for s in namesakes})),
+            )
+        raise error
+    return found
+
+
+async def _recover_file_create(segments: AsyncSegments, name: str, error: APIError, started: datetime) -> SegmentAck:
+    """The file segment an ambiguously failed create made (see :func:`_created_namesakes`), or ``error``."""
+    found = (await _created_namesakes(segments, name, "file", error, started))[0]
+    return SegmentAck(
+        status=202,
+        segment_id=found.id,
+        name=found.name,
+        message="recovered: the segment exists although the create call failed",
+    )
+
+
+async def _recover_filter_create(
+    segments: AsyncSegments, body: Mapping[str, Any], error: APIError, started: datetime
+) -> Segment:
+    """The filter segment with exactly ``body``'s name and definition made by a failed create, or ``error``."""
+    wanted = _comparable((body["included_filters"], body.get("excluded_filters")))
+    for candidate in await _created_namesakes(segments, body["name"], "filter", error, started):
+        try:
+            segment = await segments.get(candidate.id)
+        except APIError:
+            raise error from None
+        if _comparable((_payload(segment.included_filters), _payload(segment.excluded_filters))) == wanted:
+            return segment
+    logger.warning("create of filter segment %r failed ambiguously; its namesake has another definition", body["name"])
+    raise error
+
+
+def _payload(group: FilterGroup | RawFilter | None) -> Any:
+    return None if group is None else group.to_payload()
+
+
+def _comparable(payload: Any) -> Any:
+    """A definition as the service echoes it: event-attribute filters come back without ``filter_type``."""
+    if isinstance(payload, Mapping):
+        return {k: _comparable(v) for k, v in payload.items() if not (k == "filter_type" and v == "action_attributes")}
+    if isinstance(payload, (list, tuple)):
+        return [_comparable(v) for v in payload]
+    return payload
+
+
+async def _target(segments: AsyncSegments, name: str | None, segment_id: str | None) -> dict[str, Any]:
+    """The ``{name, cs_id}`` pair of the v2 bodies; the API requires ``name`` even when ``cs_id`` is set."""
+    if segment_id is not None:
+        check_segment_id(segment_id)
+    if name is None:
+        if segment_id is None:
+            raise ValidationError("name", "give the segment's name or segment_id")
+        name = (await segments.get(segment_id)).name
+    body: dict[str, Any] = {"name": check_name(name)}
+    if segment_id is not None:
+        body["cs_id"] = segment_id
+    return body
 
 
 def _is_summary(item: Any) -> bool:
@@ -171,7 +266,7 @@ class AsyncSegments:
 
             await client.segments.archive("summer-sale-2025")
         """
-        body = await self._target(name, segment_id)
+        body = await _target(self, name, segment_id)
         response = await self._transport.request(ep.ARCHIVE, json_body=body)
         return SegmentAck.from_response(response.status, response.data)
 
@@ -182,39 +277,9 @@ class AsyncSegments:
 
             await client.segments.unarchive(segment_id="6388a97a02adb9071ca84ce9")
         """
-        body = await self._target(name, segment_id)
+        body = await _target(self, name, segment_id)
         response = await self._transport.request(ep.UNARCHIVE, json_body=body)
         return SegmentAck.from_response(response.status, response.data)
-
-    async def _recover_create(self, name: str, error: APIError, started: datetime) -> SegmentSummary:
-        """After a create failed, find the segment if the failure was ambiguous; else re-raise ``error``.
-
-        A dropped connection or a 5xx may hide a create that succeeded, so the name is looked up rather
-        than re-sending. Only a segment created after the call started counts (a namesake created earlier,
-        perhaps archived, is not ours); when the lookup itself fails, the create's own error is raised.
-        """
-        if not _ambiguous(error):
-            raise error
-        try:
-            found = await self.find(name)
-        except APIError:
-            raise error from None
-        if found is None or not _created_since(found, started):
-            raise error
-        return found
-
-    async def _target(self, name: str | None, segment_id: str | None) -> dict[str, Any]:
-        """The ``{name, cs_id}`` pair of the v2 bodies; the API requires ``name`` even when ``cs_id`` is set."""
-        if segment_id is not None:
-            check_segment_id(segment_id)
-        if name is None:
-            if segment_id is None:
-                raise ValidationError("name", "give the segment's name or segment_id")
-            name = (await self.get(segment_id)).name
-        body: dict[str, Any] = {"name": check_name(name)}
-        if segment_id is not None:
-            body["cs_id"] = segment_id
-        return body
 
 
 class AsyncFileSegments:
@@ -263,13 +328,7 @@ class AsyncFileSegments:
         try:
             response = await self._transport.request(ep.FILE_CREATE, json_body=body)
         except APIError as error:
-            found = await self._segments._recover_create(name, error, started)
-            return SegmentAck(
-                status=202,
-                segment_id=found.id,
-                name=found.name,
-                message="recovered: the segment exists although the create call failed",
-            )
+            return await _recover_file_create(self._segments, body["name"], error, started)
         return SegmentAck.from_response(response.status, response.data)
 
     async def add_users(
@@ -346,7 +405,7 @@ class AsyncFileSegments:
         callback_url: str | None,
         emails: Sequence[str] | None,
     ) -> SegmentAck:
-        target = await self._segments._target(name, segment_id)
+        target = await _target(self._segments, name, segment_id)
         body = self._body(target["name"], file_url, attribute_name, attribute_type, callback_url, emails)
         if "cs_id" in target:
             body["cs_id"] = target["cs_id"]
@@ -412,11 +471,9 @@ class AsyncFilterSegments:
             body["excluded_filters"] = _filter_payload(excluded, "excluded")
         started = _utcnow()
         try:
-            response = await self._transport.request(ep.CREATE_FILTER_SEGMENT, json_body=body)
-        except APIError as error:
-            found = await self._segments._recover_create(name, error, started)
-            return await self._segments.get(found.id)
-        return _segment(response)
+            return _segment(await self._transport.request(ep.CREATE_FILTER_SEGMENT, json_body=body))
+        except APIError as error:  # including a 2xx without the segment (UnexpectedResponseError)
+            return await _recover_filter_create(self._segments, body, error, started)
 
     async def update(
         self,

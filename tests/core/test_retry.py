@@ -29,6 +29,7 @@ from moengage_segments import (
     Segment,
     SegmentAck,
     ServerError,
+    UnexpectedResponseError,
 )
 from tests.core._mock import MockRoutes
 from tests.core._support import BASE, SEG_ID, FakeClock, calls
@@ -59,6 +60,17 @@ GROUP = {
     ],
 }
 OK = {"data": [{"id": SEG_ID, "name": "vip"}]}
+GET_SEG = f"{BASE}/v3/custom-segments/{SEG_ID}"
+
+
+def file_item(**fields: Any) -> dict[str, Any]:
+    """A list item for the file segment named ``vip``, created a moment ago."""
+    return {"id": SEG_ID, "name": "vip", "created_time": just_now(), "type": "FILE", "source": "API", **fields}
+
+
+def filter_item(**fields: Any) -> dict[str, Any]:
+    """A list (or get) item for the filter segment named ``vip``, created a moment ago."""
+    return file_item(**{"type": "ELASTIC_SEARCH", **fields})
 
 
 def n_calls(routes: MockRoutes, method: str, url: str) -> int:
@@ -214,7 +226,7 @@ async def test_ambiguous_file_create_resolves_by_name(
     make_client: Callable[..., AsyncClient], routes: MockRoutes, failure: dict[str, Any]
 ) -> None:
     routes.post(FILE_CREATE, **failure)
-    routes.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": just_now()}]})
+    routes.get(LOOKUP, payload={"data": [file_item()]})
     ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
     assert isinstance(ack, SegmentAck) and ack.segment_id == SEG_ID and ack.name == "vip"
     assert n_calls(routes, "POST", FILE_CREATE) == 1
@@ -226,7 +238,7 @@ async def test_ambiguous_create_does_not_adopt_an_older_namesake(
 ) -> None:
     """A segment of that name created before the call (or of unknown age) is not the one we created."""
     routes.post(FILE_CREATE, status=500)
-    routes.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": created_time}]})
+    routes.get(LOOKUP, payload={"data": [file_item(created_time=created_time)]})
     with pytest.raises(ServerError):
         await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
     assert n_calls(routes, "POST", FILE_CREATE) == 1
@@ -237,7 +249,7 @@ async def test_ambiguous_create_tolerates_a_server_clock_a_little_behind(
 ) -> None:
     behind = (datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=20)).isoformat()
     routes.post(FILE_CREATE, status=502)
-    routes.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": behind}]})
+    routes.get(LOOKUP, payload={"data": [file_item(created_time=behind)]})
     ack = await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
     assert ack.segment_id == SEG_ID
 
@@ -260,10 +272,105 @@ async def test_ambiguous_filter_create_returns_the_found_segment(
     make_client: Callable[..., AsyncClient], routes: MockRoutes
 ) -> None:
     routes.post(FILTER_CREATE, status=500)
-    routes.get(LOOKUP, payload={"data": [{"id": SEG_ID, "name": "vip", "created_time": just_now()}]})
-    routes.get(f"{BASE}/v3/custom-segments/{SEG_ID}", payload={"data": {"id": SEG_ID, "name": "vip"}})
+    routes.get(LOOKUP, payload={"data": [filter_item()]})
+    routes.get(GET_SEG, payload={"data": filter_item(included_filters=GROUP)})
     segment = await make_client().filter_segments.create("vip", included=GROUP)
     assert isinstance(segment, Segment) and segment.id == SEG_ID
+    assert n_calls(routes, "POST", FILTER_CREATE) == 1
+
+
+# --- recovery adopts only a segment of the kind being created (and for filters, the same definition) ------
+
+OTHER_ID = "0123456789abcdef01234567"
+OTHER_GROUP = {**GROUP, "filters": [{**GROUP["filters"][0], "value": ["Delhi"]}]}  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize("kind", ["COHORT", "FILE", None, "SOMETHING_NEW"])
+async def test_ambiguous_filter_create_never_adopts_another_kind(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, kind: str | None
+) -> None:
+    """A same-named cohort (or file, or unknown) segment created a moment ago is not our filter segment."""
+    routes.post(FILTER_CREATE, status=503)
+    routes.get(LOOKUP, payload={"data": [filter_item(type=kind)]})
+    with pytest.raises(ServerError):
+        await make_client().filter_segments.create("vip", included=GROUP)
+    assert n_calls(routes, "GET", GET_SEG) == 0 and n_calls(routes, "POST", FILTER_CREATE) == 1
+
+
+@pytest.mark.parametrize(
+    ("included", "excluded"),
+    [(OTHER_GROUP, None), (GROUP, GROUP), (OTHER_GROUP, OTHER_GROUP)],
+    ids=["other-included", "extra-excluded", "both-differ"],
+)
+async def test_ambiguous_filter_create_never_adopts_another_definition(
+    make_client: Callable[..., AsyncClient],
+    routes: MockRoutes,
+    included: dict[str, Any],
+    excluded: dict[str, Any] | None,
+) -> None:
+    routes.post(FILTER_CREATE, exception=ConnectionResetError(104, "reset"))
+    routes.get(LOOKUP, payload={"data": [filter_item()]})
+    echoed = filter_item(included_filters=included, **({"excluded_filters": excluded} if excluded else {}))
+    routes.get(GET_SEG, payload={"data": echoed})
+    with pytest.raises(APIConnectionError):
+        await make_client().filter_segments.create("vip", included=GROUP)
+
+
+async def test_ambiguous_filter_create_picks_the_namesake_with_our_definition(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
+) -> None:
+    routes.post(FILTER_CREATE, status=502)
+    items = [filter_item(type="COHORT", id=OTHER_ID), filter_item(id=OTHER_ID), filter_item()]
+    routes.get(LOOKUP, payload={"data": items})
+    routes.get(
+        f"{BASE}/v3/custom-segments/{OTHER_ID}",
+        payload={"data": filter_item(id=OTHER_ID, included_filters=OTHER_GROUP)},
+    )
+    routes.get(GET_SEG, payload={"data": filter_item(included_filters=GROUP, excluded_filters=OTHER_GROUP)})
+    segment = await make_client().filter_segments.create("vip", included=GROUP, excluded=OTHER_GROUP)
+    assert segment.id == SEG_ID
+
+
+async def test_ambiguous_filter_create_whose_get_fails_raises_the_create_error(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
+) -> None:
+    routes.post(FILTER_CREATE, status=500)
+    routes.get(LOOKUP, payload={"data": [filter_item()]})
+    routes.get(GET_SEG, status=404, payload={"error": {"code": "Entity Not Found"}})
+    with pytest.raises(ServerError):
+        await make_client().filter_segments.create("vip", included=GROUP)
+
+
+@pytest.mark.parametrize("kind", ["ELASTIC_SEARCH", "COHORT", None])
+async def test_ambiguous_file_create_never_adopts_another_kind(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, kind: str | None
+) -> None:
+    routes.post(FILE_CREATE, status=503)
+    routes.get(LOOKUP, payload={"data": [file_item(type=kind)]})
+    with pytest.raises(ServerError):
+        await make_client().file_segments.create("vip", file_url="https://h.example/f.csv", expiry_days=3)
+
+
+@pytest.mark.parametrize("body", [{"data": {}}, {}, {"data": {"id": SEG_ID}}, {"data": []}, None])
+async def test_filter_create_answered_without_the_segment_recovers_by_name(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, body: Any
+) -> None:
+    """A 201 whose body lacks the segment (``{"data": {}}`` is valid under the schema): look the name up."""
+    routes.post(FILTER_CREATE, status=201, payload=body)
+    routes.get(LOOKUP, payload={"data": [filter_item()]})
+    routes.get(GET_SEG, payload={"data": filter_item(included_filters=GROUP)})
+    segment = await make_client().filter_segments.create("vip", included=GROUP)
+    assert segment.id == SEG_ID and n_calls(routes, "POST", FILTER_CREATE) == 1
+
+
+@pytest.mark.parametrize("found", [[], [{"type": "COHORT"}]])
+async def test_filter_create_answered_without_the_segment_and_nothing_to_recover_raises(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes, found: list[dict[str, Any]]
+) -> None:
+    routes.post(FILTER_CREATE, status=201, payload={"data": {}})
+    routes.get(LOOKUP, payload={"data": [filter_item(**f) for f in found]})
+    with pytest.raises(UnexpectedResponseError, match="without a segment"):
+        await make_client().filter_segments.create("vip", included=GROUP)
     assert n_calls(routes, "POST", FILTER_CREATE) == 1
 
 

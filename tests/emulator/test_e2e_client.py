@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from moengage_segments import AsyncClient, Cohort, ConflictError, NotFoundError, PermissionDeniedError
+from moengage_segments import AsyncClient, Cohort, ConflictError, NotFoundError, PermissionDeniedError, ServerError
 from moengage_segments.testing import Emulator, Fault
 from tests.emulator.conftest import CallbackSink, attr_group
 
@@ -128,3 +128,24 @@ def test_emulator_fixture_works_in_sync_tests(moengage_emulator: Emulator) -> No
     with urllib.request.urlopen(request, timeout=5) as response:
         body: dict[str, Any] = json.loads(response.read())
     assert body["data"] == [] and body["type"] == "custom_segment"
+
+
+async def test_ambiguous_creates_never_adopt_a_namesake_of_another_kind(
+    moengage_emulator: Emulator, moengage_client: AsyncClient
+) -> None:
+    """Issue 12 item 3: a 5xx on a filter create once returned a same-named cohort segment as "created"."""
+    emu, client = moengage_emulator, moengage_client
+    emu.add_users(["u1"])
+    await client.cohorts.add_members(Cohort(id="c1", name="vip", partner="p"), ["u1"])  # segment "vip", a moment ago
+    emu.faults.script(Fault.server_error(500), target="create_filter_segment")  # refused before handling
+    with pytest.raises(ServerError):
+        await client.filter_segments.create("vip", included=attr_group("x"))
+    seg = await client.filter_segments.create("other", included=attr_group("y"))
+    emu.faults.script(Fault.server_error(503), target="create_file_segment")
+    with pytest.raises(ServerError):
+        await client.file_segments.create("other", file_url=emu.host_file("x.csv", []), expiry_days=1)
+    # Applied, then answered 500, while a same-named filter segment with another definition exists.
+    emu.faults.script(Fault.server_error(500, after=True), target="create_filter_segment")
+    with pytest.raises(ServerError):
+        await client.filter_segments.create("other", included=attr_group("z"))
+    assert [s.id for s in await client.segments.list("other")] == [seg.id]

@@ -18,7 +18,7 @@ import pytest
 import moengage_segments.filters as filters_module
 from moengage_segments import AsyncClient
 from moengage_segments.filters import FilterGroup, all_of, attr, coerce_group
-from moengage_segments.testing import Emulator
+from moengage_segments.testing import Emulator, Fault
 from tests.filters._support import REPO, assert_schema_valid, spec_available
 
 DOC = REPO / "docs" / "filters.md"
@@ -85,9 +85,13 @@ async def test_cookbook_entries_are_accepted_by_the_emulator(
     vip = await client.filter_segments.create("VIP Customers", included=all_of(attr("tier").equals("vip")))
     for i, (title, code, _) in enumerate(ENTRIES):
         body = json.loads(json.dumps(run_entry(code)).replace(REFERENCED_ID, vip.id))
+        # Every create is applied but answered 500: the SDK finds its segment by name and recognises the
+        # definition in the service's echo (which drops event attributes' filter_type).
+        moengage_emulator.faults.script(Fault.server_error(500, after=True), target="create_filter_segment")
         created = await client.filter_segments.create(
             f"cookbook-{i}", included=body["included_filters"], excluded=body.get("excluded_filters")
         )
+        assert created.name == f"cookbook-{i}", title
         got = await client.segments.get(created.id)
         # What the service echoes back reads as typed filters and passes the strict rules again.
         assert isinstance(got.included_filters, FilterGroup), title

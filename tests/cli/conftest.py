@@ -1,15 +1,22 @@
-"""Fixtures of the CLI tests: an emulator on a thread and a runner for ``python -m moengage_segments``."""
+"""Fixtures of the CLI tests: the plugin's emulator with the CLI's credentials, and two ways to run the CLI.
+
+``run_main`` calls ``main()`` in this process: use it by default (a subprocess costs about half a second of
+imports). ``run`` starts ``python -m moengage_segments``: keep it for what only a real process shows (exit
+codes through the entry point, signals, what reaches the file descriptors).
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import pytest
 
 from moengage_segments.testing import Emulator
+from tests._cli import CLIResult, invoke_main
 
 #: The emulator's key in these tests: distinctive, so "never printed" is a plain substring check.
 API_KEY = "sk-test-NEVER-PRINT-8c1f2e"
@@ -17,7 +24,19 @@ WORKSPACE_ID = "CLI_TEST_WS"
 DB_NAME = "cli_test_db"
 SEEDED = 3000
 
+#: Options of the plugin's ``moengage_emulator`` for every CLI test that does not mark its own.
+EMULATOR = pytest.mark.moengage_emulator(workspace_id=WORKSPACE_ID, api_key=API_KEY, db_name=DB_NAME, time_scale=60)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here) and item.get_closest_marker("moengage_emulator") is None:
+            item.add_marker(EMULATOR)
+
+
 RunCLI = Callable[..., subprocess.CompletedProcess[str]]
+InProcess = Callable[..., CLIResult]
 
 
 def cli_env(emu: Emulator | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -42,15 +61,15 @@ def assert_no_secret(*texts: str, secrets: tuple[str, ...] = (API_KEY,)) -> None
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator.in_thread(WORKSPACE_ID, API_KEY, DB_NAME, time_scale=60) as emulator:
-        emulator.generate_users(SEEDED, with_email=True)
-        yield emulator
+def emu(moengage_emulator: Emulator) -> Emulator:
+    """The plugin's emulator (with the CLI's credentials, see ``EMULATOR``), seeded with ``SEEDED`` users."""
+    moengage_emulator.generate_users(SEEDED, with_email=True)
+    return moengage_emulator
 
 
 @pytest.fixture
 def run(emu: Emulator) -> RunCLI:
-    """Run the CLI against ``emu``; every call also checks that the API key was not printed."""
+    """Run the CLI as a subprocess against ``emu``; every call also checks that the API key was not printed."""
 
     def invoke(
         *args: str,
@@ -73,22 +92,31 @@ def run(emu: Emulator) -> RunCLI:
     return invoke
 
 
-InProcess = Callable[..., tuple[int, str, str]]
-
-
 @pytest.fixture
-def run_main(emu: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> InProcess:
-    """Call ``main()`` in this process (fast, for checks that end before any request is sent)."""
-    from moengage_segments.cli import main
+def run_main(
+    emu: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> InProcess:
+    """Call ``main()`` in this process against ``emu``, with the environment ``run`` would give a subprocess.
 
-    for key, value in cli_env(emu).items():
-        if key.startswith("MOENGAGE_"):
-            monkeypatch.setenv(key, value)
+    Same keywords as ``run`` (but no timeout); every call also checks that the API key was not printed.
+    """
+    stdin_dir = tmp_path_factory.mktemp("stdin")
 
-    def invoke(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        assert_no_secret(captured.out, captured.err)
-        return code, captured.out, captured.err
+    def invoke(
+        *args: str, stdin: str | None = None, env: Mapping[str, str] | None = None, connect: bool = True
+    ) -> CLIResult:
+        result = invoke_main(
+            args,
+            env=cli_env(emu if connect else None, env),
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+            stdin=stdin,
+            stdin_dir=stdin_dir,
+        )
+        assert_no_secret(result.stdout, result.stderr)
+        return result
 
     return invoke

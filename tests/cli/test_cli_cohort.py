@@ -13,7 +13,7 @@ import pytest
 
 from moengage_segments.testing import Emulator, Fault
 
-from .conftest import SEEDED, InProcess, RunCLI, assert_no_secret, cli_env
+from .conftest import SEEDED, InProcess, assert_no_secret, cli_env
 
 COHORT = ("--cohort-id", "churn", "--cohort-name", "Churn risk", "--partner", "warehouse")
 
@@ -24,10 +24,10 @@ def _uid_file(tmp_path: Path, n: int = SEEDED, name: str = "uids.txt") -> Path:
     return path
 
 
-def test_dry_run_plans_and_sends_nothing(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+def test_dry_run_plans_and_sends_nothing(run_main: InProcess, emu: Emulator, tmp_path: Path) -> None:
     path = _uid_file(tmp_path)
     path.write_text(path.read_text() + "user-0000001\n\nbad|uid\n")  # a duplicate and a blank line
-    proc = run("cohort", "add", str(path), *COHORT, "--dry-run", "--max-request-bytes", "8000", "--json")
+    proc = run_main("cohort", "add", str(path), *COHORT, "--dry-run", "--max-request-bytes", "8000", "--json")
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(proc.stdout)
     assert plan["dry_run"] is True and plan["submitted"] == SEEDED + 2
@@ -37,15 +37,15 @@ def test_dry_run_plans_and_sends_nothing(run: RunCLI, emu: Emulator, tmp_path: P
     assert emu.counters.requests_by_endpoint["cohort_sync"] == 0
 
 
-def test_dry_run_needs_no_credentials(run: RunCLI, tmp_path: Path) -> None:
-    proc = run("cohort", "remove", str(_uid_file(tmp_path, 10)), *COHORT, "--dry-run", connect=False)
+def test_dry_run_needs_no_credentials(run_main: InProcess, tmp_path: Path) -> None:
+    proc = run_main("cohort", "remove", str(_uid_file(tmp_path, 10)), *COHORT, "--dry-run", connect=False)
     assert proc.returncode == 0, proc.stderr
     assert "nothing was sent" in proc.stdout
 
 
-def test_push_writes_report_and_adds_members(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+def test_push_writes_report_and_adds_members(run_main: InProcess, emu: Emulator, tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
-    proc = run(
+    proc = run_main(
         "cohort",
         "add",
         str(_uid_file(tmp_path)),
@@ -70,42 +70,42 @@ def test_push_writes_report_and_adds_members(run: RunCLI, emu: Emulator, tmp_pat
     assert "cohort add churn:" in proc.stderr
 
 
-def test_remove_from_stdin_csv_column(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
-    assert run("cohort", "add", str(_uid_file(tmp_path)), *COHORT).returncode == 0
+def test_remove_from_stdin_csv_column(run_main: InProcess, emu: Emulator, tmp_path: Path) -> None:
+    assert run_main("cohort", "add", str(_uid_file(tmp_path)), *COHORT).returncode == 0
     csv_text = "email,user_id\n" + "".join(f"u{i}@x.test,user-{i:07d}\n" for i in range(100))
-    proc = run("cohort", "remove", "-", "--column", "user_id", *COHORT, stdin=csv_text)
+    proc = run_main("cohort", "remove", "-", "--column", "user_id", *COHORT, stdin=csv_text)
     assert proc.returncode == 0, proc.stderr
     assert "accepted" in proc.stdout
     segment = emu.cohort_segment("churn")
     assert segment is not None and segment.member_count == SEEDED - 100
 
 
-def test_csv_file_column_by_name_and_missing_column(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+def test_csv_file_column_by_name_and_missing_column(run_main: InProcess, emu: Emulator, tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     path.write_text("user_id,plan\n" + "".join(f"user-{i:07d},pro\n" for i in range(50)))
-    proc = run("cohort", "add", str(path), "--column", "user_id", *COHORT, "--json")
+    proc = run_main("cohort", "add", str(path), "--column", "user_id", *COHORT, "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout)["accepted"] == 50
     sent = emu.counters.requests_by_endpoint["cohort_sync"]
-    proc = run("cohort", "add", str(path), "--column", "nope", *COHORT)
+    proc = run_main("cohort", "add", str(path), "--column", "nope", *COHORT)
     assert proc.returncode == 2 and "nope" in proc.stderr
     # The error names the flag and lists the columns the header does have.
     assert "--column" in proc.stderr and "'user_id', 'plan'" in proc.stderr
-    proc = run("cohort", "add", "-", "--column", "nope", *COHORT, stdin="user_id,plan\nuser-0000001,pro\n")
+    proc = run_main("cohort", "add", "-", "--column", "nope", *COHORT, stdin="user_id,plan\nuser-0000001,pro\n")
     assert proc.returncode == 2 and "--column" in proc.stderr and "'user_id', 'plan'" in proc.stderr
     assert emu.counters.requests_by_endpoint["cohort_sync"] == sent
 
 
-def test_partial_failure_exits_3_then_checkpoint_resumes(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+def test_partial_failure_exits_3_then_checkpoint_resumes(run_main: InProcess, emu: Emulator, tmp_path: Path) -> None:
     path, journal = _uid_file(tmp_path), tmp_path / "push.journal"
     options = ("--checkpoint", str(journal), "--max-request-bytes", "10000", "--max-in-flight", "1")
     # Two batches refused with a 400 (never retried): the push completes, minus those two.
     emu.faults.script(Fault("status", 400), Fault("status", 400), target="cohort")
-    first = run("cohort", "add", str(path), *COHORT, *options, "--json")
+    first = run_main("cohort", "add", str(path), *COHORT, *options, "--json")
     assert first.returncode == 3, first.stderr
     r1 = json.loads(first.stdout)
     assert r1["failed"] > 0 and r1["accepted"] > 0 and r1["accepted"] + r1["failed"] == SEEDED
 
-    second = run("cohort", "add", str(path), *COHORT, *options, "--json")
+    second = run_main("cohort", "add", str(path), *COHORT, *options, "--json")
     assert second.returncode == 0, second.stderr
     r2 = json.loads(second.stdout)
     assert r2["skipped"] == r1["accepted"] and r2["accepted"] == r1["failed"]
@@ -114,17 +114,17 @@ def test_partial_failure_exits_3_then_checkpoint_resumes(run: RunCLI, emu: Emula
     assert segment is not None and segment.member_count == SEEDED
 
 
-def test_checkpoint_of_another_input_is_a_usage_error(run: RunCLI, tmp_path: Path) -> None:
+def test_checkpoint_of_another_input_is_a_usage_error(run_main: InProcess, tmp_path: Path) -> None:
     journal = str(tmp_path / "push.journal")
-    assert run("cohort", "add", str(_uid_file(tmp_path, 100)), *COHORT, "--checkpoint", journal).returncode == 0
+    assert run_main("cohort", "add", str(_uid_file(tmp_path, 100)), *COHORT, "--checkpoint", journal).returncode == 0
     other = _uid_file(tmp_path, 50, "other.txt")
-    proc = run("cohort", "remove", str(other), *COHORT, "--checkpoint", journal)
+    proc = run_main("cohort", "remove", str(other), *COHORT, "--checkpoint", journal)
     assert proc.returncode == 2 and "checkpoint" in proc.stderr
 
 
-def test_everything_failing_exits_1(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+def test_everything_failing_exits_1(run_main: InProcess, emu: Emulator, tmp_path: Path) -> None:
     emu.faults.set_random(Fault("status", 400), 1.0, target="cohort")
-    proc = run("cohort", "add", str(_uid_file(tmp_path, 10)), *COHORT, "--json")
+    proc = run_main("cohort", "add", str(_uid_file(tmp_path, 10)), *COHORT, "--json")
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["failed"] == 10
 
@@ -138,13 +138,16 @@ def test_missing_input_and_bad_options_are_usage_errors(run_main: InProcess, tmp
     assert code == 2 and "--dry-run" in err
 
 
-def test_bad_cohort_name_is_a_usage_error(run: RunCLI, emu: Emulator) -> None:
-    proc = run("cohort", "add", "-", "--cohort-id", "c", "--cohort-name", "bad|name", "--partner", "p", stdin="u1\n")
+def test_bad_cohort_name_is_a_usage_error(run_main: InProcess, emu: Emulator) -> None:
+    proc = run_main(
+        "cohort", "add", "-", "--cohort-id", "c", "--cohort-name", "bad|name", "--partner", "p", stdin="u1\n"
+    )
     assert proc.returncode == 2 and "error: --cohort-name: must not contain |" in proc.stderr
     assert "defaults to" not in proc.stderr
     assert emu.counters.requests_by_endpoint["cohort_sync"] == 0
 
 
+@pytest.mark.slow  # a subprocess and a real SIGINT
 def test_ctrl_c_cancels_cleanly_reports_and_exits_130(emu: Emulator, tmp_path: Path) -> None:
     path, report = _uid_file(tmp_path), tmp_path / "report.json"
     emu.faults.set_random(Fault.slow(0.5), 1.0, target="cohort")  # every request takes half a second
@@ -192,6 +195,7 @@ def test_ctrl_c_cancels_cleanly_reports_and_exits_130(emu: Emulator, tmp_path: P
     assert progress[-1].endswith(f"{written['requests']:,} requests, interrupted"), progress
 
 
+@pytest.mark.slow  # a subprocess and a real SIGINT
 def test_ctrl_c_with_stdin_still_open_exits_at_once_and_says_the_rest_was_not_read(emu: Emulator) -> None:
     emu.faults.set_random(Fault.slow(0.5), 1.0, target="cohort")
     proc = subprocess.Popen(
@@ -218,6 +222,7 @@ def test_ctrl_c_with_stdin_still_open_exits_at_once_and_says_the_rest_was_not_re
     assert "read but not sent (the rest of the input was not read)." in out
 
 
+@pytest.mark.slow  # a subprocess and a real SIGINT
 def test_ctrl_c_early_in_a_large_file_says_the_rest_was_not_read(emu: Emulator, tmp_path: Path) -> None:
     path, report = _uid_file(tmp_path, 400_000), tmp_path / "report.json"  # ~5 MB, read in 1 MiB blocks
     emu.faults.set_random(Fault.slow(0.5), 1.0, target="cohort")
@@ -254,9 +259,9 @@ def test_ctrl_c_early_in_a_large_file_says_the_rest_was_not_read(emu: Emulator, 
 
 
 def test_default_cohort_name_error_names_both_flags_before_any_progress(
-    run: RunCLI, emu: Emulator, tmp_path: Path
+    run_main: InProcess, emu: Emulator, tmp_path: Path
 ) -> None:
-    proc = run("cohort", "add", str(_uid_file(tmp_path, 10)), "--cohort-id", "bad|id", "--partner", "warehouse")
+    proc = run_main("cohort", "add", str(_uid_file(tmp_path, 10)), "--cohort-id", "bad|id", "--partner", "warehouse")
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         'error: --cohort-name (defaults to --cohort-id): must not contain | (forbidden: | * ? \\ : < > = $ ")'
@@ -264,16 +269,16 @@ def test_default_cohort_name_error_names_both_flags_before_any_progress(
     assert emu.counters.requests_by_endpoint["cohort_sync"] == 0
 
 
-def test_unwritable_report_path_is_refused_before_sending(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+def test_unwritable_report_path_is_refused_before_sending(run_main: InProcess, emu: Emulator, tmp_path: Path) -> None:
     path = _uid_file(tmp_path, 10)
-    proc = run("cohort", "add", str(path), *COHORT, "--report", str(tmp_path / "missing" / "r.json"))
+    proc = run_main("cohort", "add", str(path), *COHORT, "--report", str(tmp_path / "missing" / "r.json"))
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         f"error: --report {tmp_path / 'missing' / 'r.json'}: directory {tmp_path / 'missing'} does not exist"
     ]
-    proc = run("cohort", "add", str(path), *COHORT, "--report", str(tmp_path), "--json")
+    proc = run_main("cohort", "add", str(path), *COHORT, "--report", str(tmp_path), "--json")
     assert proc.returncode == 2 and f"--report {tmp_path}: is a directory" in proc.stderr
-    proc = run("cohort", "add", str(path), *COHORT, "--failed-uids", str(tmp_path / "nope" / "f.txt"))
+    proc = run_main("cohort", "add", str(path), *COHORT, "--failed-uids", str(tmp_path / "nope" / "f.txt"))
     assert proc.returncode == 2 and "--failed-uids" in proc.stderr
     assert emu.counters.requests_by_endpoint["cohort_sync"] == 0
     assert emu.cohort_segment("churn") is None
@@ -281,44 +286,42 @@ def test_unwritable_report_path_is_refused_before_sending(run: RunCLI, emu: Emul
     assert sorted(p.name for p in tmp_path.iterdir()) == ["uids.txt"]
 
 
-def test_checkpoint_that_is_a_directory_names_the_flag(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
-    proc = run("cohort", "add", str(_uid_file(tmp_path, 10)), *COHORT, "--checkpoint", str(tmp_path))
+def test_checkpoint_that_is_a_directory_names_the_flag(run_main: InProcess, emu: Emulator, tmp_path: Path) -> None:
+    proc = run_main("cohort", "add", str(_uid_file(tmp_path, 10)), *COHORT, "--checkpoint", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [f"error: --checkpoint {tmp_path}: is a directory"]
     assert emu.counters.requests_by_endpoint["cohort_sync"] == 0
 
 
-def test_report_that_fails_after_the_push_still_prints_the_summary(emu: Emulator, tmp_path: Path) -> None:
+def test_report_that_fails_after_the_push_still_prints_the_summary(
+    run_main: InProcess, emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moengage_segments.cli import cohort as cohort_module
+
     out_dir = tmp_path / "reports"
     out_dir.mkdir()
-    emu.faults.set_random(Fault.slow(0.3), 1.0, target="cohort")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "moengage_segments",
-            "cohort",
-            "add",
-            str(_uid_file(tmp_path, 300)),
-            *COHORT,
-            "--report",
-            str(out_dir / "r.json"),
-            "--max-request-bytes",
-            "2000",
-            "--max-in-flight",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(emu),
+    detail = cohort_module.progress_detail
+
+    def first_progress_removes_the_directory(progress: object) -> object:
+        # The paths were checked and the push is under way: now take the directory away.
+        if out_dir.exists():
+            out_dir.rmdir()
+        return detail(progress)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cohort_module, "progress_detail", first_progress_removes_the_directory)
+    code, out, err = run_main(
+        "cohort",
+        "add",
+        str(_uid_file(tmp_path, 300)),
+        *COHORT,
+        "--report",
+        str(out_dir / "r.json"),
+        "--max-request-bytes",
+        "2000",
+        "--max-in-flight",
+        "1",
     )
-    assert proc.stderr is not None
-    assert "cohort add churn" in proc.stderr.readline()  # checked and under way: now take the directory away
-    out_dir.rmdir()
-    out, err = proc.communicate(timeout=60)
-    assert_no_secret(out, err)
-    assert proc.returncode == 1, err  # every uid was accepted, but the report the user asked for is missing
+    assert code == 1, err  # every uid was accepted, but the report the user asked for is missing
     assert "accepted" in out and "300" in out  # the summary
     assert f"error: push done, report not written: No such file or directory: {out_dir / 'r.json'}" in err
     segment = emu.cohort_segment("churn")

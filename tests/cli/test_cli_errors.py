@@ -9,26 +9,27 @@ import pytest
 from moengage_segments.errors import ConfigurationError
 from moengage_segments.testing import Emulator
 
-from .conftest import API_KEY, RunCLI
+from .conftest import API_KEY, InProcess, RunCLI
 
 
-def test_help_and_missing_command(run: RunCLI) -> None:
+def test_help_and_missing_command(run: RunCLI, run_main: InProcess) -> None:
+    # Through the real entry point: the process's exit code.
     proc = run("--help", connect=False)
     assert proc.returncode == 0 and "cohort" in proc.stdout and "demo" in proc.stdout
-    assert run("cohort", "add", "--help", connect=False).returncode == 0
+    assert run_main("cohort", "add", "--help", connect=False).returncode == 0
     proc = run(connect=False)
     assert proc.returncode == 2 and proc.stderr.startswith("error:")
 
 
-def test_unknown_command_or_option_is_2(run: RunCLI) -> None:
-    assert run("segments", "lst").returncode == 2
-    proc = run("segments", "list", "--bogus", "--json")
+def test_unknown_command_or_option_is_2(run_main: InProcess) -> None:
+    assert run_main("segments", "lst").returncode == 2
+    proc = run_main("segments", "list", "--bogus", "--json")
     assert proc.returncode == 2
     assert json.loads(proc.stdout)["error"]["exit_code"] == 2
 
 
-def test_missing_credentials_is_2_and_names_the_variables(run: RunCLI) -> None:
-    proc = run("segments", "list", connect=False)
+def test_missing_credentials_is_2_and_names_the_variables(run_main: InProcess) -> None:
+    proc = run_main("segments", "list", connect=False)
     assert proc.returncode == 2
     assert "MOENGAGE_API_KEY" in proc.stderr and "MOENGAGE_WORKSPACE_ID" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -37,12 +38,12 @@ def test_missing_credentials_is_2_and_names_the_variables(run: RunCLI) -> None:
     assert "argument" not in proc.stderr and "api_key" not in proc.stderr
 
 
-def test_plain_http_refusal_names_the_cli_flag(run: RunCLI) -> None:
-    proc = run("segments", "list", "--base-url", "http://example.com", "--json")
+def test_plain_http_refusal_names_the_cli_flag(run_main: InProcess) -> None:
+    proc = run_main("segments", "list", "--base-url", "http://example.com", "--json")
     assert proc.returncode == 2
     assert "--allow-insecure-http" in proc.stderr and "allow_insecure_http" not in proc.stderr
     assert "--allow-insecure-http" in json.loads(proc.stdout)["error"]["message"]
-    assert "--allow-insecure-http" in run("segments", "list", "--help", connect=False).stdout
+    assert "--allow-insecure-http" in run_main("segments", "list", "--help", connect=False).stdout
 
 
 def test_allow_insecure_http_reaches_the_client() -> None:
@@ -64,9 +65,9 @@ def test_allow_insecure_http_reaches_the_client() -> None:
         Context(args, make_output(json_mode=True), Redactor()).client()
 
 
-def test_bad_data_center_and_segment_id_are_2(run: RunCLI) -> None:
+def test_bad_data_center_and_segment_id_are_2(run_main: InProcess) -> None:
     assert (
-        run(
+        run_main(
             "segments",
             "list",
             "--data-center",
@@ -78,14 +79,14 @@ def test_bad_data_center_and_segment_id_are_2(run: RunCLI) -> None:
         ).returncode
         == 2
     )
-    proc = run("segments", "get", "not-an-id", "--json")
+    proc = run_main("segments", "get", "not-an-id", "--json")
     assert proc.returncode == 2
     assert json.loads(proc.stdout)["error"]["field"] == "segment_id"
 
 
-def test_wrong_key_is_an_api_error_and_neither_key_is_printed(run: RunCLI) -> None:
+def test_wrong_key_is_an_api_error_and_neither_key_is_printed(run_main: InProcess) -> None:
     wrong = "sk-wrong-ALSO-SECRET-77"
-    proc = run("segments", "list", "--api-key", wrong, "--json")
+    proc = run_main("segments", "list", "--api-key", wrong, "--json")
     assert proc.returncode == 1
     error = json.loads(proc.stdout)["error"]
     assert error["status"] == 401 and error["type"] == "AuthenticationError"
@@ -93,28 +94,28 @@ def test_wrong_key_is_an_api_error_and_neither_key_is_printed(run: RunCLI) -> No
     assert "--api-key" in proc.stderr  # the hint
 
 
-def test_not_found_is_1_with_one_line(run: RunCLI) -> None:
-    proc = run("segments", "get", "0123456789abcdef01234567")
+def test_not_found_is_1_with_one_line(run_main: InProcess) -> None:
+    proc = run_main("segments", "get", "0123456789abcdef01234567")
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "404" in lines[0] and "Traceback" not in proc.stderr
 
 
-def test_debug_shows_traceback_and_requests_but_masks_the_key(run: RunCLI, emu: Emulator) -> None:
-    proc = run("segments", "get", "0123456789abcdef01234567", "--debug")
+def test_debug_shows_traceback_and_requests_but_masks_the_key(run_main: InProcess, emu: Emulator) -> None:
+    proc = run_main("segments", "get", "0123456789abcdef01234567", "--debug")
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "DEBUG" in proc.stderr
     # (the fixture already checks that API_KEY is absent)
 
 
-def test_key_inside_an_error_message_is_masked(run: RunCLI) -> None:
+def test_key_inside_an_error_message_is_masked(run_main: InProcess) -> None:
     # A base URL with the key in it: the configuration error quotes the URL, the redactor masks the key.
-    proc = run("segments", "list", "--base-url", f"ftp://example.com/{API_KEY}", "--json")
+    proc = run_main("segments", "list", "--base-url", f"ftp://example.com/{API_KEY}", "--json")
     assert proc.returncode == 2
     assert "***" in proc.stderr and "***" in json.loads(proc.stdout)["error"]["message"]
     assert proc.stderr.startswith("error: --base-url must be an http(s) URL")
     # Credentials in the URL are refused without echoing them, in the CLI's words.
-    proc = run("segments", "list", "--base-url", f"http://user:{API_KEY}@127.0.0.1:1")
+    proc = run_main("segments", "list", "--base-url", f"http://user:{API_KEY}@127.0.0.1:1")
     assert proc.returncode == 2
     assert proc.stderr == ("error: --base-url must not contain credentials (user:password@); pass --api-key instead\n")
 

@@ -6,16 +6,16 @@ import json
 
 from moengage_segments.testing import Emulator
 
-from .conftest import InProcess, RunCLI
+from .conftest import InProcess
 
 
 def _uids(emu: Emulator, start: int, stop: int) -> list[str]:
     return [f"user-{i:07d}" for i in range(start, stop)]
 
 
-def test_create_and_wait_for_the_callback(run: RunCLI, emu: Emulator) -> None:
+def test_create_and_wait_for_the_callback(run_main: InProcess, emu: Emulator) -> None:
     url = emu.host_file("vip.csv", _uids(emu, 0, 100))
-    proc = run("file", "create", "vip", "--file-url", url, "--expiry-days", "7", "--wait", "--json")
+    proc = run_main("file", "create", "vip", "--file-url", url, "--expiry-days", "7", "--wait", "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["ack"]["name"] == "vip" and doc["ack"]["status"] in (200, 202)
@@ -23,8 +23,8 @@ def test_create_and_wait_for_the_callback(run: RunCLI, emu: Emulator) -> None:
     assert emu.members(doc["ack"]["segment_id"]) == set(_uids(emu, 0, 100))
 
 
-def test_add_remove_replace_by_name_and_id(run: RunCLI, emu: Emulator) -> None:
-    created = run(
+def test_add_remove_replace_by_name_and_id(run_main: InProcess, emu: Emulator) -> None:
+    created = run_main(
         "file",
         "create",
         "vip",
@@ -37,36 +37,38 @@ def test_add_remove_replace_by_name_and_id(run: RunCLI, emu: Emulator) -> None:
     )
     seg_id = json.loads(created.stdout)["ack"]["segment_id"]
 
-    proc = run("file", "add", "vip", "--file-url", emu.host_file("b.csv", _uids(emu, 10, 20)), "--wait", "--json")
+    proc = run_main("file", "add", "vip", "--file-url", emu.host_file("b.csv", _uids(emu, 10, 20)), "--wait", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["callback"]["user_count"] == 10
     assert len(emu.members(seg_id)) == 20
 
     # By id only: the CLI looks the name up to know which callback to wait for.
-    proc = run("file", "remove", "--id", seg_id, "--file-url", emu.host_file("c.csv", _uids(emu, 0, 5)), "--wait")
+    proc = run_main("file", "remove", "--id", seg_id, "--file-url", emu.host_file("c.csv", _uids(emu, 0, 5)), "--wait")
     assert proc.returncode == 0, proc.stderr
     assert "processing result" in proc.stdout
     assert len(emu.members(seg_id)) == 15
 
-    proc = run("file", "replace", "vip", "--file-url", emu.host_file("d.csv", _uids(emu, 50, 53)), "--json")
+    proc = run_main("file", "replace", "vip", "--file-url", emu.host_file("d.csv", _uids(emu, 50, 53)), "--json")
     assert proc.returncode == 0, proc.stderr
     assert "callback" not in json.loads(proc.stdout)  # no --wait: the ack only
     emu.drain_blocking()
     assert emu.members(seg_id) == set(_uids(emu, 50, 53))
 
 
-def test_failed_processing_exits_1(run: RunCLI, emu: Emulator) -> None:
+def test_failed_processing_exits_1(run_main: InProcess, emu: Emulator) -> None:
     missing = f"{emu.base_url}/_emulator/files/not-there.csv"
-    proc = run("file", "create", "broken", "--file-url", missing, "--expiry-days", "7", "--wait", "--json")
+    proc = run_main("file", "create", "broken", "--file-url", missing, "--expiry-days", "7", "--wait", "--json")
     assert proc.returncode == 1
     callback = json.loads(proc.stdout)["callback"]
     assert callback["status"] == 400 and "download failed" in callback["error_message"].lower()
 
 
-def test_wait_timeout_exits_1(run: RunCLI, emu: Emulator) -> None:
+def test_wait_timeout_exits_1(run_main: InProcess, emu: Emulator) -> None:
     emu.config.file_processing_delay = 3600.0  # emulated seconds: a minute of real time at scale 60
     url = emu.host_file("slow.csv", _uids(emu, 0, 3))
-    proc = run("file", "create", "slow", "--file-url", url, "--expiry-days", "7", "--wait", "--wait-timeout", "0.5")
+    proc = run_main(
+        "file", "create", "slow", "--file-url", url, "--expiry-days", "7", "--wait", "--wait-timeout", "0.5"
+    )
     assert proc.returncode == 1
     assert "no file-segment callback" in proc.stderr
 

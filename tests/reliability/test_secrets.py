@@ -1,7 +1,7 @@
 """No secret ever leaks, and the key only travels over verified TLS (or to loopback).
 
 With every logger at DEBUG, every operation is run (successes and failures, async and sync, and the CLI
-as a subprocess with ``--debug``). Neither the API key, nor ``base64(workspace:key)``, nor the
+with ``--debug``, in-process and once as a subprocess). Neither the API key, nor ``base64(workspace:key)``, nor the
 ``Authorization`` header value may appear in log records (tracebacks included), in ``repr()`` of clients,
 settings, transports and reports, in exception messages, ``args`` and attributes (the whole cause chain),
 in ``report.to_json()``, or on the CLI's stdout/stderr.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import shutil
@@ -35,6 +36,7 @@ from moengage_segments import (
 )
 from moengage_segments._async.http import AiohttpTransport
 from moengage_segments.testing import Emulator, Fault
+from tests._cli import CLIResult, invoke_main
 from tests.reliability._support import ROOT
 
 WORKSPACE = "RELIABILITY_WS"
@@ -256,43 +258,43 @@ def test_sync_operations_leak_nothing(captured: Collector) -> None:
     assert_no_leaks(evidence, captured.lines)
 
 
-def run_cli(
-    emu: Emulator, *args: str, key: str = API_KEY, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
+def cli_env(emu: Emulator, key: str = API_KEY) -> dict[str, str]:
+    return {
         "MOENGAGE_WORKSPACE_ID": WORKSPACE,
         "MOENGAGE_API_KEY": key,
         "MOENGAGE_BASE_URL": emu.base_url,
         "MOENGAGE_DB_NAME": "rel_db",
-        "NO_COLOR": "1",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "moengage_segments", "--debug", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
-def test_cli_with_debug_leaks_nothing(tmp_path: Path) -> None:
+def test_cli_with_debug_leaks_nothing(
+    tmp_path: Path, captured: Collector, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every kind of CLI run with ``--debug``, in-process: its output and every log record it made."""
     uid_file = tmp_path / "uids.txt"
     uid_file.write_text("\n".join(f"c{i}" for i in range(3_000)) + "\n")
     definition = tmp_path / "group.json"
-    definition.write_text(__import__("json").dumps(GROUP))
+    definition.write_text(json.dumps(GROUP))
     report = tmp_path / "report.json"
     with Emulator.in_thread(**emulator_options()) as emu:
+
+        def run(*args: str, key: str = API_KEY, stdin: str | None = None) -> CLIResult:
+            return invoke_main(
+                ("--debug", *args),
+                env=cli_env(emu, key),
+                monkeypatch=monkeypatch,
+                capsys=capsys,
+                stdin=stdin,
+                stdin_dir=tmp_path,
+            )
+
         runs = [
-            run_cli(emu, "segments", "list"),
-            run_cli(emu, "segments", "list", "--json"),
-            run_cli(emu, "filter", "create", "cli-filter", "--definition", str(definition)),
-            run_cli(emu, "filter", "create", "cli-filter", "--definition", str(definition)),  # 409
-            run_cli(emu, "segments", "get", "0" * 24),  # 404
-            run_cli(
-                emu,
+            run("segments", "list"),
+            run("segments", "list", "--json"),
+            run("filter", "create", "cli-filter", "--definition", str(definition)),
+            run("filter", "create", "cli-filter", "--definition", str(definition)),  # 409
+            run("segments", "get", "0" * 24),  # 404
+            run(
                 "cohort",
                 "add",
                 str(uid_file),
@@ -305,19 +307,37 @@ def test_cli_with_debug_leaks_nothing(tmp_path: Path) -> None:
                 "--max-request-bytes",
                 "4000",
             ),
-            run_cli(emu, "cohort", "remove", "-", "--cohort-id", "cli", "--partner", "p", stdin="c1\nc2\n"),
-            run_cli(emu, "segments", "list", key="wrong-key-for-cli"),  # 401
-            run_cli(emu, "segments", "list", "--api-key", API_KEY),  # the key on the command line
-            run_cli(emu, "segments", "get", "not-an-id"),  # usage error
+            run("cohort", "remove", "-", "--cohort-id", "cli", "--partner", "p", stdin="c1\nc2\n"),
+            run("segments", "list", key="wrong-key-for-cli"),  # 401
+            run("segments", "list", "--api-key", API_KEY),  # the key on the command line
+            run("segments", "get", "not-an-id"),  # usage error
         ]
-        emu.faults.script(*[Fault.server_error(502, html=True)] * 10, target="filter")
-        runs.append(run_cli(emu, "segments", "list", "--timeout", "1"))
+        emu.faults.script(*[Fault.server_error(502, html=True)] * 2, target="filter")
+        runs.append(run("segments", "list", "--timeout", "1"))  # two HTML 502s (logged), then the answer
     codes = [r.returncode for r in runs]
-    assert codes[0] == 0 and codes[5] == 0 and any(code != 0 for code in codes)
+    assert codes[0] == 0 and codes[5] == 0 and codes[7] == 1 and codes[9] == 2 and codes[10] == 0
+    assert "502" in runs[10].stderr
     assert any("Authorization" in r.stderr for r in runs)  # --debug did log request headers
+    assert any("Traceback" in r.stderr for r in runs)
     for r in runs:
-        assert not leaks(r.stdout + r.stderr), (r.args, r.stdout[-500:], r.stderr[-500:])
+        assert not leaks(r.stdout + r.stderr), (r.stdout[-500:], r.stderr[-500:])
+    assert_no_leaks(Evidence(), captured.lines)  # what other loggers (aiohttp, asyncio) recorded
     assert not leaks(report.read_text())
+
+
+def test_cli_process_with_debug_leaks_nothing_on_its_descriptors() -> None:
+    """The same as a real process: a failing ``--debug`` run logs headers and a traceback to fd 2, masked."""
+    with Emulator.in_thread(**emulator_options()) as emu:
+        proc = subprocess.run(
+            [sys.executable, "-m", "moengage_segments", "--debug", "segments", "get", "0" * 24],  # 404
+            env={**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", **cli_env(emu)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1, proc.stderr
+    assert "Authorization" in proc.stderr and "Traceback" in proc.stderr
+    assert not leaks(proc.stdout + proc.stderr), proc.stderr[-2000:]
 
 
 # -- transport security ---------------------------------------------------------------------------------------

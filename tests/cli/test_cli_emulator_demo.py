@@ -6,9 +6,10 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
-from .conftest import RunCLI, cli_env
+import pytest
+
+from .conftest import InProcess, cli_env
 
 
 def _read_json_document(stream: object) -> dict[str, object]:
@@ -21,7 +22,8 @@ def _read_json_document(stream: object) -> dict[str, object]:
             return json.loads("".join(lines))  # type: ignore[no-any-return]
 
 
-def test_emulator_serves_until_ctrl_c(run: RunCLI) -> None:
+@pytest.mark.slow  # a subprocess and a real SIGINT
+def test_emulator_serves_until_ctrl_c(run_main: InProcess) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "moengage_segments", "emulator", "--port", "0", "--generate-users", "10", "--json"],
         stdout=subprocess.PIPE,
@@ -40,7 +42,7 @@ def test_emulator_serves_until_ctrl_c(run: RunCLI) -> None:
             "MOENGAGE_API_KEY": str(info["api_key"]),
             "MOENGAGE_DB_NAME": str(info["db_name"]),
         }
-        listed = run("segments", "list", "--json", connect=False, env=env)
+        listed = run_main("segments", "list", "--json", connect=False, env=env)
         assert listed.returncode == 0 and json.loads(listed.stdout) == []
     finally:
         proc.send_signal(signal.SIGINT)
@@ -49,7 +51,7 @@ def test_emulator_serves_until_ctrl_c(run: RunCLI) -> None:
     assert "emulator stopped" in err
 
 
-def test_emulator_never_echoes_a_key_the_user_chose(run: RunCLI) -> None:
+def test_emulator_never_echoes_a_key_the_user_chose() -> None:
     key = "sk-user-CHOSEN-KEY-999"
     proc = subprocess.Popen(
         [sys.executable, "-m", "moengage_segments", "emulator", "--port", "0", "--generate-users", "1000"],
@@ -75,8 +77,8 @@ def test_emulator_never_echoes_a_key_the_user_chose(run: RunCLI) -> None:
     assert "seeded users  1,000 (user-0000000 ... user-0000999)" in banner
 
 
-def test_demo_small_runs_to_completion(run: RunCLI) -> None:
-    proc = run("demo", "--uids", "20000", "--json", connect=False, timeout=60)
+def test_demo_small_runs_to_completion(run_main: InProcess) -> None:
+    proc = run_main("demo", "--uids", "20000", "--json", connect=False)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["ok"] is True and doc["problems"] == []
@@ -88,11 +90,9 @@ def test_demo_small_runs_to_completion(run: RunCLI) -> None:
     assert [row["cohort"] for row in doc["summary"]] == ["add", "remove"]
 
 
-def test_demo_default_size_is_fast_with_plain_output(run: RunCLI) -> None:
-    started = time.monotonic()
-    proc = run("demo", connect=False, timeout=60)
-    elapsed = time.monotonic() - started
+def test_demo_default_size_with_plain_output(run_main: InProcess) -> None:
+    # How long it takes is measured by benchmarks/bench_emulator.py, not asserted here.
+    proc = run_main("demo", connect=False)
     assert proc.returncode == 0, proc.stderr
     assert "200,000 pushed" in proc.stdout and "summary" in proc.stdout
     assert "cohort add: 200,000/200,000 uids (100%)" in proc.stderr  # the plain progress renderer
-    assert elapsed < 45, f"demo took {elapsed:.1f}s"

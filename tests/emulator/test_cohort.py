@@ -171,16 +171,12 @@ async def test_archived_cohort_starts_a_new_segment(api: Api, emu: Emulator) -> 
 
 
 @pytest.mark.emu(accept_any_uid=True, rate_limits=False)
-async def test_large_pushes_are_fast_and_logged_bounded(api: Api, emu: Emulator) -> None:
-    import time
-
-    started = time.perf_counter()
-    for batch in range(40):  # 40 × 5500 uids = 220k uids, ~127 KB a request (under the 128,000 cap)
+async def test_requests_near_the_size_cap_land_whole(api: Api, emu: Emulator) -> None:
+    # How fast the emulator ingests them is measured by benchmarks/bench_emulator.py.
+    for batch in range(4):  # 5500 uids, ~127 KB a request (under the 128,000 cap)
         uids = [f"u{batch:03d}{i:06d}" for i in range(5500)]
         assert (await api.cohort("add_members", "big", uids)).status == 200
-    elapsed = time.perf_counter() - started
     segment = emu.cohort_segment("big")
-    assert segment is not None and segment.member_count == 40 * 5500
-    assert emu.counters.requests_by_endpoint["cohort_sync"] == 40
-    assert emu.counters.bytes_received > 40 * 100_000
-    assert elapsed < 10, elapsed  # generous bound; locally ~1 s
+    assert segment is not None and segment.member_count == 4 * 5500
+    assert emu.counters.requests_by_endpoint["cohort_sync"] == 4
+    assert emu.counters.bytes_received > 4 * 100_000

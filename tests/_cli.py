@@ -54,7 +54,7 @@ def invoke_main(
             if stdin_dir is None:
                 raise ValueError("stdin needs a stdin_dir to put its file in")
             path = stdin_dir / f"stdin-{uuid.uuid4().hex}.txt"
-            path.write_text(stdin)
+            path.write_bytes(stdin.encode())  # byte for byte: line ends are part of some tests
             with path.open() as stream:
                 patch.setattr(sys, "stdin", stream)
                 capsys.readouterr()

@@ -359,17 +359,19 @@ def test_report_failure_after_a_partial_push_exits_3(
     assert "push done, report not written: No space left on device" in err
 
 
-def test_stdin_line_ends_and_failed_uids_fed_back_with_column_uid(run: RunCLI, emu: Emulator, tmp_path: Path) -> None:
+def test_stdin_line_ends_and_failed_uids_fed_back_with_column_uid(
+    run_main: InProcess, emu: Emulator, tmp_path: Path
+) -> None:
     uids = [f"user-{i:07d}" for i in range(6)]
     # CRLF, a lone CR and LF mixed: every line end is one; none stays on a uid.
     stdin = f"{uids[0]}\r\n{uids[1]}\r{uids[2]}\n{uids[3]}\r\n\r\n{uids[4]}\r{uids[5]}\r"
     failed = tmp_path / "failed.csv"
     emu.faults.set_random(Fault("status", 400), 1.0, target="cohort")
-    first = run("cohort", "add", "-", *COHORT, "--failed-uids", str(failed), "--json", stdin=stdin)
+    first = run_main("cohort", "add", "-", *COHORT, "--failed-uids", str(failed), "--json", stdin=stdin)
     assert first.returncode == 1, first.stderr
     assert json.loads(first.stdout)["failed"] == 6
     emu.faults.clear()
-    second = run("cohort", "add", str(failed), "--column", "uid", *COHORT, "--json")
+    second = run_main("cohort", "add", str(failed), "--column", "uid", *COHORT, "--json")
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["accepted"] == 6
     segment = emu.cohort_segment("churn")

@@ -3,10 +3,16 @@
 A journal is an append-only text file. The first line describes the run (action, cohort, packing
 parameters); each further line confirms one batch: its index, the input position at which it was cut,
 its member count and a digest of its body. Every line carries a CRC32 so a damaged file is detected
-rather than trusted. Lines are written with one ``write()`` on an ``O_APPEND`` descriptor, so a process
-killed at any point leaves at most an unfinished last line, which is ignored (that batch is simply sent
-again: cohort add/remove is idempotent). ``fsync`` runs at most once a second and at the end, so a power
-loss can forget the last second of confirmations, which only means re-sending them.
+rather than trusted. Each line is written whole on an ``O_APPEND`` descriptor (a short write is
+completed; a failed write, such as a full disk, cuts the torn line off again and fails the run at once with
+:class:`CheckpointError`), so a process killed at any point leaves at most an unfinished last line, which
+is ignored (that batch is simply sent again: cohort add/remove is idempotent). ``fsync`` runs at most once
+a second and at the end, so a power loss can forget the last second of confirmations, which only means
+re-sending them.
+
+A run holds an exclusive lock on its journal (``flock``), so a second process (or a second run in the
+same process) on the same checkpoint fails at once with :class:`CheckpointError` instead of sending the
+same batches again.
 
 Because batches are cut deterministically from the input (same input, same packing parameters, same
 batches), a restarted run re-packs the input, checks each journaled batch's digest against the batch it
@@ -17,15 +23,40 @@ cuts at that index, and skips it. A different input or different parameters rais
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import os
+import sys
 import time
 import zlib
 from collections.abc import Mapping
 from typing import Any
 
 from moengage_segments.errors import CheckpointError
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+        return True
+
 
 __all__ = ["JOURNAL_FORMAT", "CheckpointError", "Journal", "digest"]
 
@@ -72,9 +103,10 @@ class Journal:
         journal.close()
     """
 
-    def __init__(self, path: str, fd: int, confirmed: dict[int, tuple[int, int, str]]) -> None:
+    def __init__(self, path: str, fd: int, confirmed: dict[int, tuple[int, int, str]], size: int) -> None:
         self.path = path
         self._fd: int | None = fd
+        self._size = size  # bytes of whole lines in the file: where a failed write is cut back to
         #: index -> (position, members, digest) of every batch confirmed so far, this run included.
         self.confirmed = confirmed
         #: Indexes confirmed by earlier runs that this run has matched against its input.
@@ -90,13 +122,25 @@ class Journal:
         Raises :class:`CheckpointError` when the file is damaged or was written for another run.
         """
         path = os.fspath(path)
+        # Locked before reading, so what is read is what this run appends to.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            if not _try_lock(fd):
+                raise CheckpointError(
+                    f"checkpoint journal {path!r} is in use by another run (it is locked); wait for that run "
+                    "to end, or use another checkpoint path"
+                )
+            return cls._load(path, fd, header)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    @classmethod
+    def _load(cls, path: str, fd: int, header: Mapping[str, Any]) -> Journal:
         expected = {"format": JOURNAL_FORMAT, **header}
         confirmed: dict[int, tuple[int, int, str]] = {}
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            data = b""
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read()
         keep = len(data)
         if data and not data.endswith(b"\n"):
             # A line cut short by a crash: never confirmed, so drop it (its batch will be re-sent).
@@ -118,18 +162,14 @@ class Journal:
                     confirmed[int(record["i"])] = (int(record["p"]), int(record["n"]), str(record["d"]))
                 except (KeyError, TypeError, ValueError):
                     raise CheckpointError(f"checkpoint journal {path!r} is damaged at line {number}") from None
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            if keep != len(data):
-                os.ftruncate(fd, keep)
-            if not lines:
-                os.ftruncate(fd, 0)
-                os.write(fd, _line(expected))
-                os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            raise
-        return cls(path, fd, confirmed)
+        if keep != len(data):
+            os.ftruncate(fd, keep)
+        journal = cls(path, fd, confirmed, keep if lines else 0)
+        if not lines:
+            os.ftruncate(fd, 0)
+            journal._append(_line(expected))
+            os.fsync(fd)
+        return journal
 
     def is_confirmed(self, index: int, position: int, body_digest: str) -> bool:
         """True when an earlier run confirmed this very batch; raises if it confirmed a different one."""
@@ -153,8 +193,8 @@ class Journal:
         """Record that the service accepted every member of batch ``index``."""
         if self._fd is None:
             return
+        self._append(_line({"i": index, "p": position, "n": members, "d": body_digest}))
         self.confirmed[index] = (position, members, body_digest)
-        os.write(self._fd, _line({"i": index, "p": position, "n": members, "d": body_digest}))
         now = time.monotonic()
         if not self._syncing and now - self._last_sync >= _FSYNC_INTERVAL:
             self._last_sync = now
@@ -162,6 +202,30 @@ class Journal:
             # fsync off the event loop; the next one waits for this to finish.
             future = asyncio.get_running_loop().run_in_executor(None, os.fsync, self._fd)
             future.add_done_callback(self._synced)
+
+    def _append(self, line: bytes) -> None:
+        """Write ``line`` whole, or cut the file back to its last whole line and raise CheckpointError."""
+        assert self._fd is not None
+        done = 0
+        try:
+            while done < len(line):
+                written = os.write(self._fd, line[done:])
+                if written <= 0:
+                    raise OSError(errno.EIO, "the write made no progress")
+                done += written
+        except OSError as exc:
+            fd, self._fd = self._fd, None  # no further line may follow a torn one
+            try:
+                os.ftruncate(fd, self._size)
+            except OSError:
+                pass  # the reader ignores an unfinished last line anyway
+            finally:
+                os.close(fd)
+            raise CheckpointError(
+                f"cannot write to the checkpoint journal {self.path!r}: {exc.strerror or exc}; the run was "
+                "stopped (batches sent but not journaled will be sent again on resume)"
+            ) from exc
+        self._size += done
 
     def _synced(self, future: asyncio.Future[None]) -> None:
         self._syncing = False

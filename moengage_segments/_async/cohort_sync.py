@@ -352,10 +352,12 @@ class CohortSync:
                 self._file = uids  # counted on the side, for the progress total
         source = uid_chunks(uids)
         self._started = self._clock()
-        if self._checkpoint is not None:
-            self._journal = Journal.open(self._checkpoint, self._journal_header())
         outcome: BaseException | None = None
         try:
+            # Inside the try: a journal that cannot be opened (foreign, damaged, locked, unwritable) still
+            # ends in a report passed to on_report.
+            if self._checkpoint is not None:
+                self._journal = Journal.open(self._checkpoint, self._journal_header())
             if self._failed_path is not None:
                 # Opened (and emptied) up front so that an empty file means "nothing failed"; a one-off
                 # open is not worth a thread hop.
@@ -557,7 +559,8 @@ class CohortSync:
 
     def _count(self, attempts: int, size: int) -> None:
         self._requests += attempts
-        self._retries += attempts - 1
+        # attempts is 0 when the client-side limiter refused a slot: nothing was sent, nothing retried.
+        self._retries += max(attempts - 1, 0)
         self._bytes += attempts * size
 
     def _fail(self, flight: _Flight, wires: list[str], exc: APIError) -> _Stop | None:

@@ -314,3 +314,18 @@ async def test_plan_warns_that_it_consumes_a_one_shot_iterator(caplog: pytest.Lo
             caplog.clear()
             await client.cohorts.plan(COHORT, [f"u{i}" for i in range(10)])
             assert caplog.text == ""
+
+
+async def test_a_slot_refused_by_the_client_limiter_never_makes_retries_negative() -> None:
+    """The limiter refuses a slot further away than rate_limit_cap with attempts=0: nothing sent or retried."""
+    limits = RateLimits(cohort=(Window(1, 3600),))
+    retry = RetryPolicy(max_attempts=3, base=0.001, cap=0.01, rate_limit_cap=0.01, jitter=False)
+    uids = [f"q{i:05d}" for i in range(1_000)]
+    async with Sink() as sink, client_for(sink.url, limits=limits, retry=retry) as client:
+        report = await client.cohorts.add_members(COHORT, uids, max_request_bytes=2_000, max_in_flight=1)
+        assert sink.requests == 1
+    refused = [b for b in report.batches if b.status == "failed"]
+    assert len(refused) == len(report.batches) - 1 and all(b.attempts == 0 for b in refused)
+    assert refused[0].error is not None and "RateLimitError" in refused[0].error
+    assert (report.requests, report.retries) == (1, 0)
+    check_accounting(report)

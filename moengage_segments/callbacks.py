@@ -37,20 +37,19 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import contextlib
 import hmac
 import inspect
 import logging
-import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
-from moengage_segments.errors import ValidationError, one_line
+from moengage_segments._runtime import Portal
+from moengage_segments.errors import ClientStateError, ValidationError, one_line
 from moengage_segments.models import FileSegmentCallback
 
 __all__ = ["DEFAULT_PATH", "CallbackReceiver", "CallbackServer", "ThreadedCallbackServer"]
@@ -66,7 +65,6 @@ Example::
 """
 
 OnCallback = Callable[[FileSegmentCallback], Awaitable[None] | None]
-_T = TypeVar("_T")
 
 
 class CallbackReceiver:
@@ -356,7 +354,10 @@ class ThreadedCallbackServer:
     """A :class:`CallbackServer` running on its own thread; made by :meth:`CallbackServer.in_thread`.
 
     Every method may be called from any thread except the server's own. ``on_callback`` (when given to
-    the server) runs on the server's thread.
+    the server) runs on the server's thread. The thread is a :class:`~moengage_segments._runtime.Portal`,
+    the same event-loop thread the blocking client runs on. Blocking calls raise
+    :class:`~moengage_segments.errors.ClientStateError` when the server is not running or when made from
+    its own thread.
 
     Example::
 
@@ -369,8 +370,7 @@ class ThreadedCallbackServer:
     def __init__(self, server: CallbackServer) -> None:
         #: The underlying server; its coroutines must run on :attr:`loop`.
         self.server = server
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._portal = Portal(name="moengage-callback-server", owner="the callback server", cleanup=server.aclose)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -380,9 +380,8 @@ class ThreadedCallbackServer:
 
             asyncio.run_coroutine_threadsafe(coro, receiver.loop).result()
         """
-        if self._loop is None:
-            raise RuntimeError("the callback server is not running; use 'with CallbackServer.in_thread()'")
-        return self._loop
+        self._check_running()
+        return self._portal.loop
 
     @property
     def url(self) -> str:
@@ -397,38 +396,22 @@ class ThreadedCallbackServer:
     def start(self) -> str:
         """Start the thread and the server; return :attr:`url`. Prefer ``CallbackServer.in_thread``.
 
+        A server that fails to start (its port is taken) raises that error and leaves no thread behind.
+        Raises :class:`~moengage_segments.errors.ClientStateError` once closed.
+
         Example::
 
             url = ThreadedCallbackServer(CallbackServer()).start()
         """
-        if self._thread is not None:
+        if self._portal.started and not self._portal.closed:
             return self.url
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.server.start())
-            except BaseException as exc:  # surfaced in the calling thread below
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        thread = threading.Thread(target=run, name="moengage-callback-server", daemon=True)
-        thread.start()
-        ready.wait()
-        if failure:
-            thread.join()
-            raise failure[0]
-        self._loop, self._thread = loop, thread
-        return self.url
+        try:
+            return self._portal.call(self.server.start)
+        except ClientStateError:
+            raise
+        except BaseException:
+            self._portal.close()
+            raise
 
     def close(self) -> None:
         """Stop the server and its thread. Idempotent.
@@ -437,30 +420,11 @@ class ThreadedCallbackServer:
 
             receiver.close()
         """
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        self._loop = self._thread = None
-        try:
-            asyncio.run_coroutine_threadsafe(self.server.aclose(), loop).result(timeout=30)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=30)
+        self._portal.close()
 
-    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            coro.close()
-            raise RuntimeError("the callback server is not running; use 'with CallbackServer.in_thread()'")
-        if threading.current_thread() is thread:
-            coro.close()
-            raise RuntimeError("blocking call from the callback server's own thread would deadlock")
-        future: concurrent.futures.Future[_T] = asyncio.run_coroutine_threadsafe(coro, loop)
-        try:
-            return future.result()
-        except BaseException:  # KeyboardInterrupt while blocked: stop waiting on the server's side too
-            future.cancel()
-            raise
+    def _check_running(self) -> None:
+        if not self._portal.started or self._portal.closed:
+            raise ClientStateError("the callback server is not running; use 'with CallbackServer.in_thread()'")
 
     def wait_for(self, segment_name: str, *, timeout: float | None = None) -> FileSegmentCallback:
         """Block until the next callback about ``segment_name`` arrives and return it.
@@ -472,7 +436,8 @@ class ThreadedCallbackServer:
 
             result = receiver.wait_for("vip", timeout=600)
         """
-        return self._run(self.server.wait_for(segment_name, timeout=timeout))
+        self._check_running()
+        return self._portal.call(self.server.wait_for, segment_name, timeout=timeout)
 
     def deliver(self, callback: FileSegmentCallback) -> None:
         """Feed a callback that reached you another way (see :meth:`CallbackReceiver.deliver`).
@@ -481,11 +446,8 @@ class ThreadedCallbackServer:
 
             receiver.deliver(FileSegmentCallback.from_json(body))
         """
-
-        async def deliver() -> None:
-            self.server.deliver(callback)
-
-        self._run(deliver())
+        self._check_running()
+        self._portal.run_sync(self.server.deliver, callback)
 
     @property
     def received(self) -> list[FileSegmentCallback]:
@@ -495,11 +457,8 @@ class ThreadedCallbackServer:
 
             assert receiver.received[-1].segment_name == "vip"
         """
-
-        async def snapshot() -> list[FileSegmentCallback]:
-            return list(self.server.received)
-
-        return self._run(snapshot())
+        self._check_running()
+        return self._portal.run_sync(lambda: list(self.server.received))
 
     def __enter__(self) -> ThreadedCallbackServer:
         self.start()

@@ -4,6 +4,8 @@ The sync :class:`~moengage_segments.Client` is a thin generated wrapper over the
 call is handed to a :class:`Portal`, which owns one daemon thread running one event loop for the whole
 lifetime of the client. Because the loop lives as long as the client, the async client's pooled
 ``aiohttp`` session, rate limiters and retry state are shared by every call and every calling thread.
+It is the SDK's one "event loop on a thread": ``CallbackServer.in_thread`` and ``Emulator.in_thread`` run
+on it too.
 
 Example::
 
@@ -58,10 +60,12 @@ class _PortalState:
     def __init__(
         self,
         name: str,
+        owner: str,
         cleanup: Callable[[], Awaitable[object]] | None,
         close_timeout: float,
     ) -> None:
         self.name = name
+        self.owner = owner
         self.cleanup = cleanup
         self.close_timeout = close_timeout
         self.lock = threading.Lock()
@@ -79,15 +83,15 @@ class _PortalState:
         # Checked before taking the lock: after fork() the lock may be unusable.
         if self.pid != os.getpid():
             raise ClientStateError(
-                f"the client was started in process {self.pid} and cannot be used in forked child "
-                f"process {os.getpid()}; create a new client in the child ({self.name})"
+                f"{self.owner} was started in process {self.pid} and cannot be used in forked child "
+                f"process {os.getpid()}; create a new one in the child ({self.name})"
             )
         if self.closed:
-            raise ClientStateError(f"the client is closed ({self.name})")
+            raise ClientStateError(f"{self.owner} is closed ({self.name})")
         if self.thread_ident is not None and threading.get_ident() == self.thread_ident:
             raise ClientStateError(
-                "a blocking call was made from the client's own event-loop thread, which would deadlock; "
-                f"inside async code use the AsyncClient and await it instead ({self.name})"
+                f"a blocking call was made from {self.owner}'s own event-loop thread, which would deadlock; "
+                f"inside async code await the async API instead ({self.name})"
             )
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -115,7 +119,7 @@ class _PortalState:
             return
         on_loop_thread = self.thread_ident is not None and threading.get_ident() == self.thread_ident
         if on_loop_thread and not from_finalizer:
-            raise ClientStateError(f"the client cannot be closed from its own event-loop thread ({self.name})")
+            raise ClientStateError(f"{self.owner} cannot be closed from its own event-loop thread ({self.name})")
         with self.lock:
             first = not self.closed
             self.closed = True
@@ -271,7 +275,8 @@ class Portal:
     from a thread that already runs an event loop (a Jupyter cell, a handler of an async framework).
 
     ``cleanup`` is an async callable run on the loop by :meth:`close` before the thread stops, typically
-    the async client's ``aclose``. ``close_timeout`` bounds how long closing waits for it.
+    the async client's ``aclose``. ``close_timeout`` bounds how long closing waits for it. ``owner`` names
+    what the portal runs in error messages (``"the client"``, ``"the emulator"``).
 
     Raises :class:`~moengage_segments.errors.ClientStateError` (instead of deadlocking or hanging) when
     used after :meth:`close`, from its own loop thread, or in a child process after ``fork()`` once the
@@ -291,12 +296,13 @@ class Portal:
         self,
         *,
         name: str | None = None,
+        owner: str = "the client",
         cleanup: Callable[[], Awaitable[object]] | None = None,
         close_timeout: float = 30.0,
         cancel_timeout: float = 5.0,
     ) -> None:
         name = name or f"moengage-segments-portal-{next(_counter)}"
-        self._state = _PortalState(name, cleanup, close_timeout)
+        self._state = _PortalState(name, owner, cleanup, close_timeout)
         self._cancel_timeout = cancel_timeout
         _live_states.add(self._state)
         # The safety net: runs shutdown() when the portal is collected or at interpreter exit, whichever
@@ -334,6 +340,39 @@ class Portal:
         """
         return self._state.loop is not None
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop of the portal's thread, for code that schedules on it directly.
+
+        Raises :class:`~moengage_segments.errors.ClientStateError` before the first call and after
+        :meth:`close`.
+
+        Example::
+
+            asyncio.run_coroutine_threadsafe(coro, portal.loop).result()
+        """
+        state = self._state
+        if state.loop is None or state.closed:
+            raise ClientStateError(f"{state.owner} is not running ({state.name})")
+        return state.loop
+
+    def run_sync(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run the plain function ``fn`` on the loop thread (where state it touches lives) and return its result.
+
+        Called on the loop thread itself, ``fn`` simply runs: a plain function cannot deadlock there.
+
+        Example::
+
+            members = portal.run_sync(lambda: list(state.members))
+        """
+        if self._state.thread_ident == threading.get_ident():
+            return fn(*args, **kwargs)
+
+        async def run() -> T:
+            return fn(*args, **kwargs)
+
+        return self.call(run)
+
     def call(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` on the loop thread and block until it returns or raises.
 
@@ -354,7 +393,7 @@ class Portal:
         except asyncio.CancelledError:
             if self._state.closed:
                 raise ClientStateError(
-                    f"the client was closed while the call was running ({self._state.name})"
+                    f"{self._state.owner} was closed while the call was running ({self._state.name})"
                 ) from None
             raise
         return result

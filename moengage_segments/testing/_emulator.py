@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
 
+from moengage_segments._runtime import Portal
 from moengage_segments.config import is_loopback
+from moengage_segments.errors import ClientStateError
 from moengage_segments.testing._config import EmulatorConfig
 from moengage_segments.testing._core import Core
 from moengage_segments.testing._faults import FaultInjector
@@ -125,8 +126,8 @@ class Emulator:
         )
         self._default = self._core.add_workspace(workspace_id, api_key, db_name)
         self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it serves on, once started
+        self._portal: Portal | None = None  # the loop thread of in_thread()
 
     # --- identity -----------------------------------------------------------------------------------
     @property
@@ -234,8 +235,11 @@ class Emulator:
             return self
         runner = web.AppRunner(build_app(self._core), access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
         self.port = int(runner.addresses[0][1])  # the real port when 0 asked for a free one
         self._runner = runner
         self._loop = asyncio.get_running_loop()
@@ -282,39 +286,18 @@ class Emulator:
             emu._stop_thread()
 
     def _start_thread(self) -> None:
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start())
-            except BaseException as exc:  # surfaced in the calling thread below
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="moengage-emulator", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            self._thread.join()
-            self._thread = None
-            raise failure[0]
+        self._portal = Portal(name="moengage-emulator", owner="the emulator", cleanup=self.stop)
+        try:
+            self._portal.call(self.start)
+        except BaseException:
+            self._portal.close()  # a failed start (port taken) leaves no thread and no loop behind
+            self._portal = None
+            raise
 
     def _stop_thread(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
-        self._thread = None
+        portal, self._portal = self._portal, None  # afterwards, inspection reads the state in the caller's thread
+        if portal is not None:
+            portal.close()  # runs stop() on the loop, then closes the loop and joins its thread
 
     def run_forever(self) -> None:
         """Serve until interrupted (used by ``python -m moengage_segments.testing``).
@@ -333,14 +316,7 @@ class Emulator:
 
     def _call(self, fn: Callable[[], T]) -> T:
         # State lives on the emulator's loop; from another thread, run the read/write there.
-        loop = self._loop
-        if self._thread is None or loop is None or threading.current_thread() is self._thread:
-            return fn()
-
-        async def wrapper() -> T:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(wrapper(), loop).result(timeout=30)
+        return fn() if self._portal is None else self._portal.run_sync(fn)
 
     # --- seeding ------------------------------------------------------------------------------------
     def add_workspace(self, workspace_id: str, api_key: str, db_name: str | None = None) -> None:
@@ -514,7 +490,7 @@ class Emulator:
             await emu.drain()
             assert emu.segment(cs_id).member_count == 3
         """
-        if self._thread is not None and threading.current_thread() is not self._thread:
+        if self._portal is not None and asyncio.get_running_loop() is not self._loop:
             await asyncio.to_thread(self.drain_blocking, timeout)
             return
         await self._drain_here(timeout)
@@ -522,13 +498,16 @@ class Emulator:
     def drain_blocking(self, timeout: float = 30.0) -> None:
         """:meth:`drain` for sync code, with the emulator running :meth:`in_thread`.
 
+        Raises :class:`~moengage_segments.errors.ClientStateError` without :meth:`in_thread`, or when
+        called from the emulator's own loop thread (which would deadlock).
+
         Example::
 
             emu.drain_blocking()
         """
-        if self._loop is None or self._thread is None:
-            raise RuntimeError("drain_blocking() needs an emulator started with Emulator.in_thread()")
-        asyncio.run_coroutine_threadsafe(self._drain_here(timeout), self._loop).result(timeout + 5)
+        if self._portal is None:
+            raise ClientStateError("drain_blocking() needs an emulator started with Emulator.in_thread()")
+        self._portal.call(self._drain_here, timeout)
 
     async def _drain_here(self, timeout: float) -> None:
         deadline = asyncio.get_running_loop().time() + timeout

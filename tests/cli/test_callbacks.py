@@ -220,13 +220,50 @@ def test_in_thread_with_the_sync_client_and_the_emulator() -> None:
         assert emu.members(ack.segment_id) == {"u1", "u2", "u3"}
 
 
-def test_in_thread_start_failure_is_raised_and_misuse_is_an_error() -> None:
-    with CallbackServer.in_thread() as receiver:
+def test_in_thread_start_failure_is_raised_and_leaves_no_loop_or_thread_behind() -> None:
+    import gc
+    import threading
+    import warnings
+
+    with CallbackServer.in_thread() as receiver, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         port = int(receiver.url.split(":")[2].split("/")[0])
         with pytest.raises(OSError), CallbackServer.in_thread(port=port):
             pass  # the port is taken: the bind error reaches the caller
-    with pytest.raises(RuntimeError, match="not running"):
-        receiver.wait_for("vip", timeout=0.1)
+        gc.collect()  # an unclosed event loop warns when it is collected
+        assert [t.name for t in threading.enumerate() if t.name.startswith("moengage-callback")] == [
+            "moengage-callback-server-loop"  # the first server's only
+        ]
+    assert [str(w.message) for w in caught if "event loop" in str(w.message)] == []
+
+
+def test_in_thread_lifecycle_misuse_is_a_client_state_error() -> None:
+    from moengage_segments.callbacks import ThreadedCallbackServer
+    from moengage_segments.errors import ClientStateError
+
+    threaded = ThreadedCallbackServer(CallbackServer())
+    with pytest.raises(ClientStateError, match="not running"):
+        threaded.wait_for("vip", timeout=0.1)  # not started
+    with pytest.raises(ClientStateError, match="not running"):
+        _ = threaded.loop
+    with CallbackServer.in_thread() as receiver:
+        assert receiver.start() == receiver.url  # starting a running server is a no-op
+
+        async def wait_on_its_own_thread() -> None:
+            receiver.wait_for("vip", timeout=0.1)  # would block the loop that must deliver it
+
+        with pytest.raises(ClientStateError, match="own event-loop thread"):
+            asyncio.run_coroutine_threadsafe(wait_on_its_own_thread(), receiver.loop).result(5)
+    for misuse in (
+        lambda: receiver.wait_for("vip", timeout=0.1),
+        lambda: receiver.received,
+        lambda: receiver.deliver(FileSegmentCallback.from_json(OK_PAYLOAD)),
+        lambda: receiver.loop,
+    ):
+        with pytest.raises(ClientStateError, match="not running"):
+            misuse()
+    with pytest.raises(ClientStateError, match="closed"):
+        receiver.start()  # a closed server does not restart
     receiver.close()  # idempotent
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
+import warnings
 
 import pytest
 
+from moengage_segments.errors import ClientStateError
 from moengage_segments.testing import DEFAULT_API_KEY, DEFAULT_DB_NAME, DEFAULT_WORKSPACE_ID, Emulator
 from moengage_segments.testing._banner import Banner, seeded_text
 
@@ -43,6 +48,34 @@ def test_in_thread_serves_and_inspection_is_thread_safe() -> None:
         url = emu.base_url
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{url}/v3/custom-segments", timeout=2)
+
+
+def test_in_thread_failed_start_raises_and_leaves_no_loop_or_thread_behind() -> None:
+    with socket.socket() as taken, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError), Emulator.in_thread(port=taken.getsockname()[1]):
+            pass
+        gc.collect()  # an unclosed event loop warns when it is collected
+    assert [str(w.message) for w in caught if "event loop" in str(w.message)] == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("moengage-emulator")]
+
+
+def test_in_thread_lifecycle_misuse_is_a_client_state_error() -> None:
+    with pytest.raises(ClientStateError, match=r"needs an emulator started with Emulator\.in_thread"):
+        Emulator().drain_blocking()
+    with Emulator.in_thread() as emu:
+        emu.add_users(["u1"])
+
+        async def drain_from_its_own_loop() -> None:
+            emu.drain_blocking()  # would wait on the very loop it blocks
+
+        assert emu._loop is not None
+        with pytest.raises(ClientStateError, match="the emulator's own event-loop thread"):
+            asyncio.run_coroutine_threadsafe(drain_from_its_own_loop(), emu._loop).result(5)
+    # Once stopped, inspection reads the state in the caller's thread.
+    assert emu.segments() == [] and emu.requests == []
 
 
 def _standalone(*args: str) -> tuple[subprocess.Popen[str], list[str]]:

@@ -240,6 +240,30 @@ def test_breaking_out_of_an_iterator_closes_the_async_iterator() -> None:
         assert log == [f"closed on {portal.name}-loop"]
 
 
+def test_run_sync_runs_a_plain_function_on_the_loop_thread() -> None:
+    with Portal(name="plain") as portal:
+        assert portal.run_sync(threading.current_thread) is _loop_threads(portal)[0]
+        # on the loop thread itself it simply runs (no hand-off, no deadlock)
+        assert portal.call(_on_loop, portal) == "plain-loop"
+
+
+async def _on_loop(portal: Portal) -> str:
+    return portal.run_sync(lambda: threading.current_thread().name)
+
+
+def test_loop_is_available_only_while_running_and_errors_name_the_owner() -> None:
+    portal = Portal(name="srv", owner="the test server")
+    with pytest.raises(ClientStateError, match=r"the test server is not running \(srv\)"):
+        _ = portal.loop
+    assert portal.call(_double, 1) == 2
+    assert asyncio.run_coroutine_threadsafe(_double(2), portal.loop).result(5) == 4
+    portal.close()
+    with pytest.raises(ClientStateError, match="the test server is not running"):
+        _ = portal.loop
+    with pytest.raises(ClientStateError, match=r"the test server is closed \(srv\)"):
+        portal.run_sync(int)
+
+
 def test_iterate_docstring_example_runs() -> None:
     # Its example once called a method that does not exist (segments.iter_all()).
     example = textwrap.dedent(str(Portal.iterate.__doc__).split("Example::", 1)[1])

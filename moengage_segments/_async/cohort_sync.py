@@ -24,6 +24,7 @@ import time
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Collection,
     Iterable,
@@ -36,7 +37,7 @@ from typing import Any, Literal
 
 from moengage_segments._async import endpoints as ep
 from moengage_segments._async.checkpoint import Journal, digest
-from moengage_segments._async.packing import CohortEnvelope, PackedBatch, Packer, uid_from_wire
+from moengage_segments._async.packing import CohortEnvelope, PackedBatch, Packer, uid_from_wire, uids_from_wires
 from moengage_segments._async.transport import Response, Transport, logger
 from moengage_segments.config import RateLimits
 from moengage_segments.errors import (
@@ -62,9 +63,13 @@ from moengage_segments.uids import CHUNK_SIZE, FailedUidsWriter, UidFile
 __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_MAX_IN_FLIGHT",
+    "ChunkStream",
     "CohortSync",
+    "OnConfirmed",
     "OnError",
     "UidSource",
+    "check_options",
+    "new_packer",
     "pacing_time",
     "plan",
     "uid_chunks",
@@ -73,6 +78,8 @@ __all__ = [
 DEFAULT_MAX_IN_FLIGHT = 8
 
 OnError = Literal["collect", "raise"]
+#: A batch hook: awaited with the uids of a batch about to be sent, or of a request the service accepted.
+OnConfirmed = Callable[[list[str]], Awaitable[object]]
 UidSource = Iterable[Any] | AsyncIterable[Any]
 
 
@@ -85,7 +92,10 @@ async def uid_chunks(uids: UidSource, size: int = CHUNK_SIZE) -> AsyncIterator[l
     if isinstance(uids, (str, bytes, bytearray)):
         raise ValidationError("uids", "must be an iterable of uid strings, not a single string")
     loop = asyncio.get_running_loop()
-    if isinstance(uids, UidFile):
+    if isinstance(uids, ChunkStream):
+        async for page in uids.chunks():
+            yield page
+    elif isinstance(uids, UidFile):
         file_chunks = uids.iter_chunks(size)
         while True:
             chunk = await loop.run_in_executor(None, next, file_chunks, None)
@@ -125,7 +135,8 @@ def _take(iterator: Iterable[Any], size: int) -> list[Any]:
     return list(islice(iterator, size))
 
 
-def _check_options(max_request_bytes: int, max_in_flight: int, on_error: str) -> None:
+def check_options(max_request_bytes: int, max_in_flight: int, on_error: str) -> None:
+    """Validate the engine's options (a ValidationError naming the field)."""
     if isinstance(max_request_bytes, bool) or not isinstance(max_request_bytes, int) or max_request_bytes <= 0:
         raise ValidationError("max_request_bytes", "must be a positive number of bytes")
     if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1:
@@ -134,7 +145,8 @@ def _check_options(max_request_bytes: int, max_in_flight: int, on_error: str) ->
         raise ValidationError("on_error", f"must be 'collect' or 'raise', got {on_error!r}")
 
 
-def _packer(cohort: Cohort, action: str, max_request_bytes: int, dedupe: bool) -> Packer:
+def new_packer(cohort: Cohort, action: str, max_request_bytes: int, dedupe: bool) -> Packer:
+    """A packer for this cohort and action (validated: a ValidationError naming the field)."""
     check_cohort(cohort)
     envelope = CohortEnvelope(cohort, check_action(action))
     try:
@@ -172,8 +184,8 @@ async def plan(
     dedupe: bool,
 ) -> CohortPlan:
     """Pack ``uids`` exactly as a push would, without sending; see ``AsyncCohorts.plan``."""
-    _check_options(max_request_bytes, 1, "collect")
-    packer = _packer(cohort, action, max_request_bytes, dedupe)
+    check_options(max_request_bytes, 1, "collect")
+    packer = new_packer(cohort, action, max_request_bytes, dedupe)
     if _one_shot(uids):
         logger.warning(
             "plan() is reading a one-shot iterator: a push of the same object afterwards will read nothing. "
@@ -199,6 +211,28 @@ async def plan(
         eta=eta,
         invalid_reasons=dict(packer.invalid_reasons),
     )
+
+
+class ChunkStream:
+    """An async source of uids that hands the engine whole lists (a ledger's pages) and knows its total.
+
+    Example::
+
+        source = ChunkStream(lambda: run.chunks("add", CHUNK_SIZE), total=counts.to_add)
+        report = await CohortSync(transport, cohort, "add_members", max_request_bytes=128_000).run(source)
+    """
+
+    def __init__(self, chunks: Callable[[], AsyncIterator[list[str]]], total: int) -> None:
+        self.chunks = chunks
+        self.total = total
+
+    def __len__(self) -> int:
+        return self.total
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        async for chunk in self.chunks():
+            for uid in chunk:
+                yield uid
 
 
 class _Flight:
@@ -282,6 +316,11 @@ def _describe(exc: BaseException) -> str:
 class CohortSync:
     """One add/remove run. Built by ``AsyncCohorts.add_members``/``remove_members``; use :meth:`run` once.
 
+    The batch hooks (used by ``cohorts.sync`` to keep its ledger): ``on_sending`` is awaited with a batch's
+    uids before its first request, ``on_confirmed`` with the uids of every request the service accepted,
+    before they count as accepted and before that sender takes another batch. If a hook raises, the run
+    stops with that error.
+
     Example::
 
         sync = CohortSync(transport, cohort, "add_members", max_in_flight=4)
@@ -303,9 +342,11 @@ class CohortSync:
         checkpoint: str | os.PathLike[str] | None = None,
         failed_uids_path: str | os.PathLike[str] | None = None,
         progress_interval: float = 0.5,
+        on_sending: OnConfirmed | None = None,
+        on_confirmed: OnConfirmed | None = None,
     ) -> None:
-        _check_options(max_request_bytes, max_in_flight, on_error)
-        self._packer = _packer(cohort, action, max_request_bytes, dedupe)
+        check_options(max_request_bytes, max_in_flight, on_error)
+        self._packer = new_packer(cohort, action, max_request_bytes, dedupe)
         self._transport = transport
         self._cohort = cohort
         self._action = action
@@ -317,6 +358,8 @@ class CohortSync:
         self._on_report = on_report
         self._checkpoint = os.fspath(checkpoint) if checkpoint is not None else None
         self._failed_path = os.fspath(failed_uids_path) if failed_uids_path is not None else None
+        self._on_sending = on_sending
+        self._on_confirmed = on_confirmed
         self._progress_interval = progress_interval
         self._clock = time.monotonic
         self._journal: Journal | None = None
@@ -513,6 +556,8 @@ class CohortSync:
         # (members in wire form, or None for "the whole batch": decoded only when needed), count, body
         parts: list[tuple[list[str] | None, int, bytes]] = [(None, flight.batch.members, flight.batch.body)]
         stop: _Stop | None = None
+        if self._on_sending is not None:
+            await self._on_sending(uids_from_wires(flight.batch.wires))
         while parts:
             wires, count, body = parts.pop(0)
             if count > 1 and len(body) >= self._rejected_size:
@@ -537,6 +582,10 @@ class CohortSync:
             else:
                 self._count(response.attempts, len(body))
                 flight.attempts += response.attempts
+                if self._on_confirmed is not None:
+                    # Awaited before the members count as accepted, and before this sender takes another
+                    # batch: a crash loses at most the confirmations of the requests in flight.
+                    await self._on_confirmed(uids_from_wires(flight.batch.wires if wires is None else wires))
                 flight.accepted += count
                 flight.remaining -= count
                 self._accepted += count

@@ -16,7 +16,7 @@ from moengage_segments._async.transport import dump_json
 from moengage_segments.models.cohorts import Cohort, CohortAction
 from moengage_segments.validation import uid_problem
 
-__all__ = ["CohortEnvelope", "PackedBatch", "Packer", "uid_from_wire", "wire_form"]
+__all__ = ["CohortEnvelope", "PackedBatch", "Packer", "uid_from_wire", "uids_from_wires", "wire_form"]
 
 _WIRE_OPEN = b'{"uid":"'
 _WIRE_SEP = '"},{"uid":"'
@@ -91,6 +91,18 @@ def uid_from_wire(wire: str) -> str:
         assert uid_from_wire(wire_form('a"b')) == 'a"b'
     """
     return json.loads('"' + wire + '"') if "\\" in wire else wire
+
+
+def uids_from_wires(wires: list[str]) -> list[str]:
+    """Undo :func:`wire_form` for a list (the list itself when nothing is escaped, the common case).
+
+    Example::
+
+        assert uids_from_wires(["u1", wire_form('a"b')]) == ["u1", 'a"b']
+    """
+    if any("\\" in wire for wire in wires):
+        return [uid_from_wire(wire) for wire in wires]
+    return wires
 
 
 class PackedBatch:
@@ -215,7 +227,7 @@ class Packer:
         self.invalid += 1
         self.invalid_reasons[reason] = self.invalid_reasons.get(reason, 0) + 1
 
-    def _valid_slow(self, chunk: list[Any]) -> list[str]:
+    def _valid_slow(self, chunk: list[Any], *, wires: bool = True) -> list[str]:
         valid: list[str] = []
         limit = self.limit
         for uid in chunk:
@@ -227,8 +239,25 @@ class Packer:
             if len(wire.encode("utf-8")) > limit:
                 self._invalid(_TOO_LARGE)
                 continue
-            valid.append(wire)
+            valid.append(wire if wires else uid)
         return valid
+
+    def screen(self, chunk: list[Any]) -> list[str]:
+        """Validate a chunk exactly as :meth:`feed` does, without packing: return its valid uids as given.
+
+        Invalid ones are counted in ``invalid``/``invalid_reasons`` (and ``read`` grows); duplicates are
+        left for the caller.
+
+        Example::
+
+            packer = Packer(CohortEnvelope(cohort, "add_members"), 128_000)
+            assert packer.screen(["u1", "", 7]) == ["u1"] and packer.invalid == 2
+        """
+        self.read += len(chunk)
+        # Plain ASCII: one byte a character, so the longest uid's length is its wire size.
+        if self._plain(chunk) and (not chunk or max(map(len, chunk)) <= self.limit):
+            return chunk
+        return self._valid_slow(chunk, wires=False)
 
     def _dedupe(self, valid: list[str]) -> list[str]:
         """``valid`` without members already pending (or, with ``dedupe``, already seen in the run).

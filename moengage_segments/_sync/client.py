@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Literal
 
@@ -22,8 +23,10 @@ from moengage_segments._async.client import (
     AttributeType,
     FilterInput,
 )
+from moengage_segments._async.cohort_delta import DEFAULT_REFRESH_AFTER, MAX_COHORT_MEMBERS
 from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT
 from moengage_segments._async.http import HTTPTransport
+from moengage_segments._async.ledger import Ledger
 from moengage_segments._runtime import Portal
 from moengage_segments.config import (
     DEFAULT_MAX_REQUEST_BYTES,
@@ -37,6 +40,8 @@ from moengage_segments.models import (
     Cohort,
     CohortAction,
     CohortBatchResult,
+    CohortDeltaProgress,
+    CohortDeltaReport,
     CohortPlan,
     CohortSyncProgress,
     CohortSyncReport,
@@ -525,4 +530,64 @@ class Cohorts:
         """
         return self._portal.call(
             self._async.plan, cohort, uids, action=action, max_request_bytes=max_request_bytes, dedupe=dedupe
+        )
+
+    def sync(
+        self,
+        cohort: Cohort,
+        desired: Iterable[str],
+        *,
+        ledger: Ledger,
+        full_refresh: bool = False,
+        dry_run: bool = False,
+        refresh_after: timedelta | None = DEFAULT_REFRESH_AFTER,
+        max_members: int | None = MAX_COHORT_MEMBERS,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        on_error: Literal["collect", "raise"] = "collect",
+        on_progress: Callable[[CohortDeltaProgress], object] | None = None,
+        on_report: Callable[[CohortDeltaReport], object] | None = None,
+        lock_timeout: float = 0.0,
+    ) -> CohortDeltaReport:
+        """Make the cohort match ``desired`` by sending only the changes since the last sync.
+
+        ``ledger`` (:class:`~moengage_segments.SQLiteLedger` or :class:`~moengage_segments.PostgresLedger`)
+        remembers which uids the service confirmed. The desired list (a list, set, any iterable or a
+        :func:`~moengage_segments.read_uids` file; invalid uids and duplicates are counted, never sent) is
+        compared with it inside the ledger's database, then the uids that left are removed and the new ones
+        added through the same engine as ``add_members``/``remove_members`` (exact-byte packing, the
+        client's limiter, retries, 413 split). A uid enters the ledger only once its add request was
+        accepted and leaves it only once its removal was, so after a crash the next sync converges,
+        re-sending at most ``max_in_flight`` requests; failed changes are tried again by the next sync.
+
+        The whole list is re-sent (a full refresh) on the first sync, when ``full_refresh=True``, when the
+        last full one is older than ``refresh_after`` (None: never), and to finish an interrupted one; a
+        cohort idle for longer than the service's 60-day auto-archive is treated as empty. A list above
+        5,000,000 distinct uids is warned about, one above ``max_members`` refused before anything is sent.
+        ``dry_run=True`` computes the diff and the requests and ETA it would take, and changes nothing.
+        Two syncs of one cohort never overlap: the second raises :class:`LedgerLockedError` naming the
+        holder, or waits up to ``lock_timeout`` seconds. ``on_error``, ``on_progress`` and ``on_report``
+        work as for ``add_members`` (with :class:`CohortDeltaProgress` and :class:`CohortDeltaReport`).
+
+        Example::
+
+            ledger = SQLiteLedger("cohorts.db")
+            report = client.cohorts.sync(cohort, read_uids("churn-today.txt"), ledger=ledger)
+            print(report.added, report.removed, report.unchanged, report.requests)
+        """
+        return self._portal.call(
+            self._async.sync,
+            cohort,
+            desired,
+            ledger=ledger,
+            full_refresh=full_refresh,
+            dry_run=dry_run,
+            refresh_after=refresh_after,
+            max_members=max_members,
+            max_request_bytes=max_request_bytes,
+            max_in_flight=max_in_flight,
+            on_error=on_error,
+            on_progress=on_progress,
+            on_report=on_report,
+            lock_timeout=lock_timeout,
         )

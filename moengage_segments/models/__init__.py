@@ -6,6 +6,8 @@ from moengage_segments.models.cohorts import Cohort, CohortAction, CohortBatchRe
 from moengage_segments.models.reports import (
     BatchRecord,
     BatchStatus,
+    CohortDeltaProgress,
+    CohortDeltaReport,
     CohortPlan,
     CohortSyncProgress,
     CohortSyncReport,
@@ -19,6 +21,8 @@ __all__ = [
     "Cohort",
     "CohortAction",
     "CohortBatchResult",
+    "CohortDeltaProgress",
+    "CohortDeltaReport",
     "CohortPlan",
     "CohortSyncProgress",
     "CohortSyncReport",

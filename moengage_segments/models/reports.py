@@ -14,7 +14,18 @@ import attrs
 
 from moengage_segments._frozen import FrozenMap, freeze_map
 
-__all__ = ["BatchRecord", "BatchStatus", "CohortPlan", "CohortSyncProgress", "CohortSyncReport", "WaitingFor"]
+__all__ = [
+    "BatchRecord",
+    "BatchStatus",
+    "CohortDeltaProgress",
+    "CohortDeltaReport",
+    "CohortPlan",
+    "CohortSyncProgress",
+    "CohortSyncReport",
+    "DeltaPhase",
+    "RefreshReason",
+    "WaitingFor",
+]
 
 #: ``accepted``: every member accepted; ``failed``: none accepted; ``partial``: split after a 413 and
 #: only some parts accepted; ``skipped``: confirmed by an earlier run (checkpoint), not re-sent;
@@ -229,3 +240,152 @@ class CohortPlan:
             print(f"bodies {plan.fill:.0%} full")
         """
         return self.bytes / (self.requests * self.max_request_bytes) if self.requests else 0.0
+
+
+#: Why a sync re-sent the whole list: asked for (``full_refresh=True``), the first sync of the cohort, the
+#: last full one older than ``refresh_after``, an interrupted one resumed, or the cohort inactive for longer
+#: than the service's auto-archive period (its segment is gone: the ledger is treated as empty).
+RefreshReason = Literal["requested", "first", "refresh_after", "resumed", "inactive"]
+DeltaPhase = Literal["diff", "remove", "add"]
+
+
+@attrs.frozen
+class CohortDeltaProgress:
+    """A snapshot passed to ``on_progress`` while ``cohorts.sync`` runs (and once more at the end).
+
+    ``phase`` is ``"diff"`` while the desired list is read and compared with the ledger (``read`` grows,
+    the totals are still unknown), then ``"remove"`` and ``"add"`` while the changes are sent.
+
+    Example::
+
+        def show(p: CohortDeltaProgress) -> None:
+            print(p.phase, p.read, f"{p.done}/{p.total}", p.requests)
+
+        await client.cohorts.sync(cohort, uids, ledger=ledger, on_progress=show)
+    """
+
+    phase: DeltaPhase
+    read: int
+    to_add: int | None
+    to_remove: int | None
+    added: int
+    removed: int
+    failed: int
+    requests: int
+    in_flight: int
+    elapsed: float
+    #: True on the last snapshot.
+    finished: bool = False
+
+    @property
+    def total(self) -> int | None:
+        """Changes to send (adds + removes), once the diff is known.
+
+        Example::
+
+            print(progress.total)
+        """
+        if self.to_add is None or self.to_remove is None:
+            return None
+        return self.to_add + self.to_remove
+
+    @property
+    def done(self) -> int:
+        """Changes resolved so far (accepted or failed).
+
+        Example::
+
+            print(f"{progress.done:,} of {progress.total:,}")
+        """
+        return self.added + self.removed + self.failed
+
+
+@attrs.frozen
+class CohortDeltaReport:
+    """The outcome of ``cohorts.sync``: what the diff found, what was sent, what the ledger holds now.
+
+    The desired list: ``submitted == desired + invalid + duplicates`` (duplicates are counted over the
+    whole list; invalid uids are reported with the reasons ``add_members`` gives). The diff:
+    ``desired == to_add + unchanged``; ``to_remove`` are the ledger's uids missing from the list. The
+    changes: ``to_add + to_remove == added + removed + failed + not_sent``; failed changes (``failures``
+    counts them by reason) are tried again by the next sync. ``requests``, ``bytes`` and ``retries`` cover
+    both passes (``removals`` and ``additions`` are the engine's reports of each). ``ledger_before`` and
+    ``ledger_after`` are the ledger's member counts. ``full_refresh`` says whether the whole list was
+    re-sent, and ``refresh_reason`` why. A dry run (``dry_run=True``) sends nothing: ``requests``/``bytes``
+    are then what the changes would take, and ``eta`` the least time at the client's rate limits.
+
+    Example::
+
+        report = await client.cohorts.sync(cohort, read_uids("today.txt"), ledger=SQLiteLedger("cohorts.db"))
+        print(report.to_add, report.to_remove, report.unchanged, report.requests)
+        assert report.ok, report.failures
+    """
+
+    cohort_id: str
+    submitted: int
+    desired: int
+    invalid: int
+    duplicates: int
+    to_add: int
+    to_remove: int
+    unchanged: int
+    added: int
+    removed: int
+    failed: int
+    not_sent: int
+    requests: int
+    bytes: int
+    retries: int
+    ledger_before: int
+    ledger_after: int
+    full_refresh: bool
+    refresh_reason: RefreshReason | None = None
+    dry_run: bool = False
+    eta: float | None = None
+    elapsed: float = 0.0
+    failures: Mapping[str, int] = attrs.field(factory=dict)
+    invalid_reasons: Mapping[str, int] = attrs.field(factory=dict)
+    warnings: tuple[str, ...] = ()
+    removals: CohortSyncReport | None = None
+    additions: CohortSyncReport | None = None
+    cancelled: bool = False
+    #: Why the run stopped early (``on_error="raise"`` or a fatal error such as bad credentials), if it did.
+    stopped_by: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every change was accepted (a dry run, which sends nothing, is always ok).
+
+        Example::
+
+            if not report.ok:
+                print(report.failed, "failed,", report.not_sent, "not sent:", report.stopped_by)
+        """
+        if self.dry_run:
+            return True
+        return self.failed == 0 and self.not_sent == 0 and not self.cancelled and self.stopped_by is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the report (the two passes' reports nested).
+
+        Example::
+
+            json.dump(report.to_dict(), sys.stdout)
+        """
+        data = {f.name: getattr(self, f.name) for f in attrs.fields(CohortDeltaReport)}
+        data["failures"] = dict(self.failures)
+        data["invalid_reasons"] = dict(self.invalid_reasons)
+        data["warnings"] = list(self.warnings)
+        data["removals"] = self.removals.to_dict() if self.removals is not None else None
+        data["additions"] = self.additions.to_dict() if self.additions is not None else None
+        data["ok"] = self.ok
+        return data
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The report as JSON text (see :meth:`to_dict`).
+
+        Example::
+
+            Path("sync-report.json").write_text(report.to_json(indent=2))
+        """
+        return json.dumps(self.to_dict(), indent=indent)

@@ -21,16 +21,21 @@ async def collect(run: LedgerRun, side: str, size: int = 3) -> list[str]:
     return [uid async for chunk in run.chunks(side, size) for uid in chunk]  # type: ignore[arg-type]
 
 
+async def settle(run: LedgerRun, side: str, uids: list[str], gen: int = 0) -> None:
+    """What the engine does for one accepted request: mark in doubt, send, settle."""
+    if uids:
+        await run.intend(side, uids, gen)  # type: ignore[arg-type]
+        await run.confirm(side, uids, gen)  # type: ignore[arg-type]
+
+
 async def sync_once(backend: Backend, desired: list[str], *, cohort: str = "c1", gen: int = 0) -> tuple[Any, ...]:
     """One delta run that confirms everything: returns (counts, to_add, to_remove)."""
     async with backend.ledger.run(WS, cohort) as run:
         await run.stage(desired)
         counts = await run.diff(fresh_from=0)
         to_add, to_remove = await collect(run, "add"), await collect(run, "remove")
-        if to_remove:
-            await run.confirm("remove", to_remove, gen)
-        if to_add:
-            await run.confirm("add", to_add, gen)
+        await settle(run, "remove", to_remove, gen)
+        await settle(run, "add", to_add, gen)
     return counts, to_add, to_remove
 
 
@@ -61,18 +66,41 @@ async def test_only_confirmed_uids_enter_and_only_confirmed_removals_leave(backe
     async with backend.ledger.run(WS, "c1") as run:
         await run.stage(["a", "b", "c"])
         await run.diff(fresh_from=0)
-        await run.confirm("add", ["a"], 0)  # b and c failed: not recorded
+        await settle(run, "add", ["a"])  # b and c failed before being sent: not recorded
     counts, to_add, to_remove = await sync_once(backend, ["a", "b", "c"])
     assert to_add == ["b", "c"] and to_remove == []  # still pending: tried again
     async with backend.ledger.run(WS, "c1") as run:
         await run.stage(["c"])
         counts = await run.diff(fresh_from=0)
         assert counts.to_remove == 2
-        await run.confirm("remove", ["a"], 0)  # the removal of b failed
+        await settle(run, "remove", ["a"])  # the removal of b failed before being sent
     entry = await backend.ledger.entry(WS, "c1")
     assert entry is not None and entry.members == 2
     _, to_add, to_remove = await sync_once(backend, ["c"])
     assert to_remove == ["b"] and to_add == []
+
+
+async def test_a_request_without_an_answer_leaves_its_uids_in_doubt_both_ways(backend: Backend) -> None:
+    await sync_once(backend, ["a", "b"])
+    async with backend.ledger.run(WS, "c1") as run:
+        await run.stage(["b", "c"])
+        await run.diff(fresh_from=0)
+        await run.intend("remove", ["a"], 0)  # sent; then the run died before the answer
+        await run.intend("add", ["c"], 0)
+        entry = await run.reload()
+        assert (entry.members, entry.in_doubt) == (1, 2)
+    # The next list wants a back and c gone: both are re-sent the way the list says, whatever happened.
+    async with backend.ledger.run(WS, "c1") as run:
+        await run.stage(["a", "b"])
+        counts = await run.diff(fresh_from=0)
+        assert await collect(run, "add") == ["a"] and await collect(run, "remove") == ["c"]
+        assert (counts.to_add, counts.to_remove) == (1, 1)
+        await settle(run, "add", ["a"])
+        await settle(run, "remove", ["c"])
+        entry = await run.reload()
+    assert (entry.members, entry.in_doubt) == (2, 0)
+    _, to_add, to_remove = await sync_once(backend, ["a", "b"])
+    assert to_add == [] and to_remove == []
 
 
 async def test_an_empty_desired_list_removes_everyone(backend: Backend) -> None:
@@ -90,14 +118,14 @@ async def test_a_full_refresh_resends_everything_and_resumes_where_it_stopped(ba
         await run.stage(["a", "b", "c", "d"])
         counts = await run.diff(fresh_from=gen)
         assert (counts.to_add, counts.to_remove) == (4, 0)  # the whole list again
-        await run.confirm("add", ["a", "d"], gen)  # interrupted after these
+        await settle(run, "add", ["a", "d"], gen)  # interrupted after these
     async with backend.ledger.run(WS, "c1") as run:
         assert run.entry.refreshing and run.entry.members == 4
         assert await run.begin_refresh() == gen  # resumed, not restarted
         await run.stage(["a", "b", "c", "d"])
         await run.diff(fresh_from=gen)
         assert await collect(run, "add") == ["b", "c"]
-        await run.confirm("add", ["b", "c"], gen)
+        await settle(run, "add", ["b", "c"], gen)
         await run.end_refresh()
         entry = await run.reload()
     assert entry.epoch == 1 and not entry.refreshing and entry.last_full_refresh is not None and entry.members == 4
@@ -216,7 +244,7 @@ async def test_a_lock_left_by_a_dead_process_on_this_host_is_taken_over(
     async with backend.ledger.run(WS, "c1") as run:  # at once: its process is gone
         await run.stage(["a"])
         await run.diff(fresh_from=0)
-        await run.confirm("add", ["a"], 0)
+        await settle(run, "add", ["a"])
 
 
 async def test_a_silent_holder_elsewhere_is_taken_over_after_stale_after(
@@ -238,7 +266,7 @@ async def test_a_run_that_lost_its_lock_records_nothing(backend: Backend) -> Non
         # Another host decides the first run is gone (its clock says the heartbeat is old) and takes over.
         async with backend.fresh().run(WS, "c1", stale_after=1e-9, lock_timeout=5) as second:
             with pytest.raises(LedgerError, match="lost the lock"):
-                await first.confirm("add", ["a"], 0)
+                await first.intend("add", ["a"], 0)
             assert (await second.reload()).members == 0
 
 

@@ -6,6 +6,13 @@ desired list, diff, page through a side of the diff, record a confirmed request)
 (taking the lock, waiting for it, taking over an abandoned one, heartbeats, releasing it even when the
 run is cancelled) lives here, once.
 
+Before a request is sent, its uids are marked *in doubt* (``pending``): an add inserts them as pending rows,
+a removal flags their rows. Only the success answer settles them (an add clears the flag, a removal deletes
+the row). Whatever else happens to the request (a crash, a cancel, an ambiguous failure: the service may or
+may not have applied it) leaves them in doubt, and the next diff re-sends every in-doubt uid in the
+direction of the list it is given. So the ledger's settled rows are always a state the service confirmed,
+and no outcome the client did not hear can leave a member behind.
+
 Rows carry a generation (``gen``): a full refresh with number ``R`` re-sends every desired uid whose row
 has ``gen < R`` and stamps ``R`` on the rows it confirms, so an interrupted refresh resumes where it
 stopped instead of starting again.
@@ -43,7 +50,7 @@ __all__ = [
 
 #: The columns of a cohort's record that :func:`entry_from_row` reads, in order.
 ENTRY_COLUMNS = (
-    "workspace_id, cohort_id, members, epoch, refreshing, last_push, last_full_refresh, created, "
+    "workspace_id, cohort_id, members, in_doubt, epoch, refreshing, last_push, last_full_refresh, created, "
     "lock_token, lock_host, lock_pid, lock_started, lock_heartbeat"
 )
 #: The version of the tables a ledger creates; a ledger refuses tables written by a newer version.
@@ -105,7 +112,9 @@ def _alive(pid: int) -> bool:
 class LedgerEntry:
     """What a ledger knows about one cohort.
 
-    ``members`` counts the uids the service confirmed (and whose removal it has not). ``last_push`` is the
+    ``members`` counts the uids the service confirmed (and whose removal it has not); ``in_doubt`` those
+    whose last request got no answer (a crash, a cancel, a failure after which the service may or may not
+    have applied it): the next sync re-sends them in the direction of its list. ``last_push`` is the
     time of the last confirmed request, ``last_full_refresh`` the end of the last complete full refresh;
     ``refreshing`` is true while a full refresh has started and not yet completed (the next sync resumes
     it). ``holder`` describes the run holding the cohort's lock, if any.
@@ -119,6 +128,7 @@ class LedgerEntry:
     workspace_id: str
     cohort_id: str
     members: int = 0
+    in_doubt: int = 0
     epoch: int = 0
     refreshing: bool = False
     last_push: datetime | None = None
@@ -141,13 +151,14 @@ class LedgerEntry:
 
 
 def entry_from_row(row: Sequence[Any]) -> LedgerEntry:
-    """A :class:`LedgerEntry` from the 13 columns both backends select (see ``ENTRY_COLUMNS``)."""
-    workspace_id, cohort_id, members, epoch, refreshing, last_push, last_full_refresh, created = row[:8]
-    holder = holder_from_row(*row[8:13])
+    """A :class:`LedgerEntry` from the 14 columns both backends select (see ``ENTRY_COLUMNS``)."""
+    workspace_id, cohort_id, members, in_doubt, epoch, refreshing, last_push, last_full_refresh, created = row[:9]
+    holder = holder_from_row(*row[9:14])
     return LedgerEntry(
         workspace_id=workspace_id,
         cohort_id=cohort_id,
         members=int(members),
+        in_doubt=int(in_doubt),
         epoch=int(epoch),
         refreshing=refreshing is not None,
         last_push=_when(last_push),
@@ -195,8 +206,12 @@ class LedgerRun(Protocol):
         """The uids to add or to remove, in lists of at most ``size``, in a fixed order."""
         ...
 
+    async def intend(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
+        """Mark ``uids`` in doubt before a request adds (new rows, generation ``gen``) or removes them."""
+        ...
+
     async def confirm(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
-        """Record that the service accepted adding (with generation ``gen``) or removing ``uids``."""
+        """Settle ``uids`` after the service accepted adding (stamping ``gen``) or removing them."""
         ...
 
     async def begin_refresh(self) -> int:

@@ -47,6 +47,7 @@ def _schema_sql(s: str) -> list[str]:
             workspace_id text NOT NULL,
             cohort_id text NOT NULL,
             members bigint NOT NULL DEFAULT 0,
+            in_doubt bigint NOT NULL DEFAULT 0,
             epoch integer NOT NULL DEFAULT 0,
             refreshing integer,
             last_push double precision,
@@ -63,6 +64,7 @@ def _schema_sql(s: str) -> list[str]:
             cohort bigint NOT NULL,
             uid text COLLATE "C" NOT NULL,
             gen integer NOT NULL,
+            pending boolean NOT NULL DEFAULT false,
             PRIMARY KEY (cohort, uid)
         )""",
     ]
@@ -266,7 +268,8 @@ class _PostgresRun(RunBase):
             to_add = _count(
                 await conn.execute(
                     "INSERT INTO moengage_to_add SELECT d.uid FROM moengage_desired AS d WHERE NOT EXISTS "
-                    f"(SELECT 1 FROM {self._members} AS m WHERE m.cohort = $1 AND m.uid = d.uid AND m.gen >= $2)",
+                    f"(SELECT 1 FROM {self._members} AS m WHERE m.cohort = $1 AND m.uid = d.uid AND NOT m.pending "
+                    "AND m.gen >= $2)",
                     self._id,
                     fresh_from,
                 )
@@ -314,43 +317,80 @@ class _PostgresRun(RunBase):
         if _count(status) != 1:
             raise self.lost()
 
-    async def confirm(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
-        """One transaction: fence, then insert (stamping ``gen``) or delete, and adjust the count."""
+    async def _write(self, statements: Callable[[Any], Awaitable[tuple[int, int]]], push: bool) -> None:
+        """One transaction: fence, run ``statements`` (-> change of members, change of in-doubt), count."""
+
+        async def write(conn: Any) -> None:
+            async with conn.transaction():
+                await self._fence(conn, time.time(), push=push)
+                members, in_doubt = await statements(conn)
+                if members or in_doubt:
+                    await conn.execute(
+                        f"UPDATE {self._cohorts} SET members = members + $1, in_doubt = in_doubt + $2 WHERE id = $3",
+                        members,
+                        in_doubt,
+                        self._id,
+                    )
+
+        await self._session.call(write)
+
+    async def intend(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
+        """Mark ``uids`` in doubt: new pending rows for an add, flagged rows for a removal."""
         values = list(uids)
 
-        async def confirm(conn: Any) -> None:
-            async with conn.transaction():
-                await self._fence(conn, time.time(), push=True)
-                if side == "add":
-                    changed = _count(
-                        await conn.execute(
-                            f"INSERT INTO {self._members} (cohort, uid, gen) SELECT $1, u, $2 FROM unnest($3::text[]) "
-                            "AS u ON CONFLICT (cohort, uid) DO NOTHING",
-                            self._id,
-                            gen,
-                            values,
-                        )
-                    )
-                    if changed != len(values):  # some were there already (a refresh re-sends them): restamp
-                        await conn.execute(
-                            f"UPDATE {self._members} SET gen = $1 WHERE cohort = $2 AND gen < $1 "
-                            "AND uid = ANY($3::text[])",
-                            gen,
-                            self._id,
-                            values,
-                        )
-                else:
-                    changed = -_count(
-                        await conn.execute(
-                            f"DELETE FROM {self._members} WHERE cohort = $1 AND uid = ANY($2::text[])",
-                            self._id,
-                            values,
-                        )
-                    )
-                count = f"UPDATE {self._cohorts} SET members = members + $1 WHERE id = $2"
-                await conn.execute(count, changed, self._id)
+        async def intend(conn: Any) -> tuple[int, int]:
+            if side == "add":
+                added = await conn.execute(
+                    f"INSERT INTO {self._members} (cohort, uid, gen, pending) SELECT $1, u, $2, true "
+                    "FROM unnest($3::text[]) AS u ON CONFLICT (cohort, uid) DO NOTHING",
+                    self._id,
+                    gen,
+                    values,
+                )
+                return 0, _count(added)
+            flagged = _count(
+                await conn.execute(
+                    f"UPDATE {self._members} SET pending = true WHERE cohort = $1 AND NOT pending "
+                    "AND uid = ANY($2::text[])",
+                    self._id,
+                    values,
+                )
+            )
+            return -flagged, flagged
 
-        await self._session.call(confirm)
+        await self._write(intend, push=False)
+
+    async def confirm(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
+        """Settle ``uids``: an add clears their flag (stamping ``gen``), a removal deletes their rows."""
+        values = list(uids)
+
+        async def confirm(conn: Any) -> tuple[int, int]:
+            if side == "remove":
+                deleted = await conn.execute(
+                    f"DELETE FROM {self._members} WHERE cohort = $1 AND pending AND uid = ANY($2::text[])",
+                    self._id,
+                    values,
+                )
+                return 0, -_count(deleted)
+            settled = _count(
+                await conn.execute(
+                    f"UPDATE {self._members} SET pending = false, gen = greatest(gen, $1) WHERE cohort = $2 "
+                    "AND pending AND uid = ANY($3::text[])",
+                    gen,
+                    self._id,
+                    values,
+                )
+            )
+            if settled != len(values):  # a refresh re-sends confirmed members: restamp them
+                await conn.execute(
+                    f"UPDATE {self._members} SET gen = $1 WHERE cohort = $2 AND gen < $1 AND uid = ANY($3::text[])",
+                    gen,
+                    self._id,
+                    values,
+                )
+            return settled, -settled
+
+        await self._write(confirm, push=True)
 
     async def begin_refresh(self) -> int:
         async def begin(conn: Any) -> int:
@@ -385,7 +425,7 @@ class _PostgresRun(RunBase):
             async with conn.transaction():
                 await self._fence(conn, time.time(), push=False)
                 await conn.execute(f"DELETE FROM {self._members} WHERE cohort = $1", self._id)
-                await conn.execute(f"UPDATE {self._cohorts} SET members = 0 WHERE id = $1", self._id)
+                await conn.execute(f"UPDATE {self._cohorts} SET members = 0, in_doubt = 0 WHERE id = $1", self._id)
 
         await self._session.call(clear)
 

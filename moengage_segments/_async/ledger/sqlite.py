@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS {_COHORTS} (
     workspace_id TEXT NOT NULL,
     cohort_id TEXT NOT NULL,
     members INTEGER NOT NULL DEFAULT 0,
+    in_doubt INTEGER NOT NULL DEFAULT 0,
     epoch INTEGER NOT NULL DEFAULT 0,
     refreshing INTEGER,
     last_push REAL,
@@ -67,6 +68,7 @@ CREATE TABLE IF NOT EXISTS {_MEMBERS} (
     cohort INTEGER NOT NULL,
     uid TEXT NOT NULL,
     gen INTEGER NOT NULL,
+    pending INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (cohort, uid)
 ) WITHOUT ROWID;
 """
@@ -289,7 +291,8 @@ class _SQLiteRun(RunBase):
                 db.execute(f"CREATE TEMP TABLE {name} (uid TEXT PRIMARY KEY) WITHOUT ROWID")
             to_add = db.execute(
                 "INSERT INTO temp.moengage_to_add SELECT uid FROM temp.moengage_desired AS d WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {_MEMBERS} AS m WHERE m.cohort = ? AND m.uid = d.uid AND m.gen >= ?)",
+                f"(SELECT 1 FROM {_MEMBERS} AS m WHERE m.cohort = ? AND m.uid = d.uid AND m.pending = 0 "
+                "AND m.gen >= ?)",
                 (self._id, fresh_from),
             ).rowcount
             to_remove = db.execute(
@@ -334,33 +337,69 @@ class _SQLiteRun(RunBase):
         if cursor.rowcount != 1:
             raise self.lost()
 
-    async def confirm(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
-        """One transaction: fence, then insert (stamping ``gen``) or delete, and adjust the count."""
-        text = _json(uids)
+    async def _write(self, statements: Callable[[sqlite3.Connection], tuple[int, int]], push: bool) -> None:
+        """One transaction: fence, run ``statements`` (-> change of members, change of in-doubt), count."""
 
-        def confirm(db: sqlite3.Connection) -> None:
+        def write(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
-            self._fence(db, time.time(), push=True)
-            if side == "add":
-                changed = db.execute(
-                    f"INSERT OR IGNORE INTO {_MEMBERS} (cohort, uid, gen) SELECT ?, value, ? FROM json_each(?)",
-                    (self._id, gen, text),
-                ).rowcount
-                if changed != len(uids):  # some were there already (a refresh re-sends them): restamp
-                    db.execute(
-                        f"UPDATE {_MEMBERS} SET gen = ? WHERE cohort = ? AND gen < ? "
-                        "AND uid IN (SELECT value FROM json_each(?))",
-                        (gen, self._id, gen, text),
-                    )
-            else:
-                changed = -db.execute(
-                    f"DELETE FROM {_MEMBERS} WHERE cohort = ? AND uid IN (SELECT value FROM json_each(?))",
-                    (self._id, text),
-                ).rowcount
-            db.execute(f"UPDATE {_COHORTS} SET members = members + ? WHERE id = ?", (changed, self._id))
+            self._fence(db, time.time(), push=push)
+            members, in_doubt = statements(db)
+            if members or in_doubt:
+                db.execute(
+                    f"UPDATE {_COHORTS} SET members = members + ?, in_doubt = in_doubt + ? WHERE id = ?",
+                    (members, in_doubt, self._id),
+                )
             db.execute("COMMIT")
 
-        await self._conn.call(confirm)
+        await self._conn.call(write)
+
+    async def intend(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
+        """Mark ``uids`` in doubt: new pending rows for an add, flagged rows for a removal."""
+        text = _json(uids)
+
+        def intend(db: sqlite3.Connection) -> tuple[int, int]:
+            if side == "add":
+                added = db.execute(
+                    f"INSERT OR IGNORE INTO {_MEMBERS} (cohort, uid, gen, pending) SELECT ?, value, ?, 1 "
+                    "FROM json_each(?)",
+                    (self._id, gen, text),
+                ).rowcount
+                return 0, added
+            flagged = db.execute(
+                f"UPDATE {_MEMBERS} SET pending = 1 WHERE cohort = ? AND pending = 0 "
+                "AND uid IN (SELECT value FROM json_each(?))",
+                (self._id, text),
+            ).rowcount
+            return -flagged, flagged
+
+        await self._write(intend, push=False)
+
+    async def confirm(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
+        """Settle ``uids``: an add clears their flag (stamping ``gen``), a removal deletes their rows."""
+        text = _json(uids)
+
+        def confirm(db: sqlite3.Connection) -> tuple[int, int]:
+            if side == "remove":
+                deleted = db.execute(
+                    f"DELETE FROM {_MEMBERS} WHERE cohort = ? AND pending = 1 "
+                    "AND uid IN (SELECT value FROM json_each(?))",
+                    (self._id, text),
+                ).rowcount
+                return 0, -deleted
+            settled = db.execute(
+                f"UPDATE {_MEMBERS} SET pending = 0, gen = max(gen, ?) WHERE cohort = ? AND pending = 1 "
+                "AND uid IN (SELECT value FROM json_each(?))",
+                (gen, self._id, text),
+            ).rowcount
+            if settled != len(uids):  # a refresh re-sends confirmed members: restamp them
+                db.execute(
+                    f"UPDATE {_MEMBERS} SET gen = ? WHERE cohort = ? AND gen < ? "
+                    "AND uid IN (SELECT value FROM json_each(?))",
+                    (gen, self._id, gen, text),
+                )
+            return settled, -settled
+
+        await self._write(confirm, push=True)
 
     async def begin_refresh(self) -> int:
         def begin(db: sqlite3.Connection) -> int:
@@ -392,7 +431,7 @@ class _SQLiteRun(RunBase):
             db.execute("BEGIN IMMEDIATE")
             self._fence(db, time.time(), push=False)
             db.execute(f"DELETE FROM {_MEMBERS} WHERE cohort = ?", (self._id,))
-            db.execute(f"UPDATE {_COHORTS} SET members = 0 WHERE id = ?", (self._id,))
+            db.execute(f"UPDATE {_COHORTS} SET members = 0, in_doubt = 0 WHERE id = ?", (self._id,))
             db.execute("COMMIT")
 
         await self._conn.call(clear)

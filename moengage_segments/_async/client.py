@@ -21,6 +21,7 @@ from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT, CohortSy
 from moengage_segments._async.http import HTTPTransport
 from moengage_segments._async.ledger import Ledger
 from moengage_segments._async.packing import CohortEnvelope, wire_form
+from moengage_segments._async.streaming import DEFAULT_LINGER
 from moengage_segments._async.transport import Response, Transport, logger
 from moengage_segments.config import (
     DEFAULT_MAX_REQUEST_BYTES,
@@ -580,6 +581,7 @@ class AsyncCohorts:
         on_report: Callable[[CohortSyncReport], object] | None = None,
         checkpoint: str | os.PathLike[str] | None = None,
         failed_uids_path: str | os.PathLike[str] | None = None,
+        linger: float | None = DEFAULT_LINGER,
     ) -> CohortSyncReport:
         """Add any number of uids to a cohort: packed into full requests, sent paced and concurrently.
 
@@ -597,6 +599,10 @@ class AsyncCohorts:
         ``checkpoint`` names a journal file making the run resumable: run again with the same input and
         journal after a crash, and confirmed batches are skipped. ``failed_uids_path`` receives the uids
         the service refused, as a one-column CSV file read back by ``read_uids(path, column="uid")``.
+        ``linger`` (seconds, default 0.2) keeps a slow input moving: a generator or stream that
+        trickles has what it gave so far packed and sent once it has been idle that long, while fast input
+        still fills every request to the byte; ``None`` waits for full chunks. A ``checkpoint`` run always
+        waits (its batches must be cut the same way on every run).
 
         Example::
 
@@ -615,6 +621,7 @@ class AsyncCohorts:
             on_report=on_report,
             checkpoint=checkpoint,
             failed_uids_path=failed_uids_path,
+            linger=linger,
         ).run(uids)
 
     async def remove_members(
@@ -630,6 +637,7 @@ class AsyncCohorts:
         on_report: Callable[[CohortSyncReport], object] | None = None,
         checkpoint: str | os.PathLike[str] | None = None,
         failed_uids_path: str | os.PathLike[str] | None = None,
+        linger: float | None = DEFAULT_LINGER,
     ) -> CohortSyncReport:
         """Remove any number of uids from a cohort; the same engine and options as :meth:`add_members`.
 
@@ -650,6 +658,7 @@ class AsyncCohorts:
             on_report=on_report,
             checkpoint=checkpoint,
             failed_uids_path=failed_uids_path,
+            linger=linger,
         ).run(uids)
 
     async def plan(

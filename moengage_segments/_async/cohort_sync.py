@@ -38,6 +38,7 @@ from typing import Any, Literal
 from moengage_segments._async import endpoints as ep
 from moengage_segments._async.checkpoint import Journal, digest
 from moengage_segments._async.packing import CohortEnvelope, PackedBatch, Packer, uid_from_wire, uids_from_wires
+from moengage_segments._async.streaming import DEFAULT_LINGER, lingering_chunks
 from moengage_segments._async.transport import Response, Transport, logger
 from moengage_segments.config import RateLimits
 from moengage_segments.errors import (
@@ -83,11 +84,13 @@ OnConfirmed = Callable[[list[str]], Awaitable[object]]
 UidSource = Iterable[Any] | AsyncIterable[Any]
 
 
-async def uid_chunks(uids: UidSource, size: int = CHUNK_SIZE) -> AsyncIterator[list[Any]]:
+async def uid_chunks(uids: UidSource, size: int = CHUNK_SIZE, linger: float | None = None) -> AsyncIterator[list[Any]]:
     """Yield the input in lists of ``size`` items without blocking the event loop for long.
 
     In-memory collections are sliced on the loop (yielding between chunks); files from
     :func:`read_uids` and any other iterator (a generator may do slow I/O) are read in a worker thread.
+    With ``linger``, async iterables and iterators (which may trickle: a pipe, a queue) also yield a
+    partial list once its oldest item has waited ``linger`` seconds (see :mod:`.streaming`).
     """
     if isinstance(uids, (str, bytes, bytearray)):
         raise ValidationError("uids", "must be an iterable of uid strings, not a single string")
@@ -101,6 +104,11 @@ async def uid_chunks(uids: UidSource, size: int = CHUNK_SIZE) -> AsyncIterator[l
             chunk = await loop.run_in_executor(None, next, file_chunks, None)
             if chunk is None:
                 return
+            yield chunk
+    elif linger is not None and (isinstance(uids, AsyncIterable) or not isinstance(uids, Collection)):
+        if not isinstance(uids, (AsyncIterable, Iterable)):
+            raise ValidationError("uids", f"must be an iterable or async iterable of uids, got {type(uids).__name__}")
+        async for chunk in lingering_chunks(uids if isinstance(uids, AsyncIterable) else iter(uids), size, linger):
             yield chunk
     elif isinstance(uids, AsyncIterable):
         chunk = []
@@ -133,6 +141,11 @@ def _one_shot(uids: UidSource) -> bool:
 
 def _take(iterator: Iterable[Any], size: int) -> list[Any]:
     return list(islice(iterator, size))
+
+
+def _check_linger(linger: float | None) -> None:
+    if linger is not None and (isinstance(linger, bool) or not isinstance(linger, (int, float)) or not linger >= 0):
+        raise ValidationError("linger", f"must be a number of seconds >= 0, or None, got {linger!r}")
 
 
 def check_options(max_request_bytes: int, max_in_flight: int, on_error: str) -> None:
@@ -344,8 +357,10 @@ class CohortSync:
         progress_interval: float = 0.5,
         on_sending: OnConfirmed | None = None,
         on_confirmed: OnConfirmed | None = None,
+        linger: float | None = DEFAULT_LINGER,
     ) -> None:
         check_options(max_request_bytes, max_in_flight, on_error)
+        _check_linger(linger)
         self._packer = new_packer(cohort, action, max_request_bytes, dedupe)
         self._transport = transport
         self._cohort = cohort
@@ -361,6 +376,8 @@ class CohortSync:
         self._on_sending = on_sending
         self._on_confirmed = on_confirmed
         self._progress_interval = progress_interval
+        # A resumable run must cut the same batches every time, which time-dependent flushes would not.
+        self._linger = None if checkpoint is not None else linger
         self._clock = time.monotonic
         self._journal: Journal | None = None
         self._failed_file: FailedUidsWriter | None = None
@@ -393,7 +410,7 @@ class CohortSync:
             self._total = uids.counted
             if self._total is None and self._on_progress is not None:
                 self._file = uids  # counted on the side, for the progress total
-        source = uid_chunks(uids)
+        source = uid_chunks(uids, linger=self._linger)
         self._started = self._clock()
         outcome: BaseException | None = None
         try:
@@ -489,21 +506,14 @@ class CohortSync:
         while True:
             self._reading = True
             try:
-                chunk = await source.__anext__()
+                chunk = await self._next_chunk(source, queue)
             except StopAsyncIteration:
                 break
             finally:
                 self._reading = False
-            # Register every batch of the chunk before the first await, so that a cancellation while
-            # waiting for queue space still finds them (as not sent).
-            flights = [self._register(b) for b in packer.feed(chunk)]
-            for flight in flights:
-                if flight is not None:
-                    await queue.put(flight)
+            await self._enqueue(queue, packer.feed(chunk))
         self._input_done = True
-        for flight in [self._register(b) for b in packer.finish()]:
-            if flight is not None:
-                await queue.put(flight)
+        await self._enqueue(queue, packer.finish())
         missing = self._journal.unmatched() if self._journal is not None else []
         if missing:
             raise CheckpointError(
@@ -512,6 +522,30 @@ class CohortSync:
             )
         for _ in range(self._max_in_flight):
             await queue.put(None)  # one stop marker per sender
+
+    async def _next_chunk(self, source: AsyncIterator[list[Any]], queue: asyncio.Queue[_Flight | None]) -> list[Any]:
+        """The next chunk of input; while it is late by ``linger``, the partial batch is sent meanwhile."""
+        if self._linger is None:
+            return await source.__anext__()
+        pending = asyncio.ensure_future(source.__anext__())
+        try:
+            while self._packer.pending and not pending.done():
+                done, _ = await asyncio.wait({pending}, timeout=self._linger)
+                if not done:  # the input is idle: send what is packed rather than hold it
+                    await self._enqueue(queue, self._packer.finish())
+            return await pending
+        finally:
+            if not pending.done():
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+
+    async def _enqueue(self, queue: asyncio.Queue[_Flight | None], batches: list[PackedBatch]) -> None:
+        # Register every batch before the first await, so that a cancellation while waiting for queue
+        # space still finds them (as not sent).
+        flights = [self._register(b) for b in batches]
+        for flight in flights:
+            if flight is not None:
+                await queue.put(flight)
 
     def _register(self, batch: PackedBatch) -> _Flight | None:
         self._cut_batches += 1

@@ -14,6 +14,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from moengage_segments._async.streaming import DEFAULT_LINGER
 from moengage_segments.cli.failures import UsageError
 from moengage_segments.config import (
     DEFAULT_MAX_REQUEST_BYTES,
@@ -67,6 +68,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
 
 
@@ -179,6 +190,14 @@ def _cohort_args(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_REQUEST_BYTES,
         metavar="N",
         help=f"request body budget, envelope included (default {DEFAULT_MAX_REQUEST_BYTES})",
+    )
+    parser.add_argument(
+        "--linger",
+        type=_seconds,
+        default=DEFAULT_LINGER,
+        metavar="SECONDS",
+        help=f"a slow stdin: send what has arrived once the input has been idle this long (default {DEFAULT_LINGER:g}; "
+        "not with --checkpoint, whose batches must be cut the same on every run)",
     )
 
 

@@ -21,7 +21,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from moengage_segments._async.client import AsyncClient
@@ -78,11 +78,11 @@ class _StdinUids:
             if isinstance(self._first, BaseException):
                 raise self._first
 
-    def _lines(self) -> Iterator[str]:
+    def _lines(self, read: Callable[[int], bytes]) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8-sig")("surrogateescape")
         rest = ""
         while True:
-            data = os.read(self._fd, 1 << 16)
+            data = read(1 << 16)
             text = rest + decoder.decode(data, final=not data)
             lines = text.split("\n")
             rest = lines.pop()
@@ -93,13 +93,12 @@ class _StdinUids:
                     yield rest
                 return
 
-    def _rows(self) -> Iterator[str]:
+    def _rows(self, read: Callable[[int], bytes]) -> Iterator[str]:
         """The uids; with a named column the header row is read (and checked) before this returns."""
         column = self._column
         if column is None:
-            fd = self._fd
-            return (uid for chunk in line_chunks(lambda n: os.read(fd, n), 1 << 16) for uid in chunk)
-        reader = csv.reader(self._lines())
+            return (uid for chunk in line_chunks(read, 1 << 16) for uid in chunk)
+        reader = csv.reader(self._lines(read))
         if isinstance(column, str):
             header = next(reader, None)
             if header is None or column not in header:
@@ -116,13 +115,23 @@ class _StdinUids:
                 yield row[column]
 
     def _read(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[list[str] | BaseException | None]) -> None:
+        batch: list[str] = []
+
         def put(item: list[str] | BaseException | None) -> None:
             asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
 
+        def read(size: int) -> bytes:
+            # Hand over what was read before a read that may block: a slow pipe's uids move now, not
+            # when _BATCH of them have arrived.
+            nonlocal batch
+            if batch:
+                put(batch)
+                batch = []
+            return os.read(self._fd, size)
+
         try:
             try:
-                rows = self._rows()
-                batch: list[str] = []
+                rows = self._rows(read)
                 if isinstance(self._column, str):
                     put([])  # the header row has the column: let start() return
                 for uid in rows:
@@ -429,6 +438,7 @@ async def cohort_push(ctx: Context) -> Result:
             "checkpoint": a.checkpoint,
             "failed_uids_path": a.failed_uids,
             "on_report": final.append,
+            "linger": a.linger,
         }
         if a.max_in_flight:
             options["max_in_flight"] = a.max_in_flight

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from moengage_segments.cli.cohort import duration, progress_detail
 from moengage_segments.models import CohortSyncProgress
+from moengage_segments.testing import Emulator
 
 from .conftest import InProcess
 
@@ -59,3 +66,39 @@ def test_cli_progress_line_shows_the_eta(run_main: InProcess, tmp_path: Path) ->
     lines = [line for line in err.splitlines() if line.startswith("cohort add churn:")]
     assert len(lines) >= 2 and ", eta " in lines[0], lines
     assert lines[-1].startswith("cohort add churn: 3,000/3,000 uids (100%)") and lines[-1].endswith(", done")
+
+
+def test_a_trickling_stdin_pipe_flows(
+    run_main: InProcess, emu: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The first uids of a pipe whose writer then waits reach the service meanwhile (and progress says so)."""
+    read_end, write_end = os.pipe()
+    monkeypatch.setattr(sys, "stdin", os.fdopen(read_end, "r"))
+    flowed = threading.Event()
+
+    def members() -> int:
+        info = emu.cohort_segment("churn")
+        return 0 if info is None else info.member_count
+
+    def writer() -> None:
+        with os.fdopen(write_end, "w") as pipe:
+            pipe.write("".join(f"user-{i:07d}\n" for i in range(100)))
+            pipe.flush()
+            for _ in range(2_000):  # waits at most 10 s for the first 100 to arrive
+                if members() >= 100:
+                    flowed.set()
+                    break
+                time.sleep(0.005)
+            pipe.write("".join(f"user-{i:07d}\n" for i in range(100, 150)))
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    code, _, err = run_main("cohort", "add", "-", *COHORT, "--plain", "--linger", "0.02")
+    thread.join(10)
+    assert code == 0, err
+    assert flowed.is_set() and members() == 150
+
+
+def test_linger_flag_is_checked(run_main: InProcess, tmp_path: Path) -> None:
+    code, _, err = run_main("cohort", "add", "-", *COHORT, "--linger", "-1")
+    assert code == 2 and "--linger" in err and "0 or more" in err

@@ -17,6 +17,7 @@ from moengage_segments._async.client import (
 )
 from moengage_segments._async.http import HTTPRequest, HTTPResponse, HTTPTransport
 from moengage_segments._async.ledger import Ledger, LedgerEntry, PostgresLedger, SQLiteLedger
+from moengage_segments._async.quota import InProcessQuotaStore, QuotaStore
 from moengage_segments._sync import Client, Cohorts, FileSegments, FilterSegments, Segments
 from moengage_segments.config import DATA_CENTERS, RateLimits, RetryPolicy, Settings, Window
 from moengage_segments.errors import (
@@ -96,6 +97,7 @@ __all__ = [
     "HTTPRequest",
     "HTTPResponse",
     "HTTPTransport",
+    "InProcessQuotaStore",
     "Ledger",
     "LedgerEntry",
     "LedgerError",
@@ -106,6 +108,7 @@ __all__ = [
     "PermissionDeniedError",
     "PostgresLedger",
     "PreconditionFailedError",
+    "QuotaStore",
     "RateLimitError",
     "RateLimits",
     "RetryPolicy",

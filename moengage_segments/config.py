@@ -24,6 +24,7 @@ __all__ = [
     "ENV_BASE_URL",
     "ENV_DATA_CENTER",
     "ENV_DB_NAME",
+    "ENV_QUOTA_URL",
     "ENV_WORKSPACE_ID",
     "RateLimits",
     "RetryPolicy",
@@ -38,6 +39,7 @@ ENV_API_KEY = "MOENGAGE_API_KEY"
 ENV_DATA_CENTER = "MOENGAGE_DATA_CENTER"
 ENV_BASE_URL = "MOENGAGE_BASE_URL"
 ENV_DB_NAME = "MOENGAGE_DB_NAME"
+ENV_QUOTA_URL = "MOENGAGE_QUOTA_URL"
 
 DATA_CENTERS: Mapping[str, str] = {
     "01": "https://api-01.moengage.com",

@@ -21,6 +21,7 @@ from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT, CohortSy
 from moengage_segments._async.http import HTTPTransport
 from moengage_segments._async.ledger import Ledger
 from moengage_segments._async.packing import CohortEnvelope, wire_form
+from moengage_segments._async.quota import QuotaStore, open_quota
 from moengage_segments._async.streaming import DEFAULT_LINGER
 from moengage_segments._async.transport import Response, Transport, logger
 from moengage_segments.config import (
@@ -749,9 +750,13 @@ class AsyncClient:
     """The asynchronous MoEngage Segments client.
 
     Configuration falls back to ``MOENGAGE_WORKSPACE_ID``, ``MOENGAGE_API_KEY``,
-    ``MOENGAGE_DATA_CENTER``, ``MOENGAGE_BASE_URL`` and ``MOENGAGE_DB_NAME``. ``base_url`` overrides
-    the data centre (point it at the emulator). Network resources are created by the first request,
-    not here; close the client when done (``async with`` or ``aclose()``).
+    ``MOENGAGE_DATA_CENTER``, ``MOENGAGE_BASE_URL``, ``MOENGAGE_DB_NAME`` and ``MOENGAGE_QUOTA_URL``.
+    ``base_url`` overrides the data centre (point it at the emulator). Network resources are created by
+    the first request, not here; close the client when done (``async with`` or ``aclose()``).
+
+    ``quota`` says where the rate-limit state lives, so that every pusher of a workspace shares one
+    quota: by default every client of the workspace in this process; ``"sqlite:///path/quota.db"`` for
+    every process on the host; ``"redis://host:6379/0"`` for every host; or a store object.
 
     ``transport`` replaces the raw HTTP send (aiohttp by default) with any :class:`HTTPTransport`, such
     as :class:`moengage_segments.testing.MockTransport` in unit tests; pacing, retries and error mapping
@@ -761,6 +766,10 @@ class AsyncClient:
 
         async with AsyncClient(workspace_id="WS", api_key="KEY", data_center="01") as client:
             print(await client.segments.list())
+
+        # eight worker processes on two hosts pushing for one workspace, sharing its quota
+        async with AsyncClient(quota="redis://quota.internal:6379/0") as client:
+            ...
     """
 
     file_segments: AsyncFileSegments
@@ -782,6 +791,7 @@ class AsyncClient:
         max_connections: int = 64,
         allow_insecure_http: bool = False,
         transport: HTTPTransport | None = None,
+        quota: QuotaStore | str | None = None,
     ) -> None:
         settings = Settings.resolve(
             workspace_id,
@@ -797,6 +807,7 @@ class AsyncClient:
             raise ConfigurationError(f"max_connections must be at least 1, got {max_connections!r}")
         if transport is not None and not callable(getattr(transport, "send", None)):
             raise ConfigurationError(f"transport must have an async send(request) method, got {transport!r}")
+        store, self._owns_quota = open_quota(quota)
         self._transport = Transport(
             settings,
             timeout=timeout,
@@ -804,6 +815,7 @@ class AsyncClient:
             rate_limits=rate_limits,
             max_connections=max_connections,
             sender=transport,
+            quota=store,
         )
         self.segments = AsyncSegments(self._transport)
         self.file_segments = AsyncFileSegments(self._transport, self.segments)
@@ -849,3 +861,5 @@ class AsyncClient:
                 await client.aclose()
         """
         await self._transport.aclose()
+        if self._owns_quota:
+            await self._transport.limiter.store.aclose()

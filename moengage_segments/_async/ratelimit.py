@@ -1,20 +1,28 @@
-"""Client-side pacing: one sliding-window limiter per endpoint family, shared by all users of a client.
+"""Client-side pacing policy: which windows apply, the margin, pauses after a 429, following ``x-ratelimit-*``.
 
-Connection limits are not rate limits: a request waits here for a slot *before* it takes a connection,
-so a queue of paced requests never holds sockets. A 429 from the service pauses the family for the wait
-the retry policy chose, so concurrent senders slow down together instead of each tripping the limit.
+The *state* (start times of recent requests, pauses) lives in a quota store (``_async/quota``): in-process by
+default, shared by every client of the workspace in the process; a SQLite file or Redis to share it with
+other processes and hosts. Connection limits are not rate limits: a request waits here for a slot *before*
+it takes a connection, so a queue of paced requests never holds sockets. Within a process, waiters of one
+workspace and family are served in arrival order, whatever client, thread or event loop they come from.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
-from moengage_segments.config import RateLimits, Window
+from moengage_segments._async.fifo import shared_lock
+from moengage_segments._async.quota.base import QuotaStore, horizon
+from moengage_segments._async.quota.memory import InProcessQuotaStore
+from moengage_segments._async.retry import reset_wait, service_time
+from moengage_segments.config import DEFAULT_RATE_LIMITS, RateLimits, Window
 
 __all__ = ["FamilyLimiter", "RateLimiter", "SlotTooFar"]
+
+logger = logging.getLogger("moengage_segments")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -29,34 +37,56 @@ class SlotTooFar(Exception):
 
 
 class FamilyLimiter:
-    """A sliding-window log over one or more windows (e.g. 50/min and 200/hour and 1000/day).
+    """The policy of one endpoint family over a shared sliding-window log (e.g. 50/min, 200/hour, 1000/day).
 
-    Each window keeps the start times of its last ``limit`` requests; a new request may start when, in
-    every window, fewer than ``limit`` requests started within the last ``period + margin`` seconds.
-    Memory is bounded by the largest limit.
+    A request may start when, in every window, fewer than ``limit`` requests started within the last
+    ``period + margin`` seconds; the store decides that atomically for everyone sharing ``key``. Without a
+    store the limiter keeps a private in-process one on ``clock``.
     """
 
-    def __init__(self, windows: tuple[Window, ...], margin: float, clock: Clock, sleep: Sleep) -> None:
+    def __init__(
+        self,
+        windows: tuple[Window, ...],
+        margin: float,
+        clock: Clock,
+        sleep: Sleep,
+        *,
+        store: QuotaStore | None = None,
+        key: str = "",
+        follow_raises: bool = False,
+    ) -> None:
+        self._configured = windows
         self._windows = windows
-        self._logs: list[deque[float]] = [deque(maxlen=w.limit) for w in windows]
         self._margin = margin
         self._clock = clock
         self._sleep = sleep
-        self._paused_until = 0.0
-        self._lock: asyncio.Lock | None = None
+        self._store: QuotaStore = store if store is not None else InProcessQuotaStore(clock=clock)
+        self._key = key
+        self._follow_raises = follow_raises
+        self._gate = shared_lock((id(self._store), key))
+        self._paused_until = 0.0  # this limiter's own view; the store holds the shared one
+        self._next_slot = 0.0  # when the store last said a slot may be free (clock reading)
 
     @property
     def windows(self) -> tuple[Window, ...]:
-        """The windows this limiter enforces."""
+        """The windows this limiter enforces (the configured ones, or what the service reported)."""
         return self._windows
 
+    @property
+    def key(self) -> str:
+        """The quota key: API host, workspace id and family."""
+        return self._key
+
     def delay(self, now: float | None = None) -> float:
-        """Seconds until the next request may start (0 when it may start now)."""
+        """Seconds until the next request may start (0 when it may start now).
+
+        Exact for an in-process store; for a shared store, the wait it last reported (other processes may
+        take or free slots in the meantime).
+        """
         now = self._clock() if now is None else now
-        wait = self._paused_until - now
-        for window, log in zip(self._windows, self._logs, strict=False):
-            if len(log) >= window.limit:
-                wait = max(wait, log[0] + window.period + self._margin - now)
+        wait = max(self._paused_until, self._next_slot) - now
+        if self._windows and isinstance(self._store, InProcessQuotaStore):
+            wait = max(wait, self._store.take(self._key, self._windows, self._margin, record=False))
         return max(wait, 0.0)
 
     async def acquire(self, max_wait: float | None = None) -> float:
@@ -65,31 +95,79 @@ class FamilyLimiter:
         Raises :class:`SlotTooFar` instead of sleeping when the next slot is more than ``max_wait``
         seconds away (an hourly window, say), so a caller is never silently parked for an hour.
         """
-        if not self._windows and self._paused_until <= 0:
-            return 0.0
-        if self._lock is None:
-            self._lock = asyncio.Lock()
+        if not self._windows:
+            return await self._wait_out_pause(max_wait)
         waited = 0.0
-        async with self._lock:  # FIFO: the earliest caller gets the next slot
+        async with self._gate:  # FIFO in this process: the earliest caller gets the next slot
             while True:
-                now = self._clock()
-                wait = self.delay(now)
+                wait = await self._store.acquire(self._key, self._windows, self._margin)
                 if wait <= 0:
-                    for log in self._logs:
-                        log.append(now)
                     return waited
                 if max_wait is not None and wait > max_wait:
                     raise SlotTooFar(wait)
+                self._next_slot = self._clock() + wait
                 waited += wait
-                await self._sleep(wait)
+                await self._sleep(wait)  # until the computed slot: no polling in between
 
-    def pause(self, seconds: float) -> None:
-        """Hold every caller of this family for ``seconds`` (used after a 429)."""
+    async def _wait_out_pause(self, max_wait: float | None) -> float:
+        # A family without client-side windows is only ever held by a pause after a 429.
+        wait = self._paused_until - self._clock()
+        if wait <= 0:
+            return 0.0
+        if max_wait is not None and wait > max_wait:
+            raise SlotTooFar(wait)
+        await self._sleep(wait)
+        return wait
+
+    async def pause(self, seconds: float) -> None:
+        """Hold every caller of this family, in every process sharing the store, for ``seconds``."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+        if self._windows:
+            await self._store.pause(self._key, seconds)
+
+    async def observe(self, headers: Mapping[str, str]) -> None:
+        """Follow the service's ``x-ratelimit-limit``/``-remaining``/``-reset`` headers of one response.
+
+        ``remaining: 0`` pauses every sharer until ``reset`` (at most the longest window). The limit is
+        followed for a family with a single window (the header does not say which of several it counts):
+        down always, up only from the documented default, so a limit you chose yourself is kept.
+        """
+        if not self._windows:
+            return
+        limit = _int(headers.get("x-ratelimit-limit"))
+        if limit is not None and limit > 0 and len(self._configured) == 1:
+            self._follow_limit(limit)
+        if _int(headers.get("x-ratelimit-remaining")) == 0:
+            wait = reset_wait(headers, service_time(headers))
+            if wait:
+                await self.pause(min(wait, horizon(self._windows, self._margin)))
+
+    def _follow_limit(self, limit: int) -> None:
+        configured = self._configured[0]
+        wanted = limit if self._follow_raises else min(limit, configured.limit)
+        if wanted != self._windows[0].limit:
+            logger.info(
+                "the service reports a limit of %d per %gs for %s (configured: %d); following it",
+                limit,
+                configured.period,
+                self._key,
+                configured.limit,
+            )
+            self._windows = (Window(wanted, configured.period),)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class RateLimiter:
     """The limiters of one client, by family name. ``RateLimiter(None)`` never waits.
+
+    ``store`` holds the state (a private in-process store when omitted) under keys ``scope/family``;
+    clients of one workspace pass the same store and scope to share a quota.
 
     Example::
 
@@ -103,11 +181,23 @@ class RateLimiter:
         *,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        store: QuotaStore | None = None,
+        scope: str = "",
     ) -> None:
         self.limits = limits
+        self.store: QuotaStore = store if store is not None else InProcessQuotaStore(clock=clock)
         margin = limits.margin if limits else 0.0
         self._families = {
-            family: FamilyLimiter(limits.for_family(family) if limits else (), margin, clock, sleep)
+            family: FamilyLimiter(
+                limits.for_family(family) if limits else (),
+                margin,
+                clock,
+                sleep,
+                store=self.store,
+                key=f"{scope}/{family}",
+                follow_raises=limits is not None
+                and limits.for_family(family) == DEFAULT_RATE_LIMITS.for_family(family),
+            )
             for family in RateLimits.families()
         }
 
@@ -128,6 +218,10 @@ class RateLimiter:
         """Wait for a slot in ``family``; returns the seconds waited (see :meth:`FamilyLimiter.acquire`)."""
         return await self._families[family].acquire(max_wait)
 
-    def pause(self, family: str, seconds: float) -> None:
+    async def pause(self, family: str, seconds: float) -> None:
         """Pause ``family`` for ``seconds`` after the service pushed back."""
-        self._families[family].pause(seconds)
+        await self._families[family].pause(seconds)
+
+    async def observe(self, family: str, headers: Mapping[str, str]) -> None:
+        """Let ``family`` follow the ``x-ratelimit-*`` headers of a response (see :meth:`FamilyLimiter.observe`)."""
+        await self._families[family].observe(headers)

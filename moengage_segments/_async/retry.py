@@ -17,7 +17,7 @@ import backoff
 from moengage_segments.config import RetryPolicy
 from moengage_segments.errors import APIConnectionError, APIError, APIStatusError, RateLimitError
 
-__all__ = ["Retrier", "RetryDecision", "hinted_wait"]
+__all__ = ["Retrier", "RetryDecision", "hinted_wait", "reset_wait", "service_time"]
 
 #: Statuses that are never retried: the request itself is wrong, re-sending cannot help.
 _NEVER_RETRY = frozenset({400, 401, 403, 404, 409, 412, 413, 415})
@@ -29,26 +29,49 @@ def hinted_wait(headers: Mapping[str, str], now: float | None = None) -> float |
     ``Retry-After`` may be seconds or an HTTP date; ``x-ratelimit-reset`` is UTC epoch seconds.
     A header that cannot be read (garbage, ``nan``) is ignored rather than failing the call.
     """
-    wall = time.time() if now is None else now
+    wall = service_time(headers, now)
     value = (headers.get("Retry-After") or headers.get("retry-after") or "").strip()
     if value:
         seconds = _finite(value)
         if seconds is not None:
             return max(seconds, 0.0)
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            parsed = None
+        parsed = _http_date(value)
         if parsed is not None:
-            if parsed.tzinfo is None:  # an HTTP date is always GMT
-                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-            return max(parsed.timestamp() - wall, 0.0)
+            return max(parsed - wall, 0.0)
+    return reset_wait(headers, wall)
+
+
+def reset_wait(headers: Mapping[str, str], wall: float) -> float | None:
+    """Seconds from ``wall`` (see :func:`service_time`) until ``x-ratelimit-reset``; None if absent."""
     reset = (headers.get("x-ratelimit-reset") or headers.get("X-RateLimit-Reset") or "").strip()
-    if reset:
-        epoch = _finite(reset)
-        if epoch is not None:
-            return max(epoch - wall, 0.0)
-    return None
+    epoch = _finite(reset) if reset else None
+    return None if epoch is None else max(epoch - wall, 0.0)
+
+
+def service_time(headers: Mapping[str, str], now: float | None = None) -> float:
+    """Our wall clock, or the service's ``Date`` when the two disagree by more than two seconds.
+
+    Reset times are the service's epoch seconds: read against a host clock that is off by an hour, they
+    would mean "no wait" or "wait an hour". ``Date`` has whole-second resolution, so it only corrects a
+    clock that is clearly wrong.
+    """
+    wall = time.time() if now is None else now
+    date = _http_date((headers.get("Date") or headers.get("date") or "").strip())
+    if date is not None and abs(date - wall) > 2.0:
+        return date
+    return wall
+
+
+def _http_date(value: str) -> float | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:  # an HTTP date is always GMT
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.timestamp()
 
 
 def _finite(text: str) -> float | None:

@@ -16,13 +16,15 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 import attrs
 
 from moengage_segments._async.endpoints import Endpoint
 from moengage_segments._async.http import AiohttpTransport, HTTPRequest, HTTPTransport
+from moengage_segments._async.quota.base import QuotaStore
+from moengage_segments._async.quota.memory import PROCESS_QUOTA, InProcessQuotaStore
 from moengage_segments._async.ratelimit import RateLimiter, SlotTooFar
 from moengage_segments._async.retry import Retrier, hinted_wait
 from moengage_segments.config import RateLimits, RetryPolicy, Settings
@@ -36,7 +38,7 @@ from moengage_segments.errors import (
     error_for_status,
 )
 
-__all__ = ["Response", "Transport", "dump_json", "logger", "parse_error", "redact_headers"]
+__all__ = ["Response", "Transport", "dump_json", "logger", "parse_error", "quota_scope", "redact_headers"]
 
 logger = logging.getLogger("moengage_segments")
 
@@ -130,6 +132,7 @@ class Transport:
         rate_limits: RateLimits | None,
         max_connections: int,
         sender: HTTPTransport | None = None,
+        quota: QuotaStore | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -137,7 +140,11 @@ class Transport:
         self.timeout = timeout
         self.retry = retry
         self.max_connections = max_connections
-        self.limiter = RateLimiter(rate_limits, clock=clock, sleep=sleep)
+        if quota is None:
+            # The process-wide store runs on the real monotonic clock; a client on another clock (tests)
+            # cannot share its timestamps.
+            quota = PROCESS_QUOTA if clock is time.monotonic else InProcessQuotaStore(clock=clock)
+        self.limiter = RateLimiter(rate_limits, clock=clock, sleep=sleep, store=quota, scope=quota_scope(settings))
         self._clock = clock
         self._sleep = sleep
         token = base64.b64encode(f"{settings.workspace_id}:{settings.api_key}".encode()).decode("ascii")
@@ -263,7 +270,7 @@ class Transport:
             if not decision.retry:
                 raise error
             if isinstance(error, RateLimitError):
-                self.limiter.pause(endpoint.limit_family, decision.delay)
+                await self.limiter.pause(endpoint.limit_family, decision.delay)
             logger.debug(
                 "retrying %s %s after %s in %.2fs (attempt %d of %d)",
                 endpoint.method,
@@ -329,6 +336,7 @@ class Transport:
             timeout = min(timeout, max(deadline - (self._clock() - retrier.started), 0.001))
         resp = await self.sender.send(HTTPRequest(endpoint.method, url, headers, data, timeout))
         raw = resp.content
+        await self.limiter.observe(endpoint.limit_family, resp.headers)
         decoded = _decode(raw)
         if resp.status >= 400:
             error = parse_error(resp.status, raw, decoded, resp.headers.get("Content-Type", ""), endpoint)
@@ -337,6 +345,11 @@ class Transport:
             logger.debug("%s (attempt %d)", error, attempt)  # the error text starts with "METHOD path ->"
             return error
         return Response(resp.status, resp.headers, decoded, attempt)
+
+
+def quota_scope(settings: Settings) -> str:
+    """The part of a quota key that names whose quota it is: the API host (with port) and the workspace."""
+    return f"{urlsplit(settings.base_url).netloc}/{settings.workspace_id}"
 
 
 def _describe(error: APIError) -> str:

@@ -27,6 +27,7 @@ from moengage_segments._async.cohort_delta import DEFAULT_REFRESH_AFTER, MAX_COH
 from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT
 from moengage_segments._async.http import HTTPTransport
 from moengage_segments._async.ledger import Ledger
+from moengage_segments._async.quota import QuotaStore
 from moengage_segments._async.streaming import DEFAULT_LINGER
 from moengage_segments._runtime import Portal
 from moengage_segments.config import (
@@ -58,9 +59,13 @@ class Client:
     """The blocking MoEngage Segments client.
 
     Configuration falls back to ``MOENGAGE_WORKSPACE_ID``, ``MOENGAGE_API_KEY``,
-    ``MOENGAGE_DATA_CENTER``, ``MOENGAGE_BASE_URL`` and ``MOENGAGE_DB_NAME``. ``base_url`` overrides
-    the data centre (point it at the emulator). Network resources are created by the first request,
-    not here; close the client when done (``with`` or ``close()``).
+    ``MOENGAGE_DATA_CENTER``, ``MOENGAGE_BASE_URL``, ``MOENGAGE_DB_NAME`` and ``MOENGAGE_QUOTA_URL``.
+    ``base_url`` overrides the data centre (point it at the emulator). Network resources are created by
+    the first request, not here; close the client when done (``with`` or ``close()``).
+
+    ``quota`` says where the rate-limit state lives, so that every pusher of a workspace shares one
+    quota: by default every client of the workspace in this process; ``"sqlite:///path/quota.db"`` for
+    every process on the host; ``"redis://host:6379/0"`` for every host; or a store object.
 
     ``transport`` replaces the raw HTTP send (aiohttp by default) with any :class:`HTTPTransport`, such
     as :class:`moengage_segments.testing.MockTransport` in unit tests; pacing, retries and error mapping
@@ -75,6 +80,10 @@ class Client:
 
         with Client(workspace_id="WS", api_key="KEY", data_center="01") as client:
             print(client.segments.list())
+
+        # eight worker processes on two hosts pushing for one workspace, sharing its quota
+        with Client(quota="redis://quota.internal:6379/0") as client:
+            ...
     """
 
     def __init__(
@@ -91,6 +100,7 @@ class Client:
         max_connections: int = 64,
         allow_insecure_http: bool = False,
         transport: HTTPTransport | None = None,
+        quota: QuotaStore | str | None = None,
     ) -> None:
         self._async = AsyncClient(
             workspace_id,
@@ -104,6 +114,7 @@ class Client:
             max_connections=max_connections,
             allow_insecure_http=allow_insecure_http,
             transport=transport,
+            quota=quota,
         )
         self._portal = Portal(cleanup=self._async.aclose)
         self.file_segments: FileSegments = FileSegments(self._async.file_segments, self._portal)

@@ -22,6 +22,7 @@ from moengage_segments.config import (
     ENV_BASE_URL,
     ENV_DATA_CENTER,
     ENV_DB_NAME,
+    ENV_QUOTA_URL,
     ENV_WORKSPACE_ID,
 )
 
@@ -38,6 +39,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "db_name": None,
     "timeout": 30.0,
     "allow_insecure_http": False,
+    "quota": None,
     "json": False,
     "plain": False,
     "debug": False,
@@ -109,6 +111,13 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
         action="store_true",
         default=default,
         help="allow a plain-http --base-url that is not loopback (the API key travels unencrypted)",
+    )
+    creds.add_argument(
+        "--quota",
+        default=default,
+        metavar="URL",
+        help="share the workspace's rate limits with other pushers: sqlite:///path/quota.db (this host) or "
+        f"redis://host:6379/0 (every host) (env {ENV_QUOTA_URL}; default: this process only)",
     )
     out = parent.add_argument_group("output")
     out.add_argument("--json", action="store_true", default=default, help="print one JSON document on stdout")

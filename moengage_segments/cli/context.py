@@ -37,6 +37,7 @@ def cli_configuration_message(message: str) -> str:
     """
     message = _ARGUMENT_OR_ENV.sub(lambda m: f"--{m.group(1).replace('_', '-')} or {m.group(2)}", message)
     message = message.replace("allow_insecure_http=True", "--allow-insecure-http")
+    message = re.sub(r"^quota\b", "--quota", message)
     return _ARGUMENT.sub(lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
@@ -71,6 +72,7 @@ class Context:
             "db_name": a.db_name,
             "timeout": a.timeout,
             "allow_insecure_http": a.allow_insecure_http,
+            "quota": a.quota,
             **overrides,
         }
         self.redactor.add(kwargs["api_key"])

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from moengage_segments._async.quota.memory import PROCESS_QUOTA
 from moengage_segments._runtime import Portal
 from moengage_segments.config import is_loopback
 from moengage_segments.errors import ClientStateError
@@ -140,6 +141,9 @@ class Emulator:
         """
         if self._runner is None:
             raise RuntimeError("the emulator is not running; use `async with Emulator()` first")
+        return self._url()
+
+    def _url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
@@ -241,6 +245,8 @@ class Emulator:
             await runner.cleanup()
             raise
         self.port = int(runner.addresses[0][1])  # the real port when 0 asked for a free one
+        # Fresh windows here: clients in this process must not remember a previous server on this port.
+        PROCESS_QUOTA.forget(f"{urllib.parse.urlsplit(self._url()).netloc}/")
         self._runner = runner
         self._loop = asyncio.get_running_loop()
         return self

@@ -182,7 +182,8 @@ class Decision:
     allowed: bool
     limit: int | None = None
     remaining: int | None = None
-    reset_epoch: int | None = None
+    #: UTC epoch seconds: whole seconds, rounded up; milliseconds when time is scaled.
+    reset_epoch: float | None = None
     window: Window | None = None
     #: The clock reading the admitted request was logged at (None when refused or unlimited).
     counted_at: float | None = None
@@ -199,7 +200,7 @@ class Decision:
         return {
             "x-ratelimit-limit": str(self.limit),
             "x-ratelimit-remaining": str(self.remaining),
-            "x-ratelimit-reset": str(self.reset_epoch),
+            "x-ratelimit-reset": f"{self.reset_epoch:.3f}".rstrip("0").rstrip("."),
         }
 
 
@@ -265,11 +266,18 @@ class ServerLimits:
                 tightest = (remaining - 1, window.limit, reset_in, window)
         wall = time.time()
         if refused is not None:
-            return Decision(False, refused[1], 0, math.ceil(wall + refused[2]), refused[3])
+            return Decision(False, refused[1], 0, self._epoch(wall + refused[2]), refused[3])
         for log in logs:
             log.append(now)
         assert tightest is not None
-        return Decision(True, tightest[1], tightest[0], math.ceil(wall + tightest[2]), tightest[3], now)
+        return Decision(True, tightest[1], tightest[0], self._epoch(wall + tightest[2]), tightest[3], now)
+
+    def _epoch(self, wall: float) -> float:
+        # The service sends whole seconds. With time scaled, a second can be a whole window: send
+        # milliseconds (still rounded up, so a client that waits until then finds the slot free).
+        if self.time_scale == 1.0:
+            return math.ceil(wall)
+        return math.ceil(wall * 1000) / 1000
 
     def refund(self, key: tuple[str, str], decision: Decision) -> None:
         """Un-count a request :meth:`check` admitted (its handler answered 429 for another reason).

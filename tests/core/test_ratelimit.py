@@ -109,7 +109,7 @@ async def test_unlimited_family_never_waits() -> None:
 async def test_pause_holds_every_caller_of_the_family_only() -> None:
     clock = FakeClock()
     rl = RateLimiter(RateLimits(), clock=clock, sleep=clock.sleep)
-    rl.pause("list", 12.0)
+    await rl.pause("list", 12.0)
     assert await rl.acquire("get") == 0.0
     results = await asyncio.gather(rl.acquire("list"), rl.acquire("list"))
     assert results[0] == 12.0 and results[1] == 0.0  # the second was queued behind the first, same instant

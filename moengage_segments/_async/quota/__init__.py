@@ -1,0 +1,69 @@
+"""Where the limiter's state lives: in-process (default), a SQLite file (one host), Redis (many hosts).
+
+A store is chosen with ``AsyncClient(quota=...)``: a store object, or a URL (also from
+``MOENGAGE_QUOTA_URL`` and the CLI's ``--quota``):
+
+* ``memory://`` — the process-wide in-process store (the default);
+* ``sqlite:///abs/path/quota.db`` or ``sqlite://relative/quota.db`` — every process on one host;
+* ``redis://host:port/db`` (``rediss://`` for TLS) — every host.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from moengage_segments._async.quota.base import QuotaStore
+from moengage_segments._async.quota.memory import PROCESS_QUOTA, InProcessQuotaStore
+from moengage_segments.config import ENV_QUOTA_URL
+from moengage_segments.errors import ConfigurationError
+
+__all__ = ["PROCESS_QUOTA", "InProcessQuotaStore", "QuotaStore", "open_quota", "safe_url"]
+
+_SCHEMES = "memory://, sqlite:///path/quota.db or redis://host:port/db"
+
+
+def open_quota(
+    value: QuotaStore | str | None, environ: Mapping[str, str] | None = None
+) -> tuple[QuotaStore | None, bool]:
+    """The store for ``quota=`` (falling back to ``MOENGAGE_QUOTA_URL``) and whether the client owns it.
+
+    ``None`` stands for the process-wide in-process store (the transport picks it, or a private one when
+    it runs on another clock). A store the client made from a URL is closed with the client; a store
+    object belongs to the caller. Raises :class:`ConfigurationError` naming the setting for anything else.
+    """
+    source = "quota"
+    if value is None:
+        value = (os.environ if environ is None else environ).get(ENV_QUOTA_URL) or None
+        source = ENV_QUOTA_URL
+    if value is None:
+        return None, False
+    if isinstance(value, str):
+        return _from_url(value.strip(), source)
+    if isinstance(value, QuotaStore):
+        return value, False
+    raise ConfigurationError(f"quota must be a quota store or a URL ({_SCHEMES}), got {type(value).__name__}")
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (Redis URLs may carry one)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return "(an unreadable URL)"
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+def _from_url(url: str, source: str) -> tuple[QuotaStore | None, bool]:
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme == "memory":
+        return None, False
+    raise ConfigurationError(f"{source}: unsupported quota store URL {safe_url(url)!r}; expected {_SCHEMES}")

@@ -31,10 +31,9 @@ def test_quota_flag_and_variable_reach_the_client(monkeypatch: pytest.MonkeyPatc
         assert client_for(argv)._transport.limiter.store is PROCESS_QUOTA  # type: ignore[attr-defined]
 
 
-def test_a_bad_quota_url_names_the_flag(run_main: InProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_quota_url_names_the_flag(run_main: InProcess) -> None:
     code, _, err = run_main("segments", "list", "--quota", "ftp://user:pw-secret@host/x")
     assert code == 2
     assert err.startswith("error: --quota: unsupported quota store URL") and "pw-secret" not in err
-    monkeypatch.setenv("MOENGAGE_QUOTA_URL", "nope://")
-    code, _, err = run_main("segments", "list")
+    code, _, err = run_main("segments", "list", env={"MOENGAGE_QUOTA_URL": "nope://"})
     assert code == 2 and "MOENGAGE_QUOTA_URL: unsupported quota store URL 'nope://'" in err

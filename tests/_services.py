@@ -3,6 +3,9 @@
 Where a service is absent the test skips with the reason; with ``MOENGAGE_REQUIRE_SERVICES=1`` (set by
 ``.ci/run``) the skip becomes a failure, so CI cannot pass without exercising them. Tests share the servers
 with other runs, so each uses names of its own (``unique_name``).
+
+The OpenAPI folder works the same way with ``MOENGAGE_REQUIRE_SPEC=1`` (also set by ``.ci/run``): the
+spec-conformance and fidelity tests skip in a clone without it, and fail in CI.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +51,47 @@ def require_postgres() -> str:
     if not _reachable("127.0.0.1", 5432) and "MOENGAGE_TEST_POSTGRES_DSN" not in os.environ:
         _require("MOENGAGE_REQUIRE_SERVICES", "no PostgreSQL at 127.0.0.1:5432 (set MOENGAGE_TEST_POSTGRES_DSN)")
     return POSTGRES_DSN
+
+
+#: The vendor's OpenAPI files the spec-conformance and fidelity tests read.
+SPEC_FILES = ("custom-segments.json", "cohort-audience.json")
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def _openapi_candidate() -> Path:
+    env = os.environ.get("MOENGAGE_OPENAPI_DIR")
+    return Path(env) if env else _REPO.parent / "shared" / "moengage-openapi"
+
+
+def spec_missing_reason() -> str:
+    """Why the spec tests cannot run: the folder looked in and how to point at another."""
+    return (
+        f"the vendor's OpenAPI files ({', '.join(SPEC_FILES)}) are not in {_openapi_candidate()} "
+        "(set MOENGAGE_OPENAPI_DIR to the folder holding them)"
+    )
+
+
+def openapi_dir() -> Path | None:
+    """The vendor's OpenAPI folder (``$MOENGAGE_OPENAPI_DIR``, else ``<repo>/../shared/moengage-openapi``).
+
+    ``None`` when it does not hold both files, so a caller can skip (or leave out a schema check); with
+    ``MOENGAGE_REQUIRE_SPEC=1`` an absent folder fails right here instead, whether asked by a running test or
+    while a module's parameters are being collected.
+    """
+    folder = _openapi_candidate()
+    if all((folder / name).is_file() for name in SPEC_FILES):
+        return folder
+    if os.environ.get("MOENGAGE_REQUIRE_SPEC") == "1":
+        pytest.fail(f"{spec_missing_reason()} (MOENGAGE_REQUIRE_SPEC=1 makes this a failure)", pytrace=False)
+    return None
+
+
+def require_openapi() -> Path:
+    """The OpenAPI folder, or skip the test (fail under ``MOENGAGE_REQUIRE_SPEC=1``) naming where it looked."""
+    folder = openapi_dir()
+    if folder is None:
+        pytest.skip(spec_missing_reason())
+    return folder
 
 
 def unique_name(prefix: str) -> str:

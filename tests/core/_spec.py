@@ -1,7 +1,7 @@
 """The vendor's OpenAPI files as test data: example bodies per (operation, status) and request schemas.
 
-The folder is ``$MOENGAGE_OPENAPI_DIR`` or ``<repo>/../shared/moengage-openapi``; tests that need it are
-skipped with a clear reason when it is absent.
+The folder comes from ``tests._services.openapi_dir``: tests that need it skip with a clear reason when it
+is absent (and fail under ``MOENGAGE_REQUIRE_SPEC=1``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,34 +19,26 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-REPO = Path(__file__).resolve().parents[2]
+from tests._services import openapi_dir, require_openapi, spec_missing_reason
+
 SEGMENTS = "custom-segments.json"
 COHORT = "cohort-audience.json"
 
 
-def spec_dir() -> Path:
-    env = os.environ.get("MOENGAGE_OPENAPI_DIR")
-    return Path(env) if env else REPO.parent / "shared" / "moengage-openapi"
+def _load(name: str) -> dict[str, Any] | None:
+    folder = openapi_dir()
+    return None if folder is None else _parse(folder / name)
 
 
 @functools.cache
-def _load(name: str) -> dict[str, Any] | None:
-    path = spec_dir() / name
-    if not path.is_file():
-        return None
+def _parse(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 
 def load(name: str) -> dict[str, Any]:
     """The parsed spec, or skip the calling test naming the folder that was looked in."""
-    data = _load(name)
-    if data is None:
-        pytest.skip(
-            f"vendor OpenAPI file {name} not found in {spec_dir()} "
-            "(set MOENGAGE_OPENAPI_DIR to the folder holding custom-segments.json and cohort-audience.json)"
-        )
-    return data
+    return _parse(require_openapi() / name)
 
 
 def spec_for(path: str) -> dict[str, Any]:
@@ -180,6 +171,5 @@ def request_example_params(path: str, method: str) -> list[Any]:
     """``pytest.param`` per vendor request example, or one skipped param when the spec is absent."""
     name = COHORT if path.startswith("/v1/") else SEGMENTS
     if _load(name) is None:
-        reason = f"vendor OpenAPI file {name} not found in {spec_dir()} (set MOENGAGE_OPENAPI_DIR)"
-        return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
+        return [pytest.param(None, marks=pytest.mark.skip(reason=spec_missing_reason()))]
     return [pytest.param(value, id=example) for example, value in request_examples(path, method)]

@@ -27,6 +27,7 @@ from moengage_segments import (
     UnsupportedMediaTypeError,
 )
 from moengage_segments.errors import error_for_status
+from tests._services import spec_missing_reason
 from tests.core import _spec
 from tests.core._mock import MockRoutes
 from tests.core._support import API_KEY, BASE, BASIC, SEG_ID, calls
@@ -113,8 +114,8 @@ def _cases() -> list[Any]:
     cases = []
     for spec_path, method, url, call in OPERATIONS:
         if _spec._load(_spec.COHORT if spec_path.startswith("/v1/") else _spec.SEGMENTS) is None:
-            reason = f"vendor OpenAPI files not found in {_spec.spec_dir()} (set MOENGAGE_OPENAPI_DIR)"
-            return [pytest.param(None, None, None, None, 0, "", None, marks=pytest.mark.skip(reason=reason))]
+            skip = pytest.mark.skip(reason=spec_missing_reason())
+            return [pytest.param(None, None, None, None, 0, "", None, marks=skip)]
         for status in _spec.documented_statuses(spec_path, method.lower()):
             if status < 400:
                 continue

@@ -19,6 +19,7 @@ from moengage_segments import (
     ValidationError,
 )
 from moengage_segments.models import parse_timestamp, structure
+from tests._services import spec_missing_reason
 from tests.core import _spec
 
 
@@ -122,7 +123,7 @@ def test_unknown_server_keys_are_kept_frozen_in_extra() -> None:
 def _callback_examples() -> list[Any]:
     spec = _spec._load(_spec.SEGMENTS)
     if spec is None:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"vendor OpenAPI not found in {_spec.spec_dir()}"))]
+        return [pytest.param(None, marks=pytest.mark.skip(reason=spec_missing_reason()))]
     cb = spec["components"]["callbacks"]["segmentProcessingCallback"]
     (operation,) = cb.values()
     examples = operation["post"]["requestBody"]["content"]["application/json"]["examples"]

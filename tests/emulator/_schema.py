@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import referencing
 import referencing.jsonschema
 
-SPEC_FILES = ("custom-segments.json", "cohort-audience.json")
+from tests._services import SPEC_FILES, openapi_dir
+
 _ROUTES = [
     ("POST", re.compile(r"^/v2/custom-segments/file-segment$"), "/v2/custom-segments/file-segment"),
     ("PUT", re.compile(r"^/v2/custom-segments/file-segment/add-users$"), "/v2/custom-segments/file-segment/add-users"),
@@ -45,13 +44,6 @@ _FAMILY_ERROR = {
 }
 
 
-def spec_dir() -> Path | None:
-    """``$MOENGAGE_OPENAPI_DIR``, else ``<repo>/../shared/moengage-openapi``; None when absent."""
-    env = os.environ.get("MOENGAGE_OPENAPI_DIR")
-    candidate = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "moengage-openapi"
-    return candidate if all((candidate / f).is_file() for f in SPEC_FILES) else None
-
-
 def _close(node: Any, components: dict[str, Any]) -> Any:
     if isinstance(node, list):
         return [_close(x, components) for x in node]
@@ -73,7 +65,7 @@ def _close(node: Any, components: dict[str, Any]) -> Any:
 
 @lru_cache(maxsize=1)
 def _specs() -> dict[str, dict[str, Any]]:
-    folder = spec_dir()
+    folder = openapi_dir()
     assert folder is not None
     out = {}
     for name in SPEC_FILES:

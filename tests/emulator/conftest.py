@@ -17,7 +17,8 @@ import pytest
 from aiohttp import web
 
 from moengage_segments.testing import Emulator
-from tests.emulator._schema import spec_dir, validate_response
+from tests._services import openapi_dir
+from tests.emulator._schema import validate_response
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -75,7 +76,7 @@ class Api:
             body: Any = None
             if resp.content_type == "application/json":
                 body = json.loads(text)
-                if spec_dir() is not None:
+                if openapi_dir() is not None:
                     validate_response(method, path.split("?")[0], resp.status, body)
             return Reply(resp.status, body, resp.headers, text)
 

@@ -10,13 +10,11 @@ from typing import Any
 import pytest
 
 from moengage_segments.testing import Emulator, Fault
-from tests.emulator._schema import spec_dir, validate_response
+from tests._services import openapi_dir, spec_missing_reason
+from tests.emulator._schema import validate_response
 from tests.emulator.conftest import Api, Reply, attr_group, ref_group
 
-pytestmark = pytest.mark.skipif(
-    spec_dir() is None,
-    reason="vendor OpenAPI files not found: set MOENGAGE_OPENAPI_DIR or provide ../shared/moengage-openapi",
-)
+pytestmark = pytest.mark.skipif(openapi_dir() is None, reason=spec_missing_reason())
 
 FS, V3, COHORT = "/v2/custom-segments/file-segment", "/v3/custom-segments", "/v1/integrations/cohortsync"
 ID = "/v3/custom-segments/{id}"
@@ -245,7 +243,7 @@ async def _list_after_create(api: Api) -> Reply:
 
 
 def _documented() -> list[tuple[str, str, int]]:
-    folder = spec_dir()
+    folder = openapi_dir()
     if folder is None:
         return []
     out = []

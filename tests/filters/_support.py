@@ -1,48 +1,34 @@
-"""Test helpers: the vendor OpenAPI file (found via ``$MOENGAGE_OPENAPI_DIR`` or ``<repo>/../shared/...``)
-and a JSON-schema validator for its ``FilterGroupV3`` component."""
+"""Test helpers: the vendor OpenAPI file (found by ``tests._services.openapi_dir``) and a JSON-schema
+validator for its ``FilterGroupV3`` component."""
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
-import pytest
+
+from tests._services import openapi_dir, require_openapi
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC_FILE = "custom-segments.json"
 
 
-def spec_dir() -> Path:
-    env = os.environ.get("MOENGAGE_OPENAPI_DIR")
-    return Path(env) if env else REPO.parent / "shared" / "moengage-openapi"
-
-
 @functools.cache
-def _load() -> dict[str, Any] | None:
-    path = spec_dir() / SPEC_FILE
-    if not path.is_file():
-        return None
+def _parse(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 
 def load_spec() -> dict[str, Any]:
     """The parsed custom-segments spec, or skip naming where it was looked for."""
-    data = _load()
-    if data is None:
-        pytest.skip(
-            f"vendor OpenAPI file {SPEC_FILE} not found in {spec_dir()} (set MOENGAGE_OPENAPI_DIR "
-            "to the folder holding custom-segments.json)"
-        )
-    return data
+    return _parse(require_openapi() / SPEC_FILE)
 
 
 def spec_available() -> bool:
-    return _load() is not None
+    return openapi_dir() is not None
 
 
 @functools.cache

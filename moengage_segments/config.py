@@ -272,6 +272,10 @@ class Settings:
     ) -> Settings:
         """Combine explicit arguments with ``MOENGAGE_*`` environment variables; arguments win.
 
+        Every explicit argument beats every variable: ``data_center=`` beats ``MOENGAGE_BASE_URL`` too
+        (``base_url=`` beats ``data_center=``; between variables, ``MOENGAGE_BASE_URL`` beats
+        ``MOENGAGE_DATA_CENTER``).
+
         Raises :class:`ConfigurationError` naming everything that is missing and where it was looked for.
 
         Example::
@@ -283,7 +287,10 @@ class Settings:
         workspace_id = workspace_id or env.get(ENV_WORKSPACE_ID) or None
         api_key = api_key or env.get(ENV_API_KEY) or None
         dc_value: str | int | None = data_center if data_center not in (None, "") else env.get(ENV_DATA_CENTER)
-        base_url = base_url or env.get(ENV_BASE_URL) or None
+        # An explicit data centre beats MOENGAGE_BASE_URL: someone who exported the emulator's URL and
+        # now asks for data centre 01 must reach data centre 01. An explicit base_url still beats both.
+        explicit_dc = data_center not in (None, "")
+        base_url = base_url or (None if explicit_dc else env.get(ENV_BASE_URL)) or None
         db_name = db_name or env.get(ENV_DB_NAME) or None
 
         missing = []

@@ -27,6 +27,7 @@ from moengage_segments._async.quota.base import QuotaStore
 from moengage_segments._async.quota.memory import PROCESS_QUOTA, InProcessQuotaStore
 from moengage_segments._async.ratelimit import RateLimiter, SlotTooFar
 from moengage_segments._async.retry import Retrier, hinted_wait
+from moengage_segments._log import logger
 from moengage_segments.config import RateLimits, RetryPolicy, Settings
 from moengage_segments.errors import (
     APIConnectionError,
@@ -40,7 +41,6 @@ from moengage_segments.errors import (
 
 __all__ = ["Response", "Transport", "dump_json", "logger", "parse_error", "quota_scope", "redact_headers"]
 
-logger = logging.getLogger("moengage_segments")
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 

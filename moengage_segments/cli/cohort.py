@@ -26,7 +26,7 @@ from typing import Any
 
 from moengage_segments._async.client import AsyncClient
 from moengage_segments.cli.context import Context
-from moengage_segments.cli.failures import ExitCode, UsageError
+from moengage_segments.cli.failures import ExitCode, UsageError, hint_for
 from moengage_segments.cli.output import Fields, Result, Table, Text, View
 from moengage_segments.errors import ConfigurationError, ValidationError
 from moengage_segments.models import Cohort, CohortAction
@@ -281,6 +281,9 @@ def report_views(report: CohortSyncReport, max_failures: int = 10) -> list[View]
         )
     if report.invalid_reasons:
         views.append(Table(("reason", "uids"), sorted(report.invalid_reasons.items()), title="invalid uids"))
+    if report.stopped_by:
+        # The whole error (the table above shortens it), and what to check, as for any other command.
+        views.append(Text(f"stopped early: {report.stopped_by}{hint_for(report.stopped_by.split(':', 1)[0])}"))
     if report.failed_uids_path and (report.failed or report.not_sent):
         views.append(
             Text(

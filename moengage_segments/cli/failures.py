@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 
+from moengage_segments import errors
 from moengage_segments.errors import (
     APIConnectionError,
     APIError,
@@ -24,7 +25,7 @@ from moengage_segments.errors import (
     one_line,
 )
 
-__all__ = ["ExitCode", "UsageError", "describe", "error_document"]
+__all__ = ["ExitCode", "UsageError", "describe", "error_document", "hint_for"]
 
 
 class ExitCode(enum.IntEnum):
@@ -94,10 +95,26 @@ def error_document(exc: BaseException, code: ExitCode, line: str) -> dict[str, o
 
 
 def _hint(exc: APIError) -> str:
-    if isinstance(exc, AuthenticationError):
+    return hint_for(type(exc).__name__)
+
+
+def hint_for(error_type: str) -> str:
+    """What to check after an API error of this class name (``""`` when there is nothing to add).
+
+    A cohort report keeps its stopping error as text (``"AuthenticationError: ..."``), so the hint is
+    looked up by the class name, through the class hierarchy.
+
+    Example::
+
+        hint_for("AuthenticationError")  # " (check --workspace-id/--api-key or ...)"
+    """
+    cls = getattr(errors, error_type, None)
+    if not (isinstance(cls, type) and issubclass(cls, APIError)):
+        return ""
+    if issubclass(cls, AuthenticationError):
         return " (check --workspace-id/--api-key or MOENGAGE_WORKSPACE_ID/MOENGAGE_API_KEY)"
-    if isinstance(exc, RateLimitError):
+    if issubclass(cls, RateLimitError):
         return " (rate limited; try again later)"
-    if isinstance(exc, APIConnectionError):
+    if issubclass(cls, APIConnectionError):
         return " (check --data-center/--base-url and the network)"
     return ""

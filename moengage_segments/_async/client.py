@@ -185,6 +185,7 @@ def _comparable(payload: Any) -> Any:
 
 async def _target(segments: AsyncSegments, name: str | None, segment_id: str | None) -> dict[str, Any]:
     """The ``{name, cs_id}`` pair of the v2 bodies; the API requires ``name`` even when ``cs_id`` is set."""
+    segments._transport.require_db_name()  # before the name lookup below sends anything
     if segment_id is not None:
         check_segment_id(segment_id)
     if name is None:
@@ -330,6 +331,7 @@ class AsyncFileSegments:
         """
         body = self._body(name, file_url, attribute_name, attribute_type, callback_url, emails)
         body["expiry_time"] = check_expiry_days(expiry_days)
+        self._transport.require_db_name()
         started = _utcnow()
         try:
             response = await self._transport.request(ep.FILE_CREATE, json_body=body)
@@ -751,8 +753,10 @@ class AsyncClient:
 
     Configuration falls back to ``MOENGAGE_WORKSPACE_ID``, ``MOENGAGE_API_KEY``,
     ``MOENGAGE_DATA_CENTER``, ``MOENGAGE_BASE_URL``, ``MOENGAGE_DB_NAME`` and ``MOENGAGE_QUOTA_URL``.
-    ``base_url`` overrides the data centre (point it at the emulator). Network resources are created by
-    the first request, not here; close the client when done (``async with`` or ``aclose()``).
+    ``base_url`` overrides the data centre (point it at the emulator). ``db_name`` (the ``MOE-DBNAME``
+    header) is required by the v2 calls (file segments, archive, unarchive): without it they raise
+    :class:`ConfigurationError` before sending. Network resources are created by the first request, not
+    here; close the client when done (``async with`` or ``aclose()``).
 
     ``quota`` says where the rate-limit state lives, so that every pusher of a workspace shares one
     quota: by default every client of the workspace in this process; ``"sqlite:///path/quota.db"`` for

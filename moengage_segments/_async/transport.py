@@ -28,13 +28,14 @@ from moengage_segments._async.quota.memory import PROCESS_QUOTA, InProcessQuotaS
 from moengage_segments._async.ratelimit import RateLimiter, SlotTooFar
 from moengage_segments._async.retry import Retrier, hinted_wait
 from moengage_segments._log import logger
-from moengage_segments.config import RateLimits, RetryPolicy, Settings
+from moengage_segments.config import ENV_DB_NAME, RateLimits, RetryPolicy, Settings
 from moengage_segments.errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
     ClientStateError,
+    ConfigurationError,
     RateLimitError,
     error_for_status,
 )
@@ -155,7 +156,6 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
         self._closed = False
-        self._warned_db_name = False
 
     def __repr__(self) -> str:
         return f"<Transport {self.settings.base_url} workspace={self.settings.workspace_id}>"
@@ -166,17 +166,24 @@ class Transport:
         if endpoint.method != "GET":
             headers["Content-Type"] = "application/json"
         if endpoint.envelope == "v2":
-            if self.settings.db_name:
-                headers["MOE-DBNAME"] = self.settings.db_name
-            elif not self._warned_db_name:
-                self._warned_db_name = True
-                logger.warning(
-                    "MOE-DBNAME is not configured (db_name= or MOENGAGE_DB_NAME): the file-segment and "
-                    "archive endpoints (v2) document this header as required, so the service may refuse them"
-                )
+            headers["MOE-DBNAME"] = self.require_db_name()
         else:
             headers["MOE-APPKEY"] = self.settings.workspace_id
         return headers
+
+    def require_db_name(self) -> str:
+        """The configured ``db_name``; :class:`ConfigurationError` when there is none.
+
+        Both revisions of the vendor's spec mark ``MOE-DBNAME`` required on every v2 operation (file
+        segments, archive, unarchive), so such a call without it fails here, before anything is sent.
+        """
+        db_name = self.settings.db_name
+        if not db_name:
+            raise ConfigurationError(
+                f"missing MoEngage configuration: db_name (argument or {ENV_DB_NAME}); the file-segment and "
+                "archive/unarchive calls (v2) require the MOE-DBNAME header. Nothing was sent"
+            )
+        return db_name
 
     def _check_usable(self) -> asyncio.AbstractEventLoop:
         if self._closed:
@@ -214,6 +221,7 @@ class Transport:
         attempt goes on the wire (after its rate-limit slot) and ``-1`` when it comes back, so a caller can
         tell requests in flight from requests waiting for a slot or a retry.
         """
+        headers = self.headers_for(endpoint)  # first: a missing db_name fails before anything else
         self._loop = self._check_usable()
         url = self.settings.base_url + (path or endpoint.path)
         if params:
@@ -221,7 +229,6 @@ class Transport:
             # aiohttp/yarl would send '+', which only form decoders read as a space.
             url = f"{url}?{urlencode(params, quote_via=quote, safe='')}"
         data = body if body is not None else (dump_json(json_body) if json_body is not None else None)
-        headers = self.headers_for(endpoint)
         retrier = Retrier(
             retry or self.retry,
             idempotent=endpoint.idempotent,

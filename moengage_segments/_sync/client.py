@@ -60,8 +60,10 @@ class Client:
 
     Configuration falls back to ``MOENGAGE_WORKSPACE_ID``, ``MOENGAGE_API_KEY``,
     ``MOENGAGE_DATA_CENTER``, ``MOENGAGE_BASE_URL``, ``MOENGAGE_DB_NAME`` and ``MOENGAGE_QUOTA_URL``.
-    ``base_url`` overrides the data centre (point it at the emulator). Network resources are created by
-    the first request, not here; close the client when done (``with`` or ``close()``).
+    ``base_url`` overrides the data centre (point it at the emulator). ``db_name`` (the ``MOE-DBNAME``
+    header) is required by the v2 calls (file segments, archive, unarchive): without it they raise
+    :class:`ConfigurationError` before sending. Network resources are created by the first request, not
+    here; close the client when done (``with`` or ``close()``).
 
     ``quota`` says where the rate-limit state lives, so that every pusher of a workspace shares one
     quota: by default every client of the workspace in this process; ``"sqlite:///path/quota.db"`` for

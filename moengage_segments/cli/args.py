@@ -299,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-rate-limits", action="store_true", help="disable the emulator's rate limits")
     p.add_argument("--accept-any-uid", action="store_true", help="cohort pushes add uids that were never seeded")
+    p.add_argument(
+        "--optional-db-name",
+        action="store_true",
+        help="accept v2 calls without MOE-DBNAME, as older pages describe (default: required, as the spec says)",
+    )
     p.add_argument("--generate-users", type=int, default=0, metavar="N", help="seed N users")
 
     p = leaf(groups, "demo", "tour the SDK on the built-in emulator (no account needed)", ("demo",))

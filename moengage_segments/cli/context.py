@@ -9,36 +9,17 @@ Example::
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
 import attrs
 
 from moengage_segments._async.client import AsyncClient
+from moengage_segments.cli.failures import cli_configuration_message
 from moengage_segments.cli.output import Output
 from moengage_segments.cli.redact import Redactor
 from moengage_segments.errors import ConfigurationError
 
-__all__ = ["Context", "cli_configuration_message"]
-
-# "api_key (argument or MOENGAGE_API_KEY)" -> "--api-key or MOENGAGE_API_KEY"
-_ARGUMENT_OR_ENV = re.compile(r"\b(workspace_id|api_key|data_center|base_url|db_name) \(argument or ([A-Z_]+)\)")
-# Python argument names left in a message (lower case, so MOENGAGE_API_KEY is untouched).
-_ARGUMENT = re.compile(r"\b(workspace_id|api_key|data_center|base_url|db_name)\b")
-
-
-def cli_configuration_message(message: str) -> str:
-    """A :class:`ConfigurationError` message with the SDK's argument names replaced by the CLI's flags.
-
-    Example::
-
-        cli_configuration_message("missing MoEngage configuration: api_key (argument or MOENGAGE_API_KEY)")
-        # 'missing MoEngage configuration: --api-key or MOENGAGE_API_KEY'
-    """
-    message = _ARGUMENT_OR_ENV.sub(lambda m: f"--{m.group(1).replace('_', '-')} or {m.group(2)}", message)
-    message = message.replace("allow_insecure_http=True", "--allow-insecure-http")
-    message = re.sub(r"^quota\b", "--quota", message)
-    return _ARGUMENT.sub(lambda m: "--" + m.group(1).replace("_", "-"), message)
+__all__ = ["Context"]
 
 
 @attrs.define

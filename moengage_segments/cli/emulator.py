@@ -40,6 +40,7 @@ async def serve_emulator(ctx: Context) -> Result:
             time_scale=a.time_scale,
             rate_limits=False if a.no_rate_limits else None,
             accept_any_uid=a.accept_any_uid,
+            optional_db_name=a.optional_db_name,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 
 from moengage_segments import errors
 from moengage_segments.errors import (
@@ -25,7 +26,27 @@ from moengage_segments.errors import (
     one_line,
 )
 
-__all__ = ["ExitCode", "UsageError", "describe", "error_document", "hint_for"]
+__all__ = ["ExitCode", "UsageError", "cli_configuration_message", "describe", "error_document", "hint_for"]
+
+
+# "api_key (argument or MOENGAGE_API_KEY)" -> "--api-key or MOENGAGE_API_KEY"
+_ARGUMENT_OR_ENV = re.compile(r"\b(workspace_id|api_key|data_center|base_url|db_name) \(argument or ([A-Z_]+)\)")
+# Python argument names left in a message (lower case, so MOENGAGE_API_KEY is untouched).
+_ARGUMENT = re.compile(r"\b(workspace_id|api_key|data_center|base_url|db_name)\b")
+
+
+def cli_configuration_message(message: str) -> str:
+    """A :class:`ConfigurationError` message with the SDK's argument names replaced by the CLI's flags.
+
+    Example::
+
+        cli_configuration_message("missing MoEngage configuration: api_key (argument or MOENGAGE_API_KEY)")
+        # 'missing MoEngage configuration: --api-key or MOENGAGE_API_KEY'
+    """
+    message = _ARGUMENT_OR_ENV.sub(lambda m: f"--{m.group(1).replace('_', '-')} or {m.group(2)}", message)
+    message = message.replace("allow_insecure_http=True", "--allow-insecure-http")
+    message = re.sub(r"^quota\b", "--quota", message)
+    return _ARGUMENT.sub(lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 class ExitCode(enum.IntEnum):
@@ -64,7 +85,9 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
         describe(ConfigurationError("missing MoEngage configuration: api_key"))
         # (ExitCode.USAGE, 'missing MoEngage configuration: api_key')
     """
-    if isinstance(exc, (UsageError, ValidationError, ConfigurationError, CheckpointError)):
+    if isinstance(exc, ConfigurationError):  # raised by the SDK, so it names arguments: say flags instead
+        return ExitCode.USAGE, one_line(cli_configuration_message(str(exc)))
+    if isinstance(exc, (UsageError, ValidationError, CheckpointError)):
         return ExitCode.USAGE, one_line(str(exc))
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
         return ExitCode.USAGE, one_line(f"{exc.strerror}: {exc.filename}")

@@ -71,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--strict", action="store_true", help="stricter reading of rules the sources disagree on (default: off)")
     add(
+        "--optional-db-name",
+        action="store_true",
+        help="accept v2 calls without MOE-DBNAME, as older pages describe (default: required, as the spec says)",
+    )
+    add(
         "--generate-users",
         type=int,
         default=0,
@@ -107,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_limits=False if args.no_rate_limits else None,
             accept_any_uid=args.accept_any_uid,
             strict=args.strict,
+            optional_db_name=args.optional_db_name,
             max_cohort_body_bytes=args.max_cohort_body_bytes,
         )
     except ValueError as exc:

@@ -4,8 +4,9 @@
   or wrong key → 401 in the family's envelope;
 * v3 (filter): ``MOE-APPKEY`` (workspace id) or ``MOE-DBNAME`` must name the workspace, else 400
   "MoEngage Client not found..."; a MOE-APPKEY for another workspace than the Basic user → 401;
-* v2 (file, manage): ``MOE-DBNAME``, when sent, must be the workspace's db name (400 otherwise); it is
-  required only in strict mode (sources disagree);
+* v2 (file, manage): ``MOE-DBNAME`` must be the workspace's db name (400 otherwise); both revisions of
+  the spec mark it required. ``optional_db_name=True`` (not with ``strict``) accepts calls without it,
+  as older pages describe;
 * cohort: ``MOE-APPKEY`` must equal the Basic-auth username, else 401 "App key mismatch...".
 
 Example::
@@ -94,6 +95,7 @@ def authenticate(core: Core, request: web.Request, family: Family) -> Workspace:
         raise _unauthorized(family, E.COHORT_APP_KEY_MISMATCH, "Authentication Mismatch")
     if family in ("file", "manage"):
         db_name = request.headers.get("MOE-DBNAME")
-        if (db_name is not None and db_name != ws.db_name) or (db_name is None and core.config.strict):
+        required = core.config.strict or not core.config.optional_db_name
+        if (db_name is not None and db_name != ws.db_name) or (db_name is None and required):
             raise Reject(E.v2_error(400, "Invalid request", E.CLIENT_NOT_FOUND), "bad MOE-DBNAME")
     return ws

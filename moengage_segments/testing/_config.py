@@ -32,10 +32,13 @@ class EmulatorConfig:
     max_file_users_per_day: int = 2_000_000
     #: Cohort sync: every uid joins even if it was never seeded (for benchmarks pushing millions).
     accept_any_uid: bool = False
-    #: Stricter reading of rules the sources disagree on (MOE-DBNAME required on v2, ``name`` required on
-    #: v2 requests that give ``cs_id``, cohort names must not start with ".", ``category`` required on
-    #: user property filters).
+    #: Stricter reading of rules the sources disagree on (``name`` required on v2 requests that give
+    #: ``cs_id``, cohort names must not start with ".", ``category`` required on user property filters;
+    #: MOE-DBNAME required on v2 even with ``optional_db_name``).
     strict: bool = False
+    #: Accept v2 calls without ``MOE-DBNAME`` (the older pages' reading). Off by default: both revisions of
+    #: the spec mark the header required. A wrong value is refused either way.
+    optional_db_name: bool = False
     #: Seconds (emulated) before a file job starts; the segment shows 0 users until it finishes.
     file_processing_delay: float = 0.0
     time_scale: float = 1.0

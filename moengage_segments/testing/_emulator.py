@@ -68,6 +68,8 @@ class Emulator:
     (``{"cohort_sync": [Window(1000, 60)]}``, or by client family ``{"cohort": [(1000, 60)]}``, or a whole
     :class:`moengage_segments.RateLimits`; ``False`` disables all), ``time_scale`` speeds emulated time up
     (60 = a minute lasts a second), ``accept_any_uid`` lets cohort pushes add uids that were never seeded.
+    v2 calls (file segments, archive, unarchive) must send ``MOE-DBNAME``, as the spec says;
+    ``optional_db_name=True`` accepts them without it (the older pages' lenient reading).
 
     Example::
 
@@ -98,6 +100,7 @@ class Emulator:
         max_file_users_per_day: int = 2_000_000,
         accept_any_uid: bool = False,
         strict: bool = False,
+        optional_db_name: bool = False,
         file_processing_delay: float = 0.0,
         request_log_size: int = 10_000,
         seed: int | None = None,
@@ -116,6 +119,7 @@ class Emulator:
             max_file_users_per_day=max_file_users_per_day,
             accept_any_uid=accept_any_uid,
             strict=strict,
+            optional_db_name=optional_db_name,
             file_processing_delay=file_processing_delay,
             time_scale=time_scale,
         )

@@ -213,7 +213,9 @@ def test_in_thread_with_the_sync_client_and_the_emulator() -> None:
     with Emulator.in_thread() as emu, CallbackServer.in_thread(port=0) as receiver:
         emu.add_users(["u1", "u2", "u3"])
         csv_url = emu.host_file("vip.csv", ["u1", "u2", "u3", "not-a-user"])
-        with Client(base_url=emu.base_url, workspace_id=emu.workspace_id, api_key=emu.api_key) as client:
+        with Client(
+            base_url=emu.base_url, workspace_id=emu.workspace_id, api_key=emu.api_key, db_name=emu.db_name
+        ) as client:
             ack = client.file_segments.create("vip", file_url=csv_url, expiry_days=30, callback_url=receiver.url)
             result = receiver.wait_for("vip", timeout=30)
         assert (result.status, result.values_found, result.user_count) == (201, 4, 3)

@@ -85,3 +85,16 @@ def test_wait_options_are_checked(run_main: InProcess, emu: Emulator) -> None:
     code, _, err = run_main("file", "add", "--file-url", url)
     assert code == 2 and "NAME or --id" in err
     assert emu.segments() == []
+
+
+def test_without_db_name_nothing_is_sent_and_the_flag_is_named(run_main: InProcess, emu: Emulator) -> None:
+    url = emu.host_file("x.csv", ["user-0000001"])
+    emu.reset_counters()
+    for argv in (
+        ("file", "create", "x", "--file-url", url, "--expiry-days", "7"),
+        ("file", "add", "--id", "6388a97a02adb9071ca84ce9", "--file-url", url),
+        ("segments", "archive", "x"),
+    ):
+        code, _, err = run_main(*argv, env={"MOENGAGE_DB_NAME": ""})
+        assert code == 2 and "--db-name or MOENGAGE_DB_NAME" in err, err
+    assert emu.counters.requests == 0

@@ -16,6 +16,7 @@ WORKSPACE = "WS_TEST_42"
 API_KEY = "sk-TOPSECRET-4f9a"
 BASIC = "Basic " + base64.b64encode(f"{WORKSPACE}:{API_KEY}".encode()).decode()
 BASE = "https://api-01.moengage.com"
+DB_NAME = "test_db"
 SEG_ID = "6388a97a02adb9071ca84ce9"
 SEG_ID2 = "63a017e8d2460ae81a05bf5e"
 

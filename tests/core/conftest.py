@@ -13,7 +13,7 @@ from moengage_segments import AsyncClient, RetryPolicy
 from moengage_segments._async import client as client_module
 from moengage_segments._async.transport import Transport
 from tests.core._mock import MockRoutes
-from tests.core._support import API_KEY, WORKSPACE, FakeClock
+from tests.core._support import API_KEY, DB_NAME, WORKSPACE, FakeClock
 
 ENV_VARS = (
     "MOENGAGE_WORKSPACE_ID",
@@ -52,7 +52,7 @@ def routes() -> MockRoutes:
 
 @pytest.fixture
 async def make_client(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[Callable[..., AsyncClient]]:
-    """Build clients with test credentials, no client-side limits and the virtual clock.
+    """Build clients with test credentials (db_name included), no client-side limits and the virtual clock.
 
     In a test that also takes ``routes``, clients send through its ``MockTransport`` instead of aiohttp.
     """
@@ -64,6 +64,7 @@ async def make_client(request: pytest.FixtureRequest, clock: FakeClock) -> Async
             "workspace_id": WORKSPACE,
             "api_key": API_KEY,
             "data_center": "01",
+            "db_name": DB_NAME,
             "rate_limits": None,
             "retry": RetryPolicy(jitter=False),
         }

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from aioresponses import aioresponses
 
-from moengage_segments import AsyncClient, Cohort, RetryPolicy, ServerError
+from moengage_segments import AsyncClient, Cohort, ConfigurationError, RetryPolicy, ServerError
 from tests.core._support import API_KEY, BASE, BASIC
 
 UIDS = ["uid-PRIVATE-001", "uid-PRIVATE-002"]
@@ -74,22 +74,24 @@ async def test_nothing_is_logged_above_debug(
     assert [r for r in caplog.records if r.name.startswith("moengage_segments")] == []
 
 
-async def test_missing_db_name_warns_once_on_v2_calls(
+async def test_v2_call_without_db_name_is_refused_before_sending_and_logs_nothing(
     make_client: Callable[..., AsyncClient], mocked: aioresponses, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """MOE-DBNAME is documented as required on v2: without db_name the first v2 call says so, once."""
-    archive = BASE + "/v2/custom-segments/archive"
-    mocked.patch(archive, payload={"success": True}, repeat=True)
-    mocked.get(BASE + "/v3/custom-segments", payload={"data": []})
-    caplog.set_level(logging.INFO, logger="moengage_segments")
-    client = make_client()
-    await client.segments.list()  # v3: no warning
-    assert not caplog.records
-    await client.segments.archive("a")
-    await client.segments.archive("b")
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "MOE-DBNAME" in warnings[0].getMessage()
-    caplog.clear()
-    configured = make_client(db_name="db")
-    await configured.segments.archive("c")
-    assert not caplog.records
+    """MOE-DBNAME is required on v2 (both spec revisions): no call, no once-only WARNING, a clear error."""
+    caplog.set_level(logging.DEBUG, logger="moengage_segments")
+    client = make_client(db_name=None)
+    url = "https://h.example/u.csv"
+    seg = "6388a97a02adb9071ca84ce9"
+    calls = (
+        client.segments.archive("a"),
+        client.segments.unarchive(segment_id=seg),  # no name: would GET the segment first
+        client.file_segments.create("f", file_url=url, expiry_days=1),
+        client.file_segments.add_users("f", file_url=url),
+        client.file_segments.remove_users(segment_id=seg, file_url=url),
+        client.file_segments.replace_users("f", file_url=url),
+    )
+    for call in calls:
+        with pytest.raises(ConfigurationError, match=r"db_name \(argument or MOENGAGE_DB_NAME\)"):
+            await call
+    assert mocked.requests == {}
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []

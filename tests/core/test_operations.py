@@ -14,7 +14,7 @@ from aioresponses import aioresponses
 
 from moengage_segments import AsyncClient, Cohort, CohortBatchResult, Segment, SegmentAck, SegmentSummary
 from tests.core import _spec
-from tests.core._support import BASE, BASIC, SEG_ID, WORKSPACE, body_of, calls, only_call
+from tests.core._support import BASE, BASIC, DB_NAME, SEG_ID, WORKSPACE, body_of, calls, only_call
 
 COHORT = Cohort(
     id="JKTAuqTRhC", name="Partner_Name", partner="6HNBXFm7ZS", description="A cohort of users from a partner."
@@ -53,7 +53,7 @@ def example(path: str, method: str, status: int, name: str | None = None) -> Any
     return examples[name] if name else next(iter(examples.values()))
 
 
-def assert_headers(headers: dict[str, str], family: str, *, db_name: str | None = None, has_body: bool = True) -> None:
+def assert_headers(headers: dict[str, str], family: str, *, has_body: bool = True) -> None:
     assert headers["Authorization"] == BASIC
     if has_body:
         assert headers["Content-Type"] == "application/json"
@@ -61,10 +61,7 @@ def assert_headers(headers: dict[str, str], family: str, *, db_name: str | None 
         assert "Content-Type" not in headers
     if family == "v2":
         assert "MOE-APPKEY" not in headers
-        if db_name is None:
-            assert "MOE-DBNAME" not in headers
-        else:
-            assert headers["MOE-DBNAME"] == db_name
+        assert headers["MOE-DBNAME"] == DB_NAME
     else:
         assert headers["MOE-APPKEY"] == WORKSPACE
         assert "MOE-DBNAME" not in headers
@@ -73,13 +70,12 @@ def assert_headers(headers: dict[str, str], family: str, *, db_name: str | None 
 # --- file segments (v2) --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("db_name", [None, "test_db"])
 async def test_file_create_sends_documented_request_and_parses_202(
-    make_client: Callable[..., AsyncClient], mocked: aioresponses, db_name: str | None
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
 ) -> None:
     path = "/v2/custom-segments/file-segment"
     mocked.post(BASE + path, status=202, payload=example(path, "post", 202, "api_response"))
-    client = make_client(db_name=db_name)
+    client = make_client()
     ack = await client.file_segments.create(
         "custom_segment_unique_name",
         file_url="https://s3.amazonaws.com/Sample_GAIDs.csv",
@@ -91,7 +87,7 @@ async def test_file_create_sends_documented_request_and_parses_202(
     )
     method, url, kwargs = only_call(mocked)
     assert (method, url) == ("POST", BASE + path)
-    assert_headers(kwargs["headers"], "v2", db_name=db_name)
+    assert_headers(kwargs["headers"], "v2")
     assert body_of(kwargs) == dict(_spec.request_examples(path, "post"))["example"]
     assert ack == SegmentAck(
         status=202,
@@ -149,7 +145,7 @@ async def test_file_update_by_name_and_id(
     make_client: Callable[..., AsyncClient], mocked: aioresponses, op: str, path: str
 ) -> None:
     mocked.put(BASE + path, status=202, payload=example(path, "put", 202))
-    client = make_client(db_name="test_db")
+    client = make_client()
     vendor = dict(_spec.request_examples(path, "put"))["example"]
     ack = await getattr(client.file_segments, op)(
         "custom_segment_unique_name",
@@ -161,7 +157,7 @@ async def test_file_update_by_name_and_id(
     )
     method, url, kwargs = only_call(mocked)
     assert (method, url) == ("PUT", BASE + path)
-    assert_headers(kwargs["headers"], "v2", db_name="test_db")
+    assert_headers(kwargs["headers"], "v2")
     assert body_of(kwargs) == {**vendor, "cs_id": SEG_ID}
     documented = example(path, "put", 202)
     assert ack.status == 202 and ack.segment_id == documented["cs_id"] and ack.name == documented["cs_name"]
@@ -372,7 +368,7 @@ async def test_cohort_send_batch(make_client: Callable[..., AsyncClient], mocked
     result = await make_client().cohorts.send_batch(COHORT, action, ["mm1UR87z4T", "AtCxliflui"])  # type: ignore[arg-type]
     method, url, kwargs = only_call(mocked)
     assert (method, url) == ("POST", BASE + path)
-    assert_headers(kwargs["headers"], "cohort", db_name=None)
+    assert_headers(kwargs["headers"], "cohort")
     assert body_of(kwargs) == {
         "action": action,
         "partner": "6HNBXFm7ZS",

@@ -79,12 +79,21 @@ async def test_v2_wrong_db_name_is_400(api: Api) -> None:
     assert reply.status == 400 and reply.body["title"] == "Invalid request"
 
 
-async def test_v2_missing_db_name_is_accepted_unless_strict(api: Api) -> None:
+async def test_v2_missing_db_name_is_400_by_default(api: Api) -> None:
+    # Both revisions of the spec mark MOE-DBNAME required on every v2 operation.
+    reply = await api.call("PATCH", ARCHIVE, {"name": "x"}, headers={"MOE-DBNAME": None})
+    assert reply.status == 400 and reply.body["description"] == CLIENT_NOT_FOUND
+
+
+@pytest.mark.emu(optional_db_name=True)
+async def test_v2_missing_db_name_is_accepted_with_optional_db_name(api: Api) -> None:
     reply = await api.call("PATCH", ARCHIVE, {"name": "x"}, headers={"MOE-DBNAME": None})
     assert reply.status == 404  # got past auth
+    wrong = await api.call("PATCH", ARCHIVE, {"name": "x"}, headers={"MOE-DBNAME": "other_db"})
+    assert wrong.status == 400  # a wrong value is still refused
 
 
-@pytest.mark.emu(strict=True)
+@pytest.mark.emu(strict=True, optional_db_name=True)
 async def test_v2_missing_db_name_is_400_in_strict_mode(api: Api) -> None:
     reply = await api.call("PATCH", ARCHIVE, {"name": "x"}, headers={"MOE-DBNAME": None})
     assert reply.status == 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import os
 import re
@@ -201,3 +202,36 @@ def test_loopback_rules_match_the_sdk() -> None:
     assert not is_loopback_url("http://localhost.evil.example/a.csv")
     with pytest.raises(ValueError, match="loopback only"):
         Emulator(host="example.com")
+
+
+@pytest.mark.parametrize(("argv", "expected"), [([], False), (["--optional-db-name"], True)])
+def test_standalone_optional_db_name_flag(monkeypatch: pytest.MonkeyPatch, argv: list[str], expected: bool) -> None:
+    import moengage_segments.testing.__main__ as standalone
+
+    seen: dict[str, object] = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(standalone, "Emulator", fake)
+    with pytest.raises(Stop):
+        standalone.main(["--port", "0", *argv])
+    assert seen["optional_db_name"] is expected
+
+
+async def test_optional_db_name_switch_is_the_older_lenient_reading() -> None:
+    # Default: MOE-DBNAME is required on v2 (the spec); optional_db_name=True accepts a call without it.
+    import aiohttp
+
+    for optional, status in ((False, 400), (True, 404)):
+        async with Emulator(optional_db_name=optional) as emu, aiohttp.ClientSession() as session:
+            token = base64.b64encode(f"{emu.workspace_id}:{emu.api_key}".encode()).decode()
+            headers = {"Authorization": f"Basic {token}"}
+            async with session.patch(
+                f"{emu.base_url}/v2/custom-segments/archive", json={"name": "nope"}, headers=headers
+            ) as resp:
+                assert resp.status == status

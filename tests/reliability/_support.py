@@ -86,6 +86,7 @@ def install_fault_mix(emu: Emulator, target: str = "cohort") -> FaultTally:
 def async_client(emu: Emulator, **options: Any) -> AsyncClient:
     kwargs: dict[str, Any] = {
         "base_url": emu.base_url,
+        "db_name": emu.db_name,
         "rate_limits": None,
         "retry": FAST_RETRY,
         "timeout": CLIENT_TIMEOUT,
@@ -97,6 +98,7 @@ def async_client(emu: Emulator, **options: Any) -> AsyncClient:
 def sync_client(emu: Emulator, **options: Any) -> Client:
     kwargs: dict[str, Any] = {
         "base_url": emu.base_url,
+        "db_name": emu.db_name,
         "rate_limits": None,
         "retry": FAST_RETRY,
         "timeout": CLIENT_TIMEOUT,

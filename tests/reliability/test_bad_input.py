@@ -241,6 +241,27 @@ async def test_wrong_credentials_are_the_documented_401(emulator: Emulator) -> N
     assert [r.status for r in emulator.requests] == [401, 401]
 
 
+V2_CALLS: list[tuple[str, Call]] = [
+    ("file create", file_create()),
+    ("add users by id", lambda c: c.file_segments.add_users(segment_id=SEG, file_url=URL)),
+    ("remove users", lambda c: c.file_segments.remove_users("vip", file_url=URL)),
+    ("replace users", lambda c: c.file_segments.replace_users("vip", file_url=URL)),
+    ("archive", lambda c: c.segments.archive("vip")),
+    ("unarchive by id", lambda c: c.segments.unarchive(segment_id=SEG)),
+]
+
+
+@pytest.mark.parametrize("call", [pytest.param(call, id=name) for name, call in V2_CALLS])
+async def test_v2_call_without_db_name_is_refused_before_sending(emulator: Emulator, call: Call) -> None:
+    # The spec requires MOE-DBNAME on every v2 operation (the emulator too, by default).
+    emulator.reset_counters()
+    async with async_client(emulator, db_name=None) as client:
+        with pytest.raises(ConfigurationError) as info:
+            await call(client)
+    assert "db_name (argument or MOENGAGE_DB_NAME)" in str(info.value)
+    assert emulator.counters.requests == 0
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

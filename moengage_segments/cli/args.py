@@ -14,6 +14,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from moengage_segments._async.cohort_delta import DEFAULT_REFRESH_AFTER, MAX_COHORT_MEMBERS
 from moengage_segments._async.streaming import DEFAULT_LINGER
 from moengage_segments.cli.failures import UsageError
 from moengage_segments.config import (
@@ -210,6 +211,70 @@ def _cohort_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _ledger_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ledger",
+        required=True,
+        metavar="PATH|URL",
+        help="where confirmed membership is kept: a SQLite file (created on first use) or a postgresql:// URL",
+    )
+
+
+def _sync_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="FILE", help="the desired members, one a line (or --column); '-' for stdin")
+    parser.add_argument("--column", metavar="NAME|INDEX", help="read this CSV column (a header name or 0-based index)")
+    parser.add_argument("--cohort-id", required=True, metavar="ID", help="cohort id (parameters.cohort_id)")
+    parser.add_argument("--cohort-name", metavar="NAME", help="cohort name (default: the cohort id)")
+    parser.add_argument("--partner", required=True, help="partner name (the syncing system)")
+    parser.add_argument("--description", help="cohort description")
+    _ledger_arg(parser)
+    parser.add_argument(
+        "--dry-run", action="store_true", help="compute the diff, requests and least time; send nothing"
+    )
+    parser.add_argument("--full-refresh", action="store_true", help="re-send the whole list (and remove leavers)")
+    parser.add_argument(
+        "--refresh-after-days",
+        type=_non_negative_int,
+        default=DEFAULT_REFRESH_AFTER.days,
+        metavar="DAYS",
+        help=f"make a sync full when the last full one is older (default {DEFAULT_REFRESH_AFTER.days}; 0 = never)",
+    )
+    parser.add_argument(
+        "--max-members",
+        type=_non_negative_int,
+        default=MAX_COHORT_MEMBERS,
+        metavar="N",
+        help=f"refuse a list with more distinct uids (default {MAX_COHORT_MEMBERS:,}, where MoEngage stops "
+        "updating a cohort; 0 = no limit)",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another sync of the cohort to finish (default 0: fail at once, naming it)",
+    )
+    parser.add_argument("--report", metavar="FILE", help="write the full JSON report here")
+    parser.add_argument("--max-in-flight", type=_positive_int, metavar="N", help="concurrent requests")
+    parser.add_argument(
+        "--max-request-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        metavar="N",
+        help=f"request body budget, envelope included (default {DEFAULT_MAX_REQUEST_BYTES})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser. Each leaf sets ``command`` to a tuple such as ``("cohort", "add")``.
 
@@ -279,13 +344,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="rename the segment too")
     p.add_argument("--updated-by", metavar="EMAIL", help="e-mail recorded as the updater")
 
-    coh = groups.add_parser("cohort", help="cohort sync: add or remove members from a file or stdin")
+    coh = groups.add_parser("cohort", help="cohort sync: add, remove or sync members from a file or stdin")
     coh_sub = coh.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     for action in ("add", "remove"):
         p = leaf(
             coh_sub, action, f"{action} cohort members (any number; batched, paced, resumable)", ("cohort", action)
         )
         _cohort_args(p)
+    p = leaf(
+        coh_sub,
+        "sync",
+        "make a cohort match a list, sending only the changes since the last sync (needs --ledger)",
+        ("cohort", "sync"),
+    )
+    _sync_args(p)
+    led = coh_sub.add_parser("ledger", help="inspect or drop the ledger records of delta syncs")
+    led_sub = led.add_subparsers(dest="ledger_action", metavar="ACTION", required=True, parser_class=_Parser)
+    p = leaf(led_sub, "list", "list the cohorts a ledger holds", ("cohort", "ledger", "list"))
+    _ledger_arg(p)
+    for action, text in (
+        ("show", "show one cohort's record (members, in doubt, last push, last full refresh, lock)"),
+        ("forget", "drop one cohort's record: its next sync sends the whole list and removes nothing"),
+    ):
+        p = leaf(led_sub, action, text, ("cohort", "ledger", action))
+        _ledger_arg(p)
+        p.add_argument("--cohort-id", required=True, metavar="ID", help="cohort id")
 
     p = leaf(groups, "emulator", "serve the local emulator of the API on a loopback port", ("emulator",))
     p.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")

@@ -32,9 +32,17 @@ from moengage_segments.errors import ConfigurationError, ValidationError
 from moengage_segments.models import Cohort, CohortAction
 from moengage_segments.models.cohorts import check_cohort
 from moengage_segments.models.reports import CohortPlan, CohortSyncProgress, CohortSyncReport
-from moengage_segments.uids import FAILED_UIDS_COLUMN, UidFile, line_chunks, read_uids
+from moengage_segments.uids import FAILED_UIDS_COLUMN, line_chunks, read_uids
 
-__all__ = ["MAX_ERROR_WIDTH", "cohort_push", "duration", "exit_code_for", "progress_detail", "report_views"]
+__all__ = [
+    "MAX_ERROR_WIDTH",
+    "cohort_push",
+    "duration",
+    "exit_code_for",
+    "open_input",
+    "progress_detail",
+    "report_views",
+]
 
 #: Longest error text in the failed-batch table (the report file and ``--json`` keep it whole).
 MAX_ERROR_WIDTH = 80
@@ -399,6 +407,28 @@ def _client(ctx: Context) -> AsyncClient:
         return ctx.client(workspace_id="dry-run", api_key="dry-run", data_center="01", base_url=None)
 
 
+async def open_input(a: Any) -> tuple[Iterable[str] | AsyncIterable[str], _StdinUids | None, int | None]:
+    """The uids of ``FILE``/``--column`` (stdin for ``-``), the stdin reader if any, and the file's count.
+
+    Errors (no such file, no such column) are :class:`UsageError` naming the flag, before anything is sent.
+    """
+    column = _column(a.column)
+    if a.input == "-":
+        stdin = _StdinUids(column)
+        await stdin.start()
+        return stdin, stdin, None
+    uids = read_uids(a.input, column)
+    # One fast extra pass over the file gives the bar a total (and an early error for a bad path).
+    try:
+        total = await asyncio.to_thread(uids.count)
+    except ValueError as exc:  # a CSV without the --column
+        reason = exc.reason if isinstance(exc, ValidationError) else str(exc)
+        if isinstance(column, str) and "no column named" in reason:
+            reason += _available(_file_header(a.input))
+        raise UsageError(f"--column {a.column}: {reason}") from None
+    return uids, None, total
+
+
 async def cohort_push(ctx: Context) -> Result:
     """``cohort add|remove``: dry run, or push with progress, report file and checkpoint."""
     a = ctx.args
@@ -410,24 +440,7 @@ async def cohort_push(ctx: Context) -> Result:
     paths = _path_flags(a)
     for path, path_flag in paths.items():
         _check_output_path(path_flag, path)
-    column = _column(a.column)
-    stdin: _StdinUids | None = None
-    uids: Iterable[str] | AsyncIterable[str]
-    if a.input == "-":
-        uids = stdin = _StdinUids(column)
-        await stdin.start()
-    else:
-        uids = read_uids(a.input, column)
-    total: int | None = None
-    if isinstance(uids, UidFile):
-        # One fast extra pass over the file gives the bar a total (and an early error for a bad path).
-        try:
-            total = await asyncio.to_thread(uids.count)
-        except ValueError as exc:  # a CSV without the --column
-            reason = exc.reason if isinstance(exc, ValidationError) else str(exc)
-            if isinstance(column, str) and "no column named" in reason:
-                reason += _available(_file_header(a.input))
-            raise UsageError(f"--column {a.column}: {reason}") from None
+    uids, stdin, total = await open_input(a)
     async with _client(ctx) as client:
         if a.dry_run:
             plan = await client.cohorts.plan(cohort, uids, action=action, max_request_bytes=a.max_request_bytes)

@@ -21,6 +21,7 @@ from moengage_segments.errors import (
     CheckpointError,
     CohortSyncError,
     ConfigurationError,
+    LedgerError,
     RateLimitError,
     ValidationError,
     one_line,
@@ -97,6 +98,8 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
         return ExitCode.API_ERROR, one_line(str(exc) or "timed out")
     if isinstance(exc, CohortSyncError):
         return ExitCode.PARTIAL, one_line(str(exc))
+    if isinstance(exc, LedgerError):  # locked by another sync, unreachable, newer schema: the message says
+        return ExitCode.API_ERROR, one_line(str(exc))
     if isinstance(exc, APIError):
         return ExitCode.API_ERROR, one_line(str(exc) + _hint(exc))
     return ExitCode.API_ERROR, one_line(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")

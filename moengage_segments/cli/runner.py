@@ -32,6 +32,14 @@ __all__ = ["main"]
 
 def _command(key: tuple[str, ...]) -> Command:
     # Imported on demand: the emulator and the demo pull in modules a plain API call never needs.
+    if key[:2] == ("cohort", "sync"):
+        from moengage_segments.cli.cohort_ledger import cohort_sync
+
+        return cohort_sync
+    if key[:2] == ("cohort", "ledger"):
+        from moengage_segments.cli.cohort_ledger import ledger_command
+
+        return ledger_command
     if key[0] == "cohort":
         from moengage_segments.cli.cohort import cohort_push
 

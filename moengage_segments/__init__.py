@@ -59,6 +59,14 @@ from moengage_segments.models import (
     SegmentAck,
     SegmentSummary,
 )
+from moengage_segments.telemetry import (
+    EventHook,
+    LimiterWaitEvent,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+    TelemetryEvent,
+)
 from moengage_segments.uids import UidFile, read_uids
 
 __version__ = "0.1.0"
@@ -91,6 +99,7 @@ __all__ = [
     "Cohorts",
     "ConfigurationError",
     "ConflictError",
+    "EventHook",
     "FileSegmentCallback",
     "FileSegments",
     "FilterSegments",
@@ -102,6 +111,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerError",
     "LedgerLockedError",
+    "LimiterWaitEvent",
     "MoEngageError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -111,6 +121,9 @@ __all__ = [
     "QuotaStore",
     "RateLimitError",
     "RateLimits",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
     "SQLiteLedger",
     "Segment",
@@ -119,6 +132,7 @@ __all__ = [
     "Segments",
     "ServerError",
     "Settings",
+    "TelemetryEvent",
     "UidFile",
     "UnexpectedResponseError",
     "UnsupportedMediaTypeError",

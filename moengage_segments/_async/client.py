@@ -56,6 +56,7 @@ from moengage_segments.models import (
     structure,
 )
 from moengage_segments.models.cohorts import check_action, check_cohort
+from moengage_segments.telemetry import EventHook, Telemetry
 from moengage_segments.validation import (
     check_attribute_type,
     check_email,
@@ -273,8 +274,9 @@ class AsyncSegments:
 
             await client.segments.archive("summer-sale-2025")
         """
-        body = await _target(self, name, segment_id)
-        response = await self._transport.request(ep.ARCHIVE, json_body=body)
+        async with self._transport.telemetry.operation("segments.archive"):
+            body = await _target(self, name, segment_id)
+            response = await self._transport.request(ep.ARCHIVE, json_body=body)
         return SegmentAck.from_response(response.status, response.data)
 
     async def unarchive(self, name: str | None = None, *, segment_id: str | None = None) -> SegmentAck:
@@ -284,8 +286,9 @@ class AsyncSegments:
 
             await client.segments.unarchive(segment_id="6388a97a02adb9071ca84ce9")
         """
-        body = await _target(self, name, segment_id)
-        response = await self._transport.request(ep.UNARCHIVE, json_body=body)
+        async with self._transport.telemetry.operation("segments.unarchive"):
+            body = await _target(self, name, segment_id)
+            response = await self._transport.request(ep.UNARCHIVE, json_body=body)
         return SegmentAck.from_response(response.status, response.data)
 
 
@@ -333,10 +336,11 @@ class AsyncFileSegments:
         body["expiry_time"] = check_expiry_days(expiry_days)
         self._transport.require_db_name()
         started = _utcnow()
-        try:
-            response = await self._transport.request(ep.FILE_CREATE, json_body=body)
-        except APIError as error:
-            return await _recover_file_create(self._segments, body["name"], error, started)
+        async with self._transport.telemetry.operation("file_segments.create"):
+            try:
+                response = await self._transport.request(ep.FILE_CREATE, json_body=body)
+            except APIError as error:
+                return await _recover_file_create(self._segments, body["name"], error, started)
         return SegmentAck.from_response(response.status, response.data)
 
     async def add_users(
@@ -413,11 +417,12 @@ class AsyncFileSegments:
         callback_url: str | None,
         emails: Sequence[str] | None,
     ) -> SegmentAck:
-        target = await _target(self._segments, name, segment_id)
-        body = self._body(target["name"], file_url, attribute_name, attribute_type, callback_url, emails)
-        if "cs_id" in target:
-            body["cs_id"] = target["cs_id"]
-        response = await self._transport.request(endpoint, json_body=body)
+        async with self._transport.telemetry.operation(endpoint.name):
+            target = await _target(self._segments, name, segment_id)
+            body = self._body(target["name"], file_url, attribute_name, attribute_type, callback_url, emails)
+            if "cs_id" in target:
+                body["cs_id"] = target["cs_id"]
+            response = await self._transport.request(endpoint, json_body=body)
         return SegmentAck.from_response(response.status, response.data)
 
     @staticmethod
@@ -478,10 +483,11 @@ class AsyncFilterSegments:
         if excluded is not None:
             body["excluded_filters"] = _filter_payload(excluded, "excluded")
         started = _utcnow()
-        try:
-            return _segment(await self._transport.request(ep.CREATE_FILTER_SEGMENT, json_body=body))
-        except APIError as error:  # including a 2xx without the segment (UnexpectedResponseError)
-            return await _recover_filter_create(self._segments, body, error, started)
+        async with self._transport.telemetry.operation("filter_segments.create"):
+            try:
+                return _segment(await self._transport.request(ep.CREATE_FILTER_SEGMENT, json_body=body))
+            except APIError as error:  # including a 2xx without the segment (UnexpectedResponseError)
+                return await _recover_filter_create(self._segments, body, error, started)
 
     async def update(
         self,
@@ -511,6 +517,13 @@ class AsyncFilterSegments:
             ep.UPDATE_FILTER_SEGMENT, path=ep.UPDATE_FILTER_SEGMENT.format(segment_id=segment_id), json_body=body
         )
         return _segment(response)
+
+
+def _cohort_attributes(cohort: Cohort, action: str) -> dict[str, str]:
+    attributes = {"moengage.cohort.action": action}
+    if isinstance(cohort, Cohort) and isinstance(cohort.id, str):  # not validated yet: the engine does that
+        attributes["moengage.cohort.id"] = cohort.id
+    return attributes
 
 
 class AsyncCohorts:
@@ -612,20 +625,23 @@ class AsyncCohorts:
             report = await client.cohorts.add_members(cohort, read_uids("uids.txt"), checkpoint="push.journal")
             print(report.accepted, report.failed, report.throughput)
         """
-        return await CohortSync(
-            self._transport,
-            cohort,
-            "add_members",
-            max_request_bytes=max_request_bytes,
-            max_in_flight=max_in_flight,
-            on_error=on_error,
-            dedupe=dedupe,
-            on_progress=on_progress,
-            on_report=on_report,
-            checkpoint=checkpoint,
-            failed_uids_path=failed_uids_path,
-            linger=linger,
-        ).run(uids)
+        async with self._transport.telemetry.operation(
+            "cohorts.add_members", _cohort_attributes(cohort, "add_members")
+        ) as op:
+            return await CohortSync(
+                self._transport,
+                cohort,
+                "add_members",
+                max_request_bytes=max_request_bytes,
+                max_in_flight=max_in_flight,
+                on_error=on_error,
+                dedupe=dedupe,
+                on_progress=on_progress,
+                on_report=op.on_report(on_report),
+                checkpoint=checkpoint,
+                failed_uids_path=failed_uids_path,
+                linger=linger,
+            ).run(uids)
 
     async def remove_members(
         self,
@@ -649,20 +665,23 @@ class AsyncCohorts:
             report = await client.cohorts.remove_members(cohort, ["u1", "u2"], on_error="raise")
             assert report.ok
         """
-        return await CohortSync(
-            self._transport,
-            cohort,
-            "remove_members",
-            max_request_bytes=max_request_bytes,
-            max_in_flight=max_in_flight,
-            on_error=on_error,
-            dedupe=dedupe,
-            on_progress=on_progress,
-            on_report=on_report,
-            checkpoint=checkpoint,
-            failed_uids_path=failed_uids_path,
-            linger=linger,
-        ).run(uids)
+        async with self._transport.telemetry.operation(
+            "cohorts.remove_members", _cohort_attributes(cohort, "remove_members")
+        ) as op:
+            return await CohortSync(
+                self._transport,
+                cohort,
+                "remove_members",
+                max_request_bytes=max_request_bytes,
+                max_in_flight=max_in_flight,
+                on_error=on_error,
+                dedupe=dedupe,
+                on_progress=on_progress,
+                on_report=op.on_report(on_report),
+                checkpoint=checkpoint,
+                failed_uids_path=failed_uids_path,
+                linger=linger,
+            ).run(uids)
 
     async def plan(
         self,
@@ -762,6 +781,10 @@ class AsyncClient:
     quota: by default every client of the workspace in this process; ``"sqlite:///path/quota.db"`` for
     every process on the host; ``"redis://host:6379/0"`` for every host; or a store object.
 
+    ``event_hooks`` receive typed events (request, response, retry, limiter wait); ``tracer_provider``
+    and ``meter_provider`` send OpenTelemetry spans and metrics there instead of to the global providers.
+    See ``docs/observability.md``.
+
     ``transport`` replaces the raw HTTP send (aiohttp by default) with any :class:`HTTPTransport`, such
     as :class:`moengage_segments.testing.MockTransport` in unit tests; pacing, retries and error mapping
     still apply. A transport you pass is yours to close.
@@ -796,6 +819,9 @@ class AsyncClient:
         allow_insecure_http: bool = False,
         transport: HTTPTransport | None = None,
         quota: QuotaStore | str | None = None,
+        event_hooks: Sequence[EventHook] = (),
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         settings = Settings.resolve(
             workspace_id,
@@ -820,6 +846,12 @@ class AsyncClient:
             max_connections=max_connections,
             sender=transport,
             quota=store,
+            telemetry=Telemetry(
+                event_hooks=event_hooks,
+                tracer_provider=tracer_provider,
+                meter_provider=meter_provider,
+                base_url=settings.base_url,
+            ),
         )
         self.segments = AsyncSegments(self._transport)
         self.file_segments = AsyncFileSegments(self._transport, self.segments)

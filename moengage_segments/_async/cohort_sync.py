@@ -29,7 +29,6 @@ from collections.abc import (
     Collection,
     Iterable,
     Iterator,
-    Mapping,
     Sized,
 )
 from itertools import islice
@@ -39,7 +38,7 @@ from moengage_segments._async import endpoints as ep
 from moengage_segments._async.checkpoint import Journal, digest
 from moengage_segments._async.packing import CohortEnvelope, PackedBatch, Packer, uid_from_wire, uids_from_wires
 from moengage_segments._async.streaming import DEFAULT_LINGER, lingering_chunks
-from moengage_segments._async.transport import Response, Transport, logger
+from moengage_segments._async.transport import Transport, logger
 from moengage_segments.config import RateLimits
 from moengage_segments.errors import (
     APIError,
@@ -308,18 +307,6 @@ class _Stop(Exception):
         self.cause = cause
         self.index = index
         super().__init__(f"batch {index} failed: {cause}")
-
-
-def _request_id(response: Response) -> str | None:
-    data = response.data
-    if isinstance(data, Mapping):
-        value = data.get("request_id") or data.get("response_id")
-        if value:
-            return str(value)
-    for name in ("X-Request-Id", "Request-Id"):  # the headers are case-insensitive
-        if name in response.headers:
-            return response.headers[name]
-    return None
 
 
 def _describe(exc: BaseException) -> str:
@@ -623,7 +610,7 @@ class CohortSync:
                 flight.accepted += count
                 flight.remaining -= count
                 self._accepted += count
-                flight.request_id = _request_id(response) or flight.request_id
+                flight.request_id = response.request_id or flight.request_id
             if stop is not None:
                 break  # on_error="raise": the other parts stay not sent
         if stop is None:

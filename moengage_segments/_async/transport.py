@@ -39,6 +39,7 @@ from moengage_segments.errors import (
     RateLimitError,
     error_for_status,
 )
+from moengage_segments.telemetry import Probe, Telemetry
 
 __all__ = ["Response", "Transport", "dump_json", "logger", "parse_error", "quota_scope", "redact_headers"]
 
@@ -65,6 +66,19 @@ class Response:
     headers: Mapping[str, str]
     data: Any
     attempts: int
+
+    @property
+    def request_id(self) -> str | None:
+        """The service's id for this response: ``request_id``/``response_id`` in the body, else a header."""
+        data = self.data
+        if isinstance(data, Mapping):
+            value = data.get("request_id") or data.get("response_id")
+            if value:
+                return str(value)
+        for name in ("X-Request-Id", "Request-Id"):  # the headers are case-insensitive
+            if name in self.headers:
+                return self.headers[name]
+        return None
 
 
 def _decode(raw: bytes) -> Any:
@@ -134,6 +148,7 @@ class Transport:
         max_connections: int,
         sender: HTTPTransport | None = None,
         quota: QuotaStore | None = None,
+        telemetry: Telemetry | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -153,6 +168,7 @@ class Transport:
         # The raw send (the seam). Only a transport the client made is closed by it; a given one is the caller's.
         self._owns_sender = sender is None
         self.sender: HTTPTransport = AiohttpTransport(max_connections=max_connections) if sender is None else sender
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
         self._closed = False
@@ -223,6 +239,34 @@ class Transport:
         """
         headers = self.headers_for(endpoint)  # first: a missing db_name fails before anything else
         self._loop = self._check_usable()
+        probe = self.telemetry.probe(
+            endpoint.name,
+            endpoint.method,
+            endpoint.path,
+            endpoint.limit_family,
+            path.rsplit("/", 1)[-1] if path is not None and "{segment_id}" in endpoint.path else None,
+        )
+        if probe is None:  # nothing listens: no extra work
+            return await self._request(endpoint, path, json_body, body, params, retry, on_wire, None)
+        try:
+            response = await self._request(endpoint, path, json_body, body, params, retry, on_wire, probe)
+        except BaseException as exc:
+            probe.finish(type(exc))
+            raise
+        probe.finish()
+        return response
+
+    async def _request(
+        self,
+        endpoint: Endpoint,
+        path: str | None,
+        json_body: Any,
+        body: bytes | None,
+        params: Mapping[str, str] | None,
+        retry: RetryPolicy | None,
+        on_wire: Callable[[int], object] | None,
+        probe: Probe | None,
+    ) -> Response:
         url = self.settings.base_url + (path or endpoint.path)
         if params:
             # Percent-encode the query ourselves (space -> %20, as the API documents `?name=my%20segment`);
@@ -238,11 +282,13 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            await self._acquire_slot(endpoint, retrier, attempt)
+            await self._acquire_slot(endpoint, retrier, attempt, probe)
             if self._closed:  # closed while this call waited for a slot or a retry
                 raise ClientStateError("this client was closed while the request was waiting; create a new one")
             started = self._clock()
             sent = True
+            if probe is not None:
+                probe.attempt(attempt, len(data) if data is not None else 0)
             if on_wire is not None:
                 on_wire(1)
             try:
@@ -259,6 +305,8 @@ class Transport:
                         self._clock() - started,
                         attempt,
                     )
+                    if probe is not None:
+                        probe.response(response.status, None, response.request_id)
                     return response
             except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
                 sent = False  # never reached the server: safe to re-send even a create
@@ -273,6 +321,9 @@ class Transport:
                 if on_wire is not None:
                     on_wire(-1)
             error.attempts = attempt
+            if probe is not None:
+                status = error.status if isinstance(error, APIStatusError) else None
+                probe.response(status, type(error).__name__, getattr(error, "request_id", None))
             decision = retrier.decide(error, attempt=attempt, sent=sent, now=self._clock())
             if not decision.retry:
                 raise error
@@ -287,9 +338,11 @@ class Transport:
                 attempt,
                 retrier.policy.max_attempts,
             )
+            if probe is not None:
+                probe.retry(attempt, decision.delay, _describe(error))
             await self._sleep(decision.delay)
 
-    async def _acquire_slot(self, endpoint: Endpoint, retrier: Retrier, attempt: int) -> None:
+    async def _acquire_slot(self, endpoint: Endpoint, retrier: Retrier, attempt: int, probe: Probe | None) -> None:
         """Wait for the client-side limiter, at most one rate window (``rate_limit_cap``) or the deadline.
 
         A slot further away than that (the 11th file operation in an hour, say) raises
@@ -302,7 +355,7 @@ class Transport:
         if policy.deadline is not None:
             max_wait = min(max_wait, max(policy.deadline - (self._clock() - retrier.started), 0.0))
         try:
-            await self.limiter.acquire(endpoint.limit_family, max_wait)
+            waited = await self.limiter.acquire(endpoint.limit_family, max_wait)
         except SlotTooFar as far:
             error = RateLimitError(
                 429,
@@ -318,6 +371,8 @@ class Transport:
             error.retry_after = far.wait
             error.attempts = attempt - 1
             raise error from None
+        if probe is not None and waited > 0:
+            probe.limiter_wait(waited)
 
     async def _send(
         self,

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 from moengage_segments._async.client import (
     AsyncClient,
@@ -51,6 +51,7 @@ from moengage_segments.models import (
     SegmentAck,
     SegmentSummary,
 )
+from moengage_segments.telemetry import EventHook
 
 __all__ = ["Client", "Cohorts", "FileSegments", "FilterSegments", "Segments"]
 
@@ -68,6 +69,10 @@ class Client:
     ``quota`` says where the rate-limit state lives, so that every pusher of a workspace shares one
     quota: by default every client of the workspace in this process; ``"sqlite:///path/quota.db"`` for
     every process on the host; ``"redis://host:6379/0"`` for every host; or a store object.
+
+    ``event_hooks`` receive typed events (request, response, retry, limiter wait); ``tracer_provider``
+    and ``meter_provider`` send OpenTelemetry spans and metrics there instead of to the global providers.
+    See ``docs/observability.md``.
 
     ``transport`` replaces the raw HTTP send (aiohttp by default) with any :class:`HTTPTransport`, such
     as :class:`moengage_segments.testing.MockTransport` in unit tests; pacing, retries and error mapping
@@ -103,6 +108,9 @@ class Client:
         allow_insecure_http: bool = False,
         transport: HTTPTransport | None = None,
         quota: QuotaStore | str | None = None,
+        event_hooks: Sequence[EventHook] = (),
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         self._async = AsyncClient(
             workspace_id,
@@ -117,6 +125,9 @@ class Client:
             allow_insecure_http=allow_insecure_http,
             transport=transport,
             quota=quota,
+            event_hooks=event_hooks,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
         )
         self._portal = Portal(cleanup=self._async.aclose)
         self.file_segments: FileSegments = FileSegments(self._async.file_segments, self._portal)

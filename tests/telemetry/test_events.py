@@ -85,7 +85,7 @@ async def test_limiter_waits_are_events() -> None:
 
     events: list[TelemetryEvent] = []
     async with AsyncClient(
-        WORKSPACE,
+        "WS_OTEL_LIMITER_EVENTS",  # its own workspace: the in-process quota is shared per workspace
         API_KEY,
         "01",
         transport=MockTransport(service),

@@ -211,8 +211,8 @@ async def test_a_failed_operation_is_an_error_span_without_the_message() -> None
 async def test_limiter_waits_are_span_events_and_a_histogram() -> None:
     rec = Recorder()
     limits = RateLimits(cohort=(Window(1, 0.05),), margin=0.0)
-    async with AsyncClient(
-        WORKSPACE, API_KEY, "01", transport=MockTransport(service), rate_limits=limits, **rec.providers()
+    async with AsyncClient(  # its own workspace: the in-process quota is shared per workspace
+        "WS_OTEL_LIMITER_SPANS", API_KEY, "01", transport=MockTransport(service), rate_limits=limits, **rec.providers()
     ) as client:
         one_each = len(CohortEnvelope(COHORT, "add_members").body(["a"]))  # one uid a request: 4 requests
         await client.cohorts.add_members(COHORT, ["a", "b", "c", "d"], max_request_bytes=one_each, max_in_flight=1)

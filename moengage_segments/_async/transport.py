@@ -247,9 +247,9 @@ class Transport:
             path.rsplit("/", 1)[-1] if path is not None and "{segment_id}" in endpoint.path else None,
         )
         if probe is None:  # nothing listens: no extra work
-            return await self._request(endpoint, path, json_body, body, params, retry, on_wire, None)
+            return await self._request(endpoint, headers, path, json_body, body, params, retry, on_wire, None)
         try:
-            response = await self._request(endpoint, path, json_body, body, params, retry, on_wire, probe)
+            response = await self._request(endpoint, headers, path, json_body, body, params, retry, on_wire, probe)
         except BaseException as exc:
             probe.finish(type(exc))
             raise
@@ -259,6 +259,7 @@ class Transport:
     async def _request(
         self,
         endpoint: Endpoint,
+        headers: dict[str, str],
         path: str | None,
         json_body: Any,
         body: bytes | None,

@@ -112,7 +112,8 @@ async def test_each_operation_is_one_span_over_its_http_spans_under_the_callers_
 ) -> None:
     rec = Recorder()
     tracer = rec.tracer_provider.get_tracer("the-app")
-    async with AsyncClient(WORKSPACE, API_KEY, "01", transport=MockTransport(service), **rec.providers()) as client:
+    mock = MockTransport(service)
+    async with AsyncClient(WORKSPACE, API_KEY, "01", db_name="otel_db", transport=mock, **rec.providers()) as client:
         with tracer.start_as_current_span("caller") as caller:
             await call(client)
     (op,) = rec.named(name)

@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import difflib
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -84,42 +85,70 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _common(suppress: bool) -> argparse.ArgumentParser:
+#: The connection flags (dest names), in help order.
+CONNECTION = (
+    "workspace_id",
+    "api_key",
+    "data_center",
+    "base_url",
+    "db_name",
+    "timeout",
+    "allow_insecure_http",
+    "quota",
+)
+#: Connection flags a command uses, where it is not all of them: the demo runs its own emulator, and the
+#: emulator only takes the credentials it should accept. Others are neither offered nor accepted there.
+USES_CONNECTION: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("demo",): (),
+    ("emulator",): ("workspace_id", "api_key", "db_name"),
+}
+
+
+def _common(suppress: bool, connection: Sequence[str] = CONNECTION) -> argparse.ArgumentParser:
     """The shared options. On subcommands their default is SUPPRESS, so a value given before the
-    subcommand is not overwritten by the subcommand's default."""
+    subcommand is not overwritten by the subcommand's default. ``connection``: the connection flags to offer."""
     default: Any = argparse.SUPPRESS if suppress else None
     parent = _Parser(add_help=False)
-    creds = parent.add_argument_group("connection (flags win over the environment)")
-    creds.add_argument("--workspace-id", default=default, metavar="ID", help=f"workspace ID (env {ENV_WORKSPACE_ID})")
-    creds.add_argument(
-        "--api-key",
-        default=default,
-        metavar="KEY",
-        help=f"API key (env {ENV_API_KEY}; prefer the environment: flags show in the process list)",
-    )
-    creds.add_argument("--data-center", default=default, metavar="DC", help=f"01-06 or 101 (env {ENV_DATA_CENTER})")
-    creds.add_argument(
-        "--base-url", default=default, metavar="URL", help=f"API base URL, e.g. an emulator (env {ENV_BASE_URL})"
-    )
-    creds.add_argument(
-        "--db-name", default=default, metavar="NAME", help=f"MOE-DBNAME for v2 calls (env {ENV_DB_NAME})"
-    )
-    creds.add_argument(
-        "--timeout", type=_positive_float, default=default, metavar="SECONDS", help="per-request timeout (default 30)"
-    )
-    creds.add_argument(
-        "--allow-insecure-http",
-        action="store_true",
-        default=default,
-        help="allow a plain-http --base-url that is not loopback (the API key travels unencrypted)",
-    )
-    creds.add_argument(
-        "--quota",
-        default=default,
-        metavar="URL",
-        help="share the workspace's rate limits with other pushers: sqlite:///path/quota.db (this host) or "
-        f"redis://host:6379/0 (every host) (env {ENV_QUOTA_URL}; default: this process only)",
-    )
+    flags: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+        "workspace_id": (("--workspace-id",), {"metavar": "ID", "help": f"workspace ID (env {ENV_WORKSPACE_ID})"}),
+        "api_key": (
+            ("--api-key",),
+            {
+                "metavar": "KEY",
+                "help": f"API key (env {ENV_API_KEY}; prefer the environment: flags show in the process list)",
+            },
+        ),
+        "data_center": (("--data-center",), {"metavar": "DC", "help": f"01-06 or 101 (env {ENV_DATA_CENTER})"}),
+        "base_url": (
+            ("--base-url",),
+            {"metavar": "URL", "help": f"API base URL, e.g. an emulator (env {ENV_BASE_URL})"},
+        ),
+        "db_name": (("--db-name",), {"metavar": "NAME", "help": f"MOE-DBNAME for v2 calls (env {ENV_DB_NAME})"}),
+        "timeout": (
+            ("--timeout",),
+            {"type": _positive_float, "metavar": "SECONDS", "help": "per-request timeout (default 30)"},
+        ),
+        "allow_insecure_http": (
+            ("--allow-insecure-http",),
+            {
+                "action": "store_true",
+                "help": "allow a plain-http --base-url that is not loopback (the API key travels unencrypted)",
+            },
+        ),
+        "quota": (
+            ("--quota",),
+            {
+                "metavar": "URL",
+                "help": "share the workspace's rate limits with other pushers: sqlite:///path/quota.db (this host) "
+                f"or redis://host:6379/0 (every host) (env {ENV_QUOTA_URL}; default: this process only)",
+            },
+        ),
+    }
+    if connection:
+        creds = parent.add_argument_group("connection (flags win over the environment)")
+        for dest in connection:
+            names, options = flags[dest]
+            creds.add_argument(*names, default=default, **options)
     out = parent.add_argument_group("output")
     out.add_argument("--json", action="store_true", default=default, help="print one JSON document on stdout")
     out.add_argument("--plain", action="store_true", default=default, help="plain lines even on a terminal")
@@ -283,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         build_parser().print_help()
     """
     common = _common(suppress=True)
+    only = {command: _common(suppress=True, connection=uses) for command, uses in USES_CONNECTION.items()}
     parser = _Parser(
         prog=PROG,
         parents=[_common(suppress=False)],
@@ -293,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True, parser_class=_Parser)
 
     def leaf(sub: Any, name: str, help_text: str, command: tuple[str, ...]) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        parents = [only.get(command, common)]
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text, parents=parents)
         p.set_defaults(command=command)
         return p
 
@@ -406,12 +437,64 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Parse ``argv``; shared options may come before or after the subcommand.
 
+    A misspelt option gets a did-you-mean (``--partnr``: did you mean ``--partner``?) rather than the
+    error argparse would give first (a required option missing). A connection flag given to a command
+    that does not use it (``demo --base-url``) is an error, not silently ignored.
+
     Example::
 
         args = parse_args(["--json", "segments", "list"])
     """
-    args = build_parser().parse_args(list(argv))
+    argv = list(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError:
+        unknown = _unknown_options(parser, argv)
+        if unknown:
+            raise UsageError(unknown) from None
+        raise
+    unused = [dest for dest in CONNECTION if dest not in USES_CONNECTION.get(args.command, CONNECTION)]
+    for dest in unused:
+        if getattr(args, dest, None) not in (None, False):
+            raise UsageError(_unused_message(args.command, "--" + dest.replace("_", "-")))
     for name, value in COMMON_DEFAULTS.items():
         if not hasattr(args, name) or getattr(args, name) is None:
             setattr(args, name, value)
     return args
+
+
+def _unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """``"unknown option --partnr; did you mean --partner?"`` for the first option its command lacks.
+
+    Options belong to the (sub)command they follow, as argparse reads them: the shared ones may come
+    before the command, each command's own after it.
+    """
+    command: argparse.ArgumentParser = parser
+    path: tuple[str, ...] = ()
+    for token in argv:
+        if token == "--":
+            break
+        option = token.split("=", 1)[0]
+        if not option.startswith("-"):
+            subparsers = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+            if subparsers and token in subparsers[0].choices:
+                command, path = subparsers[0].choices[token], (*path, token)
+            continue
+        known = [k for k in command._option_string_actions if k.startswith("--")]
+        if not option.startswith("--") or option in known:
+            continue
+        if sum(1 for k in known if k.startswith(option)) == 1:
+            continue  # an unambiguous abbreviation, which argparse accepts
+        dest = option[2:].replace("-", "_")
+        if path in USES_CONNECTION and dest in CONNECTION:
+            return _unused_message(path, option)
+        close = difflib.get_close_matches(option, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return f"unknown option {option}{hint} (see '{command.prog} --help')"
+    return None
+
+
+def _unused_message(command: tuple[str, ...], flag: str) -> str:
+    why = "it runs its own emulator" if command == ("demo",) else "it serves the API, it does not call it"
+    return f"{' '.join(command)} does not use {flag}: {why} (see '{PROG} {' '.join(command)} --help')"

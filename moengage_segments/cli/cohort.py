@@ -28,6 +28,7 @@ from moengage_segments._async.client import AsyncClient
 from moengage_segments.cli.context import Context
 from moengage_segments.cli.failures import ExitCode, UsageError, hint_for
 from moengage_segments.cli.output import Fields, Result, Table, Text, View
+from moengage_segments.cli.progress import ProgressBar
 from moengage_segments.errors import ConfigurationError, ValidationError
 from moengage_segments.models import Cohort, CohortAction
 from moengage_segments.models.cohorts import check_cohort
@@ -205,7 +206,7 @@ def progress_detail(p: CohortSyncProgress) -> tuple[int, str]:
     if p.queued:
         detail += f", {p.queued} queued"
     detail += f", {p.rate:,.0f} uids/s"
-    if p.eta is not None and not p.done:
+    if p.eta and not p.done:  # 0 once every uid is resolved
         detail += f", eta {duration(p.eta)}"
     if p.failed:
         detail += f", {p.failed:,} failed"
@@ -417,7 +418,10 @@ async def open_input(a: Any) -> tuple[Iterable[str] | AsyncIterable[str], _Stdin
         stdin = _StdinUids(column)
         await stdin.start()
         return stdin, stdin, None
-    uids = read_uids(a.input, column)
+    try:
+        uids = read_uids(a.input, column)
+    except ValidationError as exc:  # the SDK names its parameter ("path"); the user gave FILE
+        raise UsageError(f"input file: {exc.reason}") from None
     # One fast extra pass over the file gives the bar a total (and an early error for a bad path).
     try:
         total = await asyncio.to_thread(uids.count)
@@ -459,11 +463,20 @@ async def cohort_push(ctx: Context) -> Result:
         if a.max_in_flight:
             options["max_in_flight"] = a.max_in_flight
         method = client.cohorts.add_members if action == "add_members" else client.cohorts.remove_members
-        with ctx.out.progress(f"cohort {a.command[1]} {cohort.id}", total=total, unit="uids") as bar:
+        with contextlib.ExitStack() as stack:
+            # The bar opens with the first snapshot: a push refused before it starts (a checkpoint of
+            # another run, say) prints its error alone, not after a "0/1,002 uids (0%)" line.
+            bars: list[ProgressBar] = []
+
+            def bar() -> ProgressBar:
+                if not bars:
+                    label = f"cohort {a.command[1]} {cohort.id}"
+                    bars.append(stack.enter_context(ctx.out.progress(label, total=total, unit="uids")))
+                return bars[0]
 
             def on_progress(p: CohortSyncProgress) -> None:
                 done, detail = progress_detail(p)
-                bar.update(done, total=total if total is not None else p.total, detail=detail)
+                bar().update(done, total=total if total is not None else p.total, detail=detail)
 
             try:
                 report = await method(cohort, uids, on_progress=on_progress, **options)
@@ -477,7 +490,7 @@ async def cohort_push(ctx: Context) -> Result:
                     raise
                 raise UsageError(f"{named} {exc.filename}: {exc.strerror or exc}") from None
             # The final counts, not the last throttled snapshot (the engine sends none after Ctrl-C).
-            bar.finish(_final_detail(report), completed=report.submitted - report.not_sent)
+            bar().finish(_final_detail(report), completed=report.submitted - report.not_sent)
     report_error: str | None = None
     if a.report:
         try:

@@ -221,7 +221,8 @@ def load_definition(path: str) -> tuple[Any, Any]:
     """
     from moengage_segments.filters import coerce_group
 
-    where = "--definition -" if path == "-" else f"--definition {path}"
+    # Name what the user gave: the file of --definition, or standard input for "-".
+    where = "standard input (--definition -)" if path == "-" else f"--definition {path}"
     try:
         if path == "-":
             doc = json.load(sys.stdin)
@@ -235,16 +236,16 @@ def load_definition(path: str) -> tuple[Any, Any]:
     except OSError as exc:
         raise UsageError(f"{where}: {exc.strerror or exc}") from None
     if not isinstance(doc, dict):
-        raise UsageError(f"{path}: the definition must be a JSON object")
+        raise UsageError(f"{where}: the definition must be a JSON object")
     if "included_filters" in doc:
         unknown = set(doc) - {"included_filters", "excluded_filters"}
         if unknown:
-            raise UsageError(f"{path}: unexpected key(s) {', '.join(sorted(unknown))}")
+            raise UsageError(f"{where}: unexpected key(s) {', '.join(sorted(unknown))}")
         included, excluded = doc["included_filters"], doc.get("excluded_filters")
     elif "filter_operator" in doc:
         included, excluded = doc, None
     else:
-        raise UsageError(f"{path}: expected 'included_filters' or a filter group with 'filter_operator'")
+        raise UsageError(f"{where}: expected 'included_filters' or a filter group with 'filter_operator'")
     return (
         coerce_group(included, "included_filters"),
         None if excluded is None else coerce_group(excluded, "excluded_filters"),

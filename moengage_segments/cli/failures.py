@@ -27,7 +27,15 @@ from moengage_segments.errors import (
     one_line,
 )
 
-__all__ = ["ExitCode", "UsageError", "cli_configuration_message", "describe", "error_document", "hint_for"]
+__all__ = [
+    "ExitCode",
+    "UsageError",
+    "cli_configuration_message",
+    "cli_word",
+    "describe",
+    "error_document",
+    "hint_for",
+]
 
 
 # "api_key (argument or MOENGAGE_API_KEY)" -> "--api-key or MOENGAGE_API_KEY"
@@ -88,7 +96,9 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     """
     if isinstance(exc, ConfigurationError):  # raised by the SDK, so it names arguments: say flags instead
         return ExitCode.USAGE, one_line(cli_configuration_message(str(exc)))
-    if isinstance(exc, (UsageError, ValidationError, CheckpointError)):
+    if isinstance(exc, ValidationError):
+        return ExitCode.USAGE, one_line(f"{cli_word(exc.field)}: {exc.reason}")
+    if isinstance(exc, (UsageError, CheckpointError)):
         return ExitCode.USAGE, one_line(str(exc))
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
         return ExitCode.USAGE, one_line(f"{exc.strerror}: {exc.filename}")
@@ -103,6 +113,39 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, APIError):
         return ExitCode.API_ERROR, one_line(str(exc) + _hint(exc))
     return ExitCode.API_ERROR, one_line(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+
+
+#: SDK parameter names -> what the user typed on the command line.
+_CLI_WORDS = {
+    "file_url": "--file-url",
+    "callback_url": "--callback-url",
+    "emails": "--email",
+    "updated_by": "--updated-by",
+    "attribute_name": "--attribute-name",
+    "attribute_type": "--attribute-type",
+    "expiry_days": "--expiry-days",
+    "expiry_time": "--expiry-days",
+    "segment_id": "segment id",
+    "name": "segment name",
+    "path": "input file",
+    "column": "--column",
+    "max_request_bytes": "--max-request-bytes",
+    "max_in_flight": "--max-in-flight",
+    "linger": "--linger",
+}
+
+
+def cli_word(field: str) -> str:
+    """The command-line word for an SDK field in a :class:`ValidationError` (``emails[0]`` -> ``--email``).
+
+    Fields inside a filter definition (``included_filters.filters[0].operator``) are kept: they name a
+    place in the user's own JSON file.
+
+    Example::
+
+        assert cli_word("file_url") == "--file-url"
+    """
+    return _CLI_WORDS.get(field.split("[", 1)[0], field)
 
 
 def error_document(exc: BaseException, code: ExitCode, line: str) -> dict[str, object]:

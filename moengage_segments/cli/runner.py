@@ -86,29 +86,34 @@ def _logging(debug: bool) -> Iterator[None]:
 
 
 async def _run_cancellable(command: Command, ctx: Context) -> Result:
-    """Run the command as a task that the first Ctrl-C cancels; a second Ctrl-C aborts at once."""
+    """Run the command as a task that the first Ctrl-C (or SIGTERM) cancels; a second one aborts at once.
+
+    SIGTERM (``kill``, a service manager, a container stopping) is handled like Ctrl-C, so the emulator
+    shuts down cleanly and a cohort push still says what was sent.
+    """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
     presses = 0
 
-    def on_sigint() -> None:
+    def on_signal(what: str) -> None:
         nonlocal presses
         presses += 1
         if presses > 1:
             raise KeyboardInterrupt
-        ctx.out.note("interrupted: stopping (Ctrl-C again to abort at once)")
+        ctx.out.note(f"{what}: stopping (Ctrl-C again to abort at once)")
         task.cancel()
 
-    installed = False
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # Windows, non-main thread
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-        installed = True
+    installed = []
+    for signum, what in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # Windows, non-main thread
+            loop.add_signal_handler(signum, on_signal, what)
+            installed.append(signum)
     try:
         return await command(ctx)
     finally:
-        if installed:
-            loop.remove_signal_handler(signal.SIGINT)
+        for signum in installed:
+            loop.remove_signal_handler(signum)
 
 
 def _fail(out: Output, exc: BaseException, debug: bool) -> int:

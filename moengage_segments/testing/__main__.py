@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -93,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, seed users if asked, print how to reach the emulator, serve until Ctrl-C.
+    """Parse arguments, seed users if asked, print how to reach the emulator, serve until Ctrl-C or SIGTERM.
 
     Example::
 
@@ -120,11 +121,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     uids = emu.generate_users(args.generate_users, with_email=True) if args.generate_users > 0 else []
 
     async def serve() -> None:
+        stop = asyncio.Event()
+        # SIGTERM (a service manager, `kill`, a container stopping) shuts down as cleanly as Ctrl-C.
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signal handlers on Windows
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         async with emu:
             banner = Banner.of(emu, key_given=bool(args.api_key))
             extra = (("seeded users", seeded_text(uids)), ("time scale", f"{args.time_scale:g}"))
             print(banner.text(extra), flush=True)
-            await asyncio.Event().wait()
+            await stop.wait()
 
     with contextlib.suppress(KeyboardInterrupt):
         try:

@@ -179,7 +179,7 @@ def test_definition_errors_name_the_flag_and_file(run_main: InProcess, tmp_path:
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: --definition {bad}: not valid JSON") and len(proc.stderr.splitlines()) == 1
     proc = run_main("filter", "create", "x", "--definition", "-", stdin="[1,")
-    assert proc.returncode == 2 and "--definition -: not valid JSON" in proc.stderr
+    assert proc.returncode == 2 and "standard input (--definition -): not valid JSON" in proc.stderr
     missing = tmp_path / "none.json"
     proc = run_main("filter", "update", "0123456789abcdef01234567", "--definition", str(missing))
     assert proc.returncode == 2 and f"--definition {missing}: No such file or directory" in proc.stderr

@@ -17,7 +17,7 @@ from moengage_segments._async.client import (
 )
 from moengage_segments._async.http import HTTPRequest, HTTPResponse, HTTPTransport
 from moengage_segments._async.ledger import Ledger, LedgerEntry, PostgresLedger, SQLiteLedger
-from moengage_segments._async.quota import InProcessQuotaStore, QuotaStore
+from moengage_segments._async.quota import InProcessQuotaStore, QuotaStore, SQLiteQuotaStore
 from moengage_segments._sync import Client, Cohorts, FileSegments, FilterSegments, Segments
 from moengage_segments.config import DATA_CENTERS, RateLimits, RetryPolicy, Settings, Window
 from moengage_segments.errors import (
@@ -39,6 +39,7 @@ from moengage_segments.errors import (
     PayloadTooLargeError,
     PermissionDeniedError,
     PreconditionFailedError,
+    QuotaStoreError,
     RateLimitError,
     ServerError,
     UnexpectedResponseError,
@@ -119,6 +120,7 @@ __all__ = [
     "PostgresLedger",
     "PreconditionFailedError",
     "QuotaStore",
+    "QuotaStoreError",
     "RateLimitError",
     "RateLimits",
     "RequestEvent",
@@ -126,6 +128,7 @@ __all__ = [
     "RetryEvent",
     "RetryPolicy",
     "SQLiteLedger",
+    "SQLiteQuotaStore",
     "Segment",
     "SegmentAck",
     "SegmentSummary",

@@ -8,6 +8,7 @@ Everything the SDK raises on purpose derives from :class:`MoEngageError`::
     ├── ClientStateError            client used after close, from another loop, after fork()
     ├── CohortSyncError             a cohort push stopped on a failed batch (carries the report)
     ├── CheckpointError             a cohort push's checkpoint journal is damaged or from another run
+    ├── QuotaStoreError             the SQLite quota store file is corrupt, locked or cannot be opened
     ├── LedgerError                 a delta sync's ledger cannot be used (schema, storage, lost lock)
     │   └── LedgerLockedError       another run holds the cohort's ledger lock
     └── APIError
@@ -56,6 +57,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "PreconditionFailedError",
+    "QuotaStoreError",
     "RateLimitError",
     "ServerError",
     "UnexpectedResponseError",
@@ -452,6 +454,21 @@ class CheckpointError(MoEngageError, ValueError):
             await client.cohorts.add_members(cohort, uids, checkpoint="push.journal")
         except CheckpointError as exc:
             print(exc)  # says which line or which batch does not match
+    """
+
+
+class QuotaStoreError(MoEngageError):
+    """The quota store cannot be used: its SQLite file is corrupt, locked too long, or cannot be opened.
+
+    The message names the file. (A Redis store never raises this: when Redis fails, the client paces
+    itself locally and keeps pushing.)
+
+    Example::
+
+        try:
+            await client.cohorts.add_members(cohort, uids)
+        except QuotaStoreError as exc:
+            print(exc)  # quota store file '/var/lib/app/quota.db' is not a usable SQLite database ...
     """
 
 

@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 
 from moengage_segments._async.quota.base import QuotaStore
 from moengage_segments._async.quota.memory import PROCESS_QUOTA, InProcessQuotaStore
+from moengage_segments._async.quota.sqlite_store import SQLiteQuotaStore
 from moengage_segments.config import ENV_QUOTA_URL
 from moengage_segments.errors import ConfigurationError
 
-__all__ = ["PROCESS_QUOTA", "InProcessQuotaStore", "QuotaStore", "open_quota", "safe_url"]
+__all__ = ["PROCESS_QUOTA", "InProcessQuotaStore", "QuotaStore", "SQLiteQuotaStore", "open_quota", "safe_url"]
 
 _SCHEMES = "memory://, sqlite:///path/quota.db or redis://host:port/db"
 
@@ -61,9 +62,22 @@ def safe_url(url: str) -> str:
 
 def _from_url(url: str, source: str) -> tuple[QuotaStore | None, bool]:
     try:
-        scheme = urlsplit(url).scheme.lower()
+        parts = urlsplit(url)
     except ValueError:
-        scheme = ""
+        parts = urlsplit("")
+    scheme = parts.scheme.lower()
     if scheme == "memory":
         return None, False
+    if scheme == "sqlite":
+        return _sqlite(url, parts.netloc + parts.path, source), True
     raise ConfigurationError(f"{source}: unsupported quota store URL {safe_url(url)!r}; expected {_SCHEMES}")
+
+
+def _sqlite(url: str, path: str, source: str) -> SQLiteQuotaStore:
+    # sqlite:///abs/path.db -> /abs/path.db; sqlite://relative/path.db -> relative/path.db
+    if not path or path.endswith("/"):
+        raise ConfigurationError(f"{source}: {url!r} names no file; use sqlite:///path/to/quota.db")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise ConfigurationError(f"{source}: the folder of the quota store file {path!r} does not exist")
+    return SQLiteQuotaStore(path)

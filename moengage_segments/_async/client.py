@@ -749,22 +749,23 @@ class AsyncCohorts:
             report = await client.cohorts.sync(cohort, read_uids("churn-today.txt"), ledger=ledger)
             print(report.added, report.removed, report.unchanged, report.requests)
         """
-        return await cohort_delta.sync(
-            self._transport,
-            cohort,
-            desired,
-            ledger=ledger,
-            full_refresh=full_refresh,
-            dry_run=dry_run,
-            max_request_bytes=max_request_bytes,
-            max_in_flight=max_in_flight,
-            on_error=on_error,
-            on_progress=on_progress,
-            on_report=on_report,
-            refresh_after=refresh_after,
-            max_members=max_members,
-            lock_timeout=lock_timeout,
-        )
+        async with self._transport.telemetry.operation("cohorts.sync", _cohort_attributes(cohort, "sync")):
+            return await cohort_delta.sync(
+                self._transport,
+                cohort,
+                desired,
+                ledger=ledger,
+                full_refresh=full_refresh,
+                dry_run=dry_run,
+                max_request_bytes=max_request_bytes,
+                max_in_flight=max_in_flight,
+                on_error=on_error,
+                on_progress=on_progress,
+                on_report=on_report,
+                refresh_after=refresh_after,
+                max_members=max_members,
+                lock_timeout=lock_timeout,
+            )
 
 
 class AsyncClient:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +252,22 @@ async def test_nothing_exported_contains_the_key_the_token_or_a_uid() -> None:
     assert rec.spans() and hooks
     for secret in (API_KEY, TOKEN, "Basic ", *uids):
         assert secret not in text, secret
+
+
+async def test_a_delta_sync_is_one_operation_over_its_requests(tmp_path: Path) -> None:
+    from moengage_segments import SQLiteLedger
+
+    rec = Recorder()
+    uids = [f"sync-uid-{i:03d}" for i in range(30)]
+    async with AsyncClient(
+        WORKSPACE, API_KEY, "01", transport=MockTransport(service), rate_limits=None, **rec.providers()
+    ) as client:
+        report = await client.cohorts.sync(COHORT, uids, ledger=SQLiteLedger(tmp_path / "l.db"), max_request_bytes=400)
+    assert report.added == 30
+    (op,) = rec.named("moengage.cohorts.sync")
+    http = rec.named("POST /v1/integrations/cohortsync")
+    assert len(http) == report.requests > 1
+    assert all(s.parent is not None and s.parent.span_id == op.context.span_id for s in http)
+    assert (op.attributes or {})["moengage.requests"] == report.requests
+    assert not rec.named("moengage.cohorts.send_batch")  # the engine's requests belong to the sync
+    assert not any(uid in rec.exported_text() for uid in uids)

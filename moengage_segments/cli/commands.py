@@ -128,8 +128,12 @@ async def file_operation(ctx: Context) -> Result:
 # --- any segment -------------------------------------------------------------------------------------
 
 
-def _summary_row(s: SegmentSummary) -> tuple[object, ...]:
-    return (s.id, s.name, s.type, s.created_time)
+#: Shown where the service does not say whether a segment is archived (its documented answers never do).
+STATE_NOT_REPORTED = "not reported by the API"
+
+
+def _summary_row(s: SegmentSummary, with_state: bool) -> tuple[object, ...]:
+    return (s.id, s.name, s.type, s.created_time, *((s.state or "-",) if with_state else ()))
 
 
 def _segment_views(segment: Segment) -> list[View]:
@@ -141,6 +145,7 @@ def _segment_views(segment: Segment) -> list[View]:
                 ("type", segment.type),
                 ("source", segment.source),
                 ("description", segment.description or None),
+                ("state", segment.state or STATE_NOT_REPORTED),
                 ("created", segment.created_time),
                 ("updated", segment.updated_time),
             ),
@@ -163,8 +168,12 @@ async def segments_list(ctx: Context) -> Result:
     if not summaries:
         text = "no segments" if ctx.args.name is None else f"no segment named {ctx.args.name!r}"
         return Result(data=summaries, views=(Text(text),))
+    # A state column only when the service reports states: its documented list answer does not.
+    with_state = any(s.state is not None for s in summaries)
     table = Table(
-        ("id", "name", "type", "created"), [_summary_row(s) for s in summaries], title=f"{len(summaries)} segment(s)"
+        ("id", "name", "type", "created", *(("state",) if with_state else ())),
+        [_summary_row(s, with_state) for s in summaries],
+        title=f"{len(summaries)} segment(s)",
     )
     return Result(data=summaries, views=(table,))
 
@@ -193,17 +202,43 @@ async def segments_get(ctx: Context) -> Result:
 
 
 async def segments_manage(ctx: Context) -> Result:
-    """``segments archive|unarchive (NAME | --id ID)``."""
+    """``segments archive|unarchive (NAME | --id ID)``: the id, the state after, and whether anything changed.
+
+    The archive answer carries no id, so a segment given by name is looked up afterwards (the call itself
+    checks the configuration first, so nothing is sent when, say, ``--db-name`` is missing).
+    """
     a = ctx.args
     action = a.command[1]
     if a.name is None and a.segment_id is None:
         raise UsageError("give the segment's NAME or --id")
+    target = "archived" if action == "archive" else "active"
     async with ctx.client() as client:
         method = client.segments.archive if action == "archive" else client.segments.unarchive
         ack = await method(a.name, segment_id=a.segment_id)
-    # The archive answer carries no id (nor, sometimes, the name): show what the user gave.
-    ack = attrs.evolve(ack, segment_id=ack.segment_id or a.segment_id, name=ack.name or a.name)
-    return Result(data=ack, views=(_ack_fields(ack, f"{action}d {a.name or a.segment_id}"),))
+        name = ack.name or a.name
+        segment_id, no_id = ack.segment_id or a.segment_id, "not returned by the API"
+        if segment_id is None and name is not None:
+            namesakes = [s for s in await client.segments.list(name) if s.name == name]
+            if len(namesakes) == 1:
+                segment_id = namesakes[0].id
+            elif namesakes:  # cohort segments may share a name: do not guess which one it was
+                no_id += f" ({len(namesakes)} segments are named {name!r})"
+    ack = attrs.evolve(ack, segment_id=segment_id, name=name)
+    # The service says so in its answer (the emulator does: "... is already archived").
+    already = "already" in (ack.message or "").lower()
+    title = f"{name!r} was already {target} (nothing changed)" if already else f"{action}d {name!r}"
+    fields = Fields(
+        (
+            ("status", ack.status),
+            ("segment id", segment_id or no_id),
+            ("name", name),
+            ("state", target),
+            ("message", ack.message),
+        ),
+        title=title,
+    )
+    data = {**jsonable(ack), "state": target, "already": already}
+    return Result(data=data, views=(fields,))
 
 
 # --- filter segments ---------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -12,7 +12,31 @@ from moengage_segments._frozen import FrozenMap, freeze_map
 from moengage_segments.filters import FilterGroup, RawFilter
 from moengage_segments.models._converter import structure
 
-__all__ = ["Segment", "SegmentAck", "SegmentSummary"]
+__all__ = ["Segment", "SegmentAck", "SegmentState", "SegmentSummary", "segment_state"]
+
+#: Whether a segment is archived, as far as the service says (see :func:`segment_state`).
+SegmentState = Literal["active", "archived"]
+
+
+def segment_state(extra: Mapping[str, Any]) -> SegmentState | None:
+    """The archived/active state in a segment's unknown keys, or ``None`` when the service does not say.
+
+    The documented list and get responses carry no state; a service that sends one anyway is read from a
+    ``status`` of ``"active"``/``"archived"`` or a boolean ``archived``/``is_archived``.
+
+    Example::
+
+        assert segment_state({"status": "ARCHIVED"}) == "archived"
+        assert segment_state({}) is None
+    """
+    status = extra.get("status")
+    if isinstance(status, str) and status.lower() in ("active", "archived"):
+        return "archived" if status.lower() == "archived" else "active"
+    for key in ("archived", "is_archived"):
+        flag = extra.get(key)
+        if isinstance(flag, bool):
+            return "archived" if flag else "active"
+    return None
 
 
 @attrs.frozen
@@ -74,6 +98,16 @@ class SegmentSummary:
     source: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=FrozenMap, converter=freeze_map)
 
+    @property
+    def state(self) -> SegmentState | None:
+        """``"active"``/``"archived"`` when the service says (the API documents no such field), else ``None``.
+
+        Example::
+
+            archived = [s for s in await client.segments.list() if s.state == "archived"]
+        """
+        return segment_state(self.extra)
+
 
 @attrs.frozen
 class Segment:
@@ -102,3 +136,14 @@ class Segment:
     excluded_filters: FilterGroup | RawFilter | None = None
     response_id: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=FrozenMap, converter=freeze_map)
+
+    @property
+    def state(self) -> SegmentState | None:
+        """``"active"``/``"archived"`` when the service says (the API documents no such field), else ``None``.
+
+        Example::
+
+            if (await client.segments.get(segment_id)).state == "archived":
+                await client.segments.unarchive(segment_id=segment_id)
+        """
+        return segment_state(self.extra)

@@ -1,8 +1,8 @@
 """Handlers of the v2 manage family: archive and unarchive (any segment kind).
 
 Assumptions (undocumented): archiving an archived segment, or unarchiving an active one, is a no-op that
-answers 200 like a real change; cohort-sync segments cannot be unarchived (400); unarchiving past the
-active-segment cap is refused with 429.
+answers 200 with a message saying so ("The custom segment is already archived"); cohort-sync segments
+cannot be unarchived (400); unarchiving past the active-segment cap is refused with 429.
 
 Example::
 
@@ -47,10 +47,13 @@ async def archive(core: Core, request: web.Request, ws: Workspace) -> web.Respon
     """
     name, cs_id = _target_fields(core, request)
     segment = v2_target(ws, name, cs_id, ("file", "filter", "cohort"))
-    if segment.status == "active":
-        segment.status = "archived"
-        segment.archived_at = utcnow()
-        segment.touch()
+    if segment.status != "active":
+        return json_response(
+            200, {"message": "The custom segment is already archived", "success": True, "cs_name": segment.name}
+        )
+    segment.status = "archived"
+    segment.archived_at = utcnow()
+    segment.touch()
     return json_response(
         200, {"message": "Successfully archived the custom segment", "success": True, "cs_name": segment.name}
     )
@@ -74,6 +77,10 @@ async def unarchive(core: Core, request: web.Request, ws: Workspace) -> web.Resp
         segment.status = "active"
         segment.archived_at = None
         segment.touch()
+    else:
+        return json_response(
+            200, {"message": "The custom segment is already active", "success": True, "cs_name": segment.name}
+        )
     return json_response(
         200,
         {"message": "Successfully unarchived the custom segment", "success": True, "cs_name": segment.name},

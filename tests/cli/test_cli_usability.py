@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from moengage_segments.cli.failures import hint_for
+from moengage_segments.models import Segment, SegmentSummary, structure
+from moengage_segments.testing import Emulator
 
 from .conftest import InProcess
 
@@ -78,3 +81,48 @@ def test_demo_and_emulator_do_not_offer_connection_flags_they_ignore(run_main: I
         assert code == 2 and "demo does not use --base-url: it runs its own emulator" in err, err
     code, _, err = run_main("emulator", "--data-center", "01", connect=False)
     assert code == 2 and "emulator does not use --data-center" in err
+
+
+def _filter_segment(run_main: InProcess, tmp_path: Path, name: str) -> str:
+    definition = tmp_path / "def.json"
+    definition.write_text(
+        '{"filter_operator": "and", "filters": [{"filter_type": "user_attributes", "name": "city", '
+        '"data_type": "string", "operator": "in", "negate": false, "case_sensitive": false, "value": ["Oslo"]}]}'
+    )
+    proc = run_main("filter", "create", name, "--definition", str(definition), "--json")
+    assert proc.returncode == 0, proc.stderr
+    return str(json.loads(proc.stdout)["id"])
+
+
+def test_archive_by_name_shows_the_id_the_state_and_already_archived(
+    run_main: InProcess, emu: Emulator, tmp_path: Path
+) -> None:
+    seg_id = _filter_segment(run_main, tmp_path, "oslo-users")
+    code, out, err = run_main("segments", "archive", "oslo-users", "--plain")
+    assert code == 0, err
+    assert out.splitlines()[0] == "archived 'oslo-users'"
+    assert f"segment id  {seg_id}" in out and "state       archived" in out, out
+    code, out, _ = run_main("segments", "archive", "oslo-users", "--plain")
+    assert code == 0 and out.splitlines()[0] == "'oslo-users' was already archived (nothing changed)", out
+    doc = json.loads(run_main("segments", "unarchive", "--id", seg_id, "--json").stdout)
+    assert doc["state"] == "active" and doc["already"] is False and doc["segment_id"] == seg_id
+    doc = json.loads(run_main("segments", "unarchive", "oslo-users", "--json").stdout)
+    assert doc["already"] is True and emu.segment(seg_id).status == "active"
+
+
+def test_list_and_get_say_when_the_api_reports_no_state(run_main: InProcess, tmp_path: Path) -> None:
+    seg_id = _filter_segment(run_main, tmp_path, "oslo-users")
+    listed = run_main("segments", "list", "--plain").stdout
+    assert "state" not in listed.splitlines()[1]  # the emulator, like the documented API, reports none
+    got = run_main("segments", "get", seg_id, "--plain").stdout
+    assert "state        not reported by the API" in got, got
+
+
+def test_a_state_the_service_reports_is_read_and_listed() -> None:
+    summaries = [
+        structure({"id": "a" * 24, "name": "old", "status": "ARCHIVED"}, SegmentSummary),
+        structure({"id": "b" * 24, "name": "new", "is_archived": False}, SegmentSummary),
+        structure({"id": "c" * 24, "name": "plain"}, SegmentSummary),
+    ]
+    assert [s.state for s in summaries] == ["archived", "active", None]
+    assert structure({"id": "d" * 24, "name": "seg", "archived": True}, Segment).state == "archived"

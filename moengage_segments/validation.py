@@ -15,8 +15,10 @@ from moengage_segments.errors import ValidationError
 __all__ = [
     "ATTRIBUTE_TYPES",
     "COHORT_NAME_FORBIDDEN",
+    "MAX_DESCRIPTION_BYTES",
     "MAX_NAME_LENGTH",
     "check_attribute_type",
+    "check_description",
     "check_email",
     "check_expiry_days",
     "check_file_url",
@@ -31,10 +33,14 @@ __all__ = [
 MAX_NAME_LENGTH = 256
 #: Characters a cohort name must not contain (documented for ``parameters.cohort_name``).
 COHORT_NAME_FORBIDDEN = frozenset('|*?\\:<>=$"')
+#: Largest cohort description accepted, in UTF-8 bytes. Not documented by MoEngage; the description is sent
+#: in every cohort-sync request, so a large one costs room for members in each of them.
+MAX_DESCRIPTION_BYTES = 4096
 #: The documented values of ``attribute_type`` for file segments.
 ATTRIBUTE_TYPES = ("string", "double")
 
-_SEGMENT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+#: Checked with ``fullmatch``: ``$`` would also match before a trailing newline.
+_SEGMENT_ID = re.compile(r"[0-9a-fA-F]{24}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -77,10 +83,35 @@ def check_expiry_days(value: Any) -> int:
     return value
 
 
+def check_description(value: Any, field: str = "cohort.description") -> str | None:
+    """A description: ``None``, or text of at most :data:`MAX_DESCRIPTION_BYTES` without NUL or lone surrogates.
+
+    Example::
+
+        check_description("Users likely to churn this month")
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(field, f"must be a string or None, got {type(value).__name__}")
+    if "\x00" in value:
+        raise ValidationError(field, "must not contain NUL characters")
+    if _has_lone_surrogate(value):
+        raise ValidationError(field, "must be valid Unicode (contains a lone surrogate)")
+    size = len(value.encode("utf-8"))
+    if size > MAX_DESCRIPTION_BYTES:
+        raise ValidationError(field, f"must be at most {MAX_DESCRIPTION_BYTES} bytes in UTF-8, got {size}")
+    return value
+
+
 def check_file_url(value: Any, field: str = "file_url") -> str:
-    """A file or callback URL must be an absolute http(s) URL."""
+    """A file or callback URL must be an absolute http(s) URL of printable, valid Unicode text."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, "must be a non-empty http(s) URL")
+    if _CONTROL.search(value):
+        raise ValidationError(field, "must not contain control characters (NUL, newline, tab, ...)")
+    if _has_lone_surrogate(value):
+        raise ValidationError(field, "must be valid Unicode (contains a lone surrogate)")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValidationError(field, f"must be an absolute http(s) URL, got scheme {parts.scheme or 'none'!r}")
@@ -98,12 +129,14 @@ def check_email(value: Any, field: str) -> str:
     """
     if not isinstance(value, str) or "@" not in value or any(c.isspace() for c in value):
         raise ValidationError(field, "must be an e-mail address")
+    if _CONTROL.search(value) or _has_lone_surrogate(value):
+        raise ValidationError(field, "must be an e-mail address (no control characters or lone surrogates)")
     return value
 
 
 def check_segment_id(value: Any, field: str = "segment_id") -> str:
     """A v3 segment id is 24 hexadecimal characters (a BSON ObjectId)."""
-    if not isinstance(value, str) or not _SEGMENT_ID.match(value):
+    if not isinstance(value, str) or not _SEGMENT_ID.fullmatch(value):
         raise ValidationError(field, "must be 24 hexadecimal characters (e.g. '6388a97a02adb9071ca84ce9')")
     return value
 

@@ -199,6 +199,19 @@ async def _target(segments: AsyncSegments, name: str | None, segment_id: str | N
     return body
 
 
+def _addresses(emails: Any) -> list[str]:
+    """``emails`` read once (a generator is fine) and checked: the list that is sent."""
+    if isinstance(emails, (str, bytes, bytearray)):
+        raise ValidationError("emails", "must be a list of addresses, not a single string")
+    try:
+        addresses = list(emails)
+    except TypeError:
+        raise ValidationError("emails", f"must be a list of addresses, got {type(emails).__name__}") from None
+    for i, address in enumerate(addresses):
+        check_email(address, f"emails[{i}]")
+    return addresses
+
+
 def _is_summary(item: Any) -> bool:
     # An item without an id or a name cannot be used for anything; skip it rather than fail the listing.
     ok = isinstance(item, Mapping) and isinstance(item.get("id"), str) and isinstance(item.get("name"), str)
@@ -317,13 +330,14 @@ class AsyncFileSegments:
         attribute_name: str = "ID",
         attribute_type: AttributeType = "string",
         callback_url: str | None = None,
-        emails: Sequence[str] | None = None,
+        emails: Iterable[str] | None = None,
     ) -> SegmentAck:
         """Create a file segment from the single-column CSV at ``file_url``.
 
         ``attribute_name`` is the user attribute the file's values match (``"ID"`` is the MoEngage user
-        id); ``expiry_days`` archives the segment after that many days. If the outcome is ambiguous (the
-        connection dropped, or a 5xx), the name is looked up instead of re-sending blindly.
+        id); ``expiry_days`` archives the segment after that many days. ``emails`` (any iterable of
+        addresses, read once before sending) are notified when processing ends. If the outcome is ambiguous
+        (the connection dropped, or a 5xx), the name is looked up instead of re-sending blindly.
 
         Example::
 
@@ -352,7 +366,7 @@ class AsyncFileSegments:
         attribute_name: str = "ID",
         attribute_type: AttributeType = "string",
         callback_url: str | None = None,
-        emails: Sequence[str] | None = None,
+        emails: Iterable[str] | None = None,
     ) -> SegmentAck:
         """Add the users listed in the CSV at ``file_url`` to an existing file segment.
 
@@ -373,7 +387,7 @@ class AsyncFileSegments:
         attribute_name: str = "ID",
         attribute_type: AttributeType = "string",
         callback_url: str | None = None,
-        emails: Sequence[str] | None = None,
+        emails: Iterable[str] | None = None,
     ) -> SegmentAck:
         """Remove the users listed in the CSV at ``file_url`` from a file segment.
 
@@ -394,7 +408,7 @@ class AsyncFileSegments:
         attribute_name: str = "ID",
         attribute_type: AttributeType = "string",
         callback_url: str | None = None,
-        emails: Sequence[str] | None = None,
+        emails: Iterable[str] | None = None,
     ) -> SegmentAck:
         """Drop all users of a file segment, then add those listed in the CSV at ``file_url``.
 
@@ -415,7 +429,7 @@ class AsyncFileSegments:
         attribute_name: str,
         attribute_type: str,
         callback_url: str | None,
-        emails: Sequence[str] | None,
+        emails: Iterable[str] | None,
     ) -> SegmentAck:
         async with self._transport.telemetry.operation(endpoint.name):
             target = await _target(self._segments, name, segment_id)
@@ -432,7 +446,7 @@ class AsyncFileSegments:
         attribute_name: str,
         attribute_type: str,
         callback_url: str | None,
-        emails: Sequence[str] | None,
+        emails: Iterable[str] | None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "name": check_name(name),
@@ -443,11 +457,7 @@ class AsyncFileSegments:
         if callback_url is not None:
             body["callback_url"] = check_file_url(callback_url, "callback_url")
         if emails is not None:
-            if isinstance(emails, str):
-                raise ValidationError("emails", "must be a list of addresses, not a single string")
-            for i, address in enumerate(emails):
-                check_email(address, f"emails[{i}]")
-            body["emails"] = list(emails)
+            body["emails"] = _addresses(emails)
         return body
 
 

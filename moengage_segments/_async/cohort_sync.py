@@ -157,6 +157,22 @@ def check_options(max_request_bytes: int, max_in_flight: int, on_error: str) -> 
         raise ValidationError("on_error", f"must be 'collect' or 'raise', got {on_error!r}")
 
 
+def _check_callable(field: str, value: object) -> None:
+    # Checked before the run: a bad on_progress would fail after requests went out, a bad on_report
+    # after everything was sent, losing the report.
+    if value is not None and not callable(value):
+        raise ValidationError(field, f"must be a callable or None, got {type(value).__name__}")
+
+
+def _path(field: str, value: str | os.PathLike[str] | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return os.fspath(value)
+    except TypeError:
+        raise ValidationError(field, f"must be a file path or None, got {type(value).__name__}") from None
+
+
 def new_packer(cohort: Cohort, action: str, max_request_bytes: int, dedupe: bool) -> Packer:
     """A packer for this cohort and action (validated: a ValidationError naming the field)."""
     check_cohort(cohort)
@@ -348,6 +364,8 @@ class CohortSync:
     ) -> None:
         check_options(max_request_bytes, max_in_flight, on_error)
         _check_linger(linger)
+        _check_callable("on_progress", on_progress)
+        _check_callable("on_report", on_report)
         self._packer = new_packer(cohort, action, max_request_bytes, dedupe)
         self._transport = transport
         self._cohort = cohort
@@ -358,8 +376,8 @@ class CohortSync:
         self._dedupe = dedupe
         self._on_progress = on_progress
         self._on_report = on_report
-        self._checkpoint = os.fspath(checkpoint) if checkpoint is not None else None
-        self._failed_path = os.fspath(failed_uids_path) if failed_uids_path is not None else None
+        self._checkpoint = _path("checkpoint", checkpoint)
+        self._failed_path = _path("failed_uids_path", failed_uids_path)
         self._on_sending = on_sending
         self._on_confirmed = on_confirmed
         self._progress_interval = progress_interval

@@ -259,13 +259,14 @@ class FileSegments:
         attribute_name: str = "ID",
         attribute_type: AttributeType = "string",
         callback_url: str | None = None,
-        emails: Sequence[str] | None = None,
+        emails: Iterable[str] | None = None,
     ) -> SegmentAck:
         """Create a file segment from the single-column CSV at ``file_url``.
 
         ``attribute_name`` is the user attribute the file's values match (``"ID"`` is the MoEngage user
-        id); ``expiry_days`` archives the segment after that many days. If the outcome is ambiguous (the
-        connection dropped, or a 5xx), the name is looked up instead of re-sending blindly.
+        id); ``expiry_days`` archives the segment after that many days. ``emails`` (any iterable of
+        addresses, read once before sending) are notified when processing ends. If the outcome is ambiguous
+        (the connection dropped, or a 5xx), the name is looked up instead of re-sending blindly.
 
         Example::
 
@@ -294,7 +295,7 @@ class FileSegments:
         attribute_name: str = "ID",
         attribute_type: AttributeType = "string",
         callback_url: str | None = None,
-        emails: Sequence[str] | None = None,
+        emails: Iterable[str] | None = None,
     ) -> SegmentAck:
         """Add the users listed in the CSV at ``file_url`` to an existing file segment.
 
@@ -322,7 +323,7 @@ class FileSegments:
         attribute_name: str = "ID",
         attribute_type: AttributeType = "string",
         callback_url: str | None = None,
-        emails: Sequence[str] | None = None,
+        emails: Iterable[str] | None = None,
     ) -> SegmentAck:
         """Remove the users listed in the CSV at ``file_url`` from a file segment.
 
@@ -350,7 +351,7 @@ class FileSegments:
         attribute_name: str = "ID",
         attribute_type: AttributeType = "string",
         callback_url: str | None = None,
-        emails: Sequence[str] | None = None,
+        emails: Iterable[str] | None = None,
     ) -> SegmentAck:
         """Drop all users of a file segment, then add those listed in the CSV at ``file_url``.
 

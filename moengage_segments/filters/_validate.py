@@ -83,8 +83,9 @@ __all__ = [
 #: attribute, or inside an affinity filter's ``psychographic_attributes``.
 Context = Literal["user", "event", "child", "psychographic"]
 
-_DYNAMIC_VALUE = re.compile(r"^\{\{MoeUserAttribute\['[^'\]]+'\]\}\}$")
-_MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+# Both used with fullmatch: "$" would also match before a trailing newline.
+_DYNAMIC_VALUE = re.compile(r"\{\{MoeUserAttribute\['[^'\]]+'\]\}\}")
+_MONTH_DAY = re.compile(r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 _LIST_OPERATORS = ("in", "containsInTheFollowing", "startsWithInTheFollowing", "endsWithInTheFollowing")
 _NO_VALUE_OPERATORS = ("exists", "today")
 
@@ -410,7 +411,7 @@ def _check_dynamic(f: AttributeFilter, path: str, context: Context) -> None:
         raise ValidationError(
             at("dynamic_attribute_type"), f"must be {base!r}, the base type of data_type {f.data_type!r}"
         )
-    if not (isinstance(f.value, str) and _DYNAMIC_VALUE.match(f.value)):
+    if not (isinstance(f.value, str) and _DYNAMIC_VALUE.fullmatch(f.value)):
         raise ValidationError(at("value"), "with is_dynamic_value must be \"{{MoeUserAttribute['<name>']}}\"")
     if f.data_type == "datetime" and f.value_type not in (None, "absolute"):
         raise ValidationError(at("value_type"), "must be 'absolute' for a dynamic datetime comparison")
@@ -436,7 +437,7 @@ def _check_value(f: AttributeFilter, path: str, extract: str | None) -> None:
     def item_ok(item: Any) -> bool:
         if extract is not None:
             if extract == "date_month_of_the_year":
-                return isinstance(item, str) and bool(_MONTH_DAY.match(item))
+                return isinstance(item, str) and bool(_MONTH_DAY.fullmatch(item))
             lo, hi = EXTRACT_RANGES.get(extract, (0, 10**9))
             return _is_count(item) and lo <= item <= hi
         if base == "string":

@@ -9,7 +9,7 @@ import attrs
 
 from moengage_segments._frozen import FrozenMap, freeze_map
 from moengage_segments.errors import ValidationError
-from moengage_segments.validation import COHORT_NAME_FORBIDDEN, check_text
+from moengage_segments.validation import COHORT_NAME_FORBIDDEN, check_description, check_text
 
 __all__ = ["Cohort", "CohortAction", "CohortBatchResult", "check_action", "check_cohort"]
 
@@ -71,8 +71,7 @@ def check_cohort(cohort: Any) -> Cohort:
     bad = sorted(set(name) & COHORT_NAME_FORBIDDEN)
     if bad:
         raise ValidationError("cohort.name", f'must not contain {" ".join(bad)} (forbidden: | * ? \\ : < > = $ ")')
-    if cohort.description is not None and not isinstance(cohort.description, str):
-        raise ValidationError("cohort.description", "must be a string or None")
+    check_description(cohort.description)
     return cohort
 
 

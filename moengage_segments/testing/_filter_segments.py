@@ -27,7 +27,7 @@ from moengage_segments.testing._state import Workspace, _Segment
 
 __all__ = ["create_filter_segment", "get_segment", "list_segments", "update_filter_segment"]
 
-_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 
 
 def _ok(status: int, data: Any) -> web.Response:
@@ -61,7 +61,7 @@ def _check_name(value: Any) -> str:
 
 
 def _segment_or_404(ws: Workspace, segment_id: str) -> _Segment:
-    if not _OBJECT_ID.match(segment_id):
+    if not _OBJECT_ID.fullmatch(segment_id):
         raise Reject(v3_error(400, "Invalid request", E.V3_INVALID_BSON), "malformed id")
     segment = ws.segments.get(segment_id)
     if segment is None:

@@ -112,6 +112,16 @@ async def test_file_create_minimal_body_and_defaults(
     }
 
 
+async def test_emails_from_a_generator_are_read_once_and_sent(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses
+) -> None:
+    """Issue 12 item 16: a generator was validated (consumed), then sent as []."""
+    mocked.post(BASE + "/v2/custom-segments/file-segment", status=202, payload={"cs_id": SEG_ID})
+    addresses = (f"user{i}@example.com" for i in range(3))
+    await make_client().file_segments.create("vip", file_url="https://h.example/v.csv", expiry_days=7, emails=addresses)
+    assert body_of(only_call(mocked)[2])["emails"] == [f"user{i}@example.com" for i in range(3)]
+
+
 async def test_file_create_accepts_200_and_segment_id(
     make_client: Callable[..., AsyncClient], mocked: aioresponses
 ) -> None:

@@ -44,6 +44,24 @@ GROUP: dict[str, Any] = {
         }
     ],
 }
+#: Valid filters but for a trailing newline (regular expressions once matched with "$", which allows it).
+MONTH_DAY = {
+    "filter_type": "user_attributes",
+    "name": "birthday",
+    "data_type": "datetime",
+    "operator": "is",
+    "extract_type": "date_month_of_the_year",
+    "value": "06-15\n",
+}
+DYNAMIC = {
+    "filter_type": "user_attributes",
+    "name": "order_value",
+    "data_type": "double",
+    "operator": "greaterThan",
+    "value": "{{MoeUserAttribute['lifetime_value']}}\n",
+    "is_dynamic_value": True,
+    "dynamic_attribute_type": "double",
+}
 BIG_UID = "u" * 200_000  # 200 KB: larger than any request may be
 
 Call = Callable[[AsyncClient], Awaitable[Any]]
@@ -65,6 +83,10 @@ def batch(uids: Any, cohort: Any = COHORT) -> Call:
 
 def cohort_named(name: str) -> Cohort:
     return Cohort(id="c1", name=name, partner="p")
+
+
+def described(description: Any) -> Cohort:
+    return Cohort(id="c1", name="n", partner="p", description=description)
 
 
 def group(**changes: Any) -> dict[str, Any]:
@@ -94,6 +116,10 @@ CASES: list[tuple[str, Call, str]] = [
     ("empty cohort id", push(Cohort(id="", name="n", partner="p")), "cohort.id"),
     ("whitespace partner", push(Cohort(id="c", name="n", partner="  ")), "cohort.partner"),
     ("cohort given as a dict", push({"id": "c", "name": "n", "partner": "p"}), "cohort"),
+    ("lone surrogate in a cohort description", push(described("churn \udc80")), "cohort.description"),
+    ("200 KB cohort description", push(described("d" * 200_000)), "cohort.description"),
+    ("NUL in a cohort description", push(described("a\x00b")), "cohort.description"),
+    ("non-string cohort description", push(described(42)), "cohort.description"),
     # uids (single-request API: raised, since one request cannot be partly sent)
     ("non-string uid", batch(["ok", 42]), "uids[1]"),
     ("empty uid", batch([""]), "uids[0]"),
@@ -107,12 +133,29 @@ CASES: list[tuple[str, Call, str]] = [
     ("push of bytes", push(uids=b"u1\nu2"), "uids"),
     ("push budget too small for the envelope", push(max_request_bytes=50), "max_request_bytes"),
     ("push max_in_flight 0", push(max_in_flight=0), "max_in_flight"),
+    ("on_progress not callable", push(on_progress=5), "on_progress"),
+    ("on_report not callable", push(on_report="x"), "on_report"),
+    ("checkpoint not a path", push(checkpoint=5), "checkpoint"),
+    ("failed_uids_path not a path", push(failed_uids_path=1.5), "failed_uids_path"),
     # file URLs
     ("ftp file_url", file_create(file_url="ftp://files.example.com/u.csv"), "file_url"),
     ("relative file_url", file_create(file_url="uploads/u.csv"), "file_url"),
     ("file_url with a space", file_create(file_url="https://files.example.com/my file.csv"), "file_url"),
     ("file:// file_url", file_create(file_url="file:///etc/passwd"), "file_url"),
     ("javascript: callback_url", file_create(callback_url="javascript:alert(1)"), "callback_url"),
+    ("NUL in file_url", file_create(file_url="https://files.example.com/u\x00.csv"), "file_url"),
+    ("NUL in callback_url", file_create(callback_url="https://hooks.example.com/cb\x00"), "callback_url"),
+    ("lone surrogate in file_url", file_create(file_url="https://files.example.com/\ud800.csv"), "file_url"),
+    (
+        "NUL in the file_url of add_users",
+        lambda c: c.file_segments.add_users("vip", file_url="https://files.example.com/\x00"),
+        "file_url",
+    ),
+    # e-mail addresses
+    ("emails as one string", file_create(emails="ops@example.com"), "emails"),
+    ("emails not iterable", file_create(emails=5), "emails"),
+    ("bad address in an emails generator", file_create(emails=(a for a in ["ok@example.com", "nope"])), "emails[1]"),
+    ("NUL in an address", file_create(emails=["ops\x00@example.com"]), "emails[0]"),
     # attribute types and numbers
     ("attribute_type int", file_create(attribute_type="int"), "attribute_type"),
     ("attribute_type None", file_create(attribute_type=None), "attribute_type"),
@@ -124,6 +167,19 @@ CASES: list[tuple[str, Call, str]] = [
     ("path traversal as a segment id", lambda c: c.segments.get("../../../v2/custom-segments"), "segment_id"),
     ("int segment id", lambda c: c.segments.archive(segment_id=0x6388A97A02ADB9071CA84CE9), "segment_id"),
     ("malformed id to update", lambda c: c.filter_segments.update(SEG + "0", included=GROUP), "segment_id"),
+    ("segment id with a trailing newline", lambda c: c.segments.get(SEG + "\n"), "segment_id"),
+    (
+        "trailing newline in an id to update",
+        lambda c: c.filter_segments.update(SEG + "\n", included=GROUP),
+        "segment_id",
+    ),
+    (
+        "trailing newline in a referenced segment id",
+        lambda c: c.filter_segments.create(
+            "n", included=group(filters=[{"filter_type": "custom_segments", "id": SEG + "\n"}])
+        ),
+        "included.filters[0]",
+    ),
     (
         "malformed id to add users",
         lambda c: c.file_segments.add_users("vip", segment_id="x", file_url=URL),
@@ -150,6 +206,16 @@ CASES: list[tuple[str, Call, str]] = [
         "operator wrong for the data type",
         lambda c: c.filter_segments.create("n", included=one_filter(operator="between")),
         "included.filters[0].operator",
+    ),
+    (
+        "month-day value with a trailing newline",
+        lambda c: c.filter_segments.create("n", included=group(filters=[MONTH_DAY])),
+        "included.filters[0].value",
+    ),
+    (
+        "dynamic value with a trailing newline",
+        lambda c: c.filter_segments.create("n", included=group(filters=[DYNAMIC])),
+        "included.filters[0].value",
     ),
     ("bad excluded group", lambda c: c.filter_segments.create("n", included=GROUP, excluded=[GROUP]), "excluded"),
     ("bad group in an update", lambda c: c.filter_segments.update(SEG, included=group(filters=[])), "included"),

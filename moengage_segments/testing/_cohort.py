@@ -56,7 +56,7 @@ def _cohort_segment(core: Core, ws: Workspace, params: dict[str, Any], partner: 
         ws.cohorts[cohort_id] = segment
     segment.name = params["cohort_name"]
     segment.partner = partner
-    segment.description = str(params.get("cohort_description") or f"Cohort synced from {partner}")
+    segment.description = params.get("cohort_description") or f"Cohort synced from {partner}"
     return segment
 
 
@@ -99,6 +99,10 @@ async def cohort_sync(core: Core, request: web.Request, ws: Workspace) -> web.Re
     for key in ("cohort_id", "cohort_name"):
         if not isinstance(params[key], str) or not params[key].strip():
             raise _invalid(key, f"{key} must be a non-empty string")
+    description = params.get("cohort_description")
+    if "cohort_description" in params and not isinstance(description, str):
+        # The schema says string (a null included: only an absent key means "no description").
+        raise _invalid("cohort_description", "cohort_description must be a string")
     name = params["cohort_name"]
     if _RESTRICTED.intersection(name) or (core.config.strict and name.startswith(".")):
         raise _invalid("cohort_name", "cohort_name contains restricted characters")

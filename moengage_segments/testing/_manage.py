@@ -26,9 +26,12 @@ __all__ = ["archive", "unarchive"]
 
 def _target_fields(core: Core, request: web.Request) -> tuple[str | None, str | None]:
     body = v2_body(request)
-    name, cs_id = body.get("name"), body.get("cs_id", body.get("segment_id"))  # legacy id field name
-    for field, value in (("name", name), ("cs_id", cs_id)):
-        if value is not None and (not isinstance(value, str) or not value.strip()):
+    id_field = "cs_id" if "cs_id" in body else "segment_id"  # the legacy id field name
+    name, cs_id = body.get("name"), body.get(id_field)
+    # The schema types cs_id as a string: a null is as wrong as a number (only an absent key means "none").
+    id_given = id_field in body
+    for field, value, present in (("name", name, False), (id_field, cs_id, id_given)):
+        if (value is not None or present) and (not isinstance(value, str) or not value.strip()):
             message = f"{field} - Not a valid string : {value}"
             raise Reject(v2_error(400, "Invalid request", message), message)
     # The spec marks `name` required; only strict mode insists when `cs_id` is given.

@@ -141,6 +141,33 @@ async def test_unknown_action_and_bad_names_are_400(api: Api) -> None:
     assert reply.status == 400 and reply.body["error"]["attribute"] == "uid"
 
 
+@pytest.mark.parametrize("description", [42, None, ["a"], {"x": 1}, True])
+async def test_non_string_cohort_description_is_400_and_stores_nothing(
+    api: Api, emu: Emulator, description: object
+) -> None:
+    body = {
+        "action": "add_members",
+        "partner": "p",
+        "parameters": {"cohort_id": "c", "cohort_name": "C", "cohort_description": description, "members": []},
+    }
+    reply = await api.call("POST", COHORT, body)
+    assert reply.status == 400
+    assert reply.body["error"]["attribute"] == "cohort_description"
+    assert reply.body["error"]["type"] == "InvalidAttributeError"
+    assert emu.cohort_segment("c") is None
+
+
+async def test_string_cohort_description_is_stored(api: Api, emu: Emulator) -> None:
+    body = {
+        "action": "add_members",
+        "partner": "p",
+        "parameters": {"cohort_id": "c", "cohort_name": "C", "cohort_description": "Churners", "members": []},
+    }
+    assert (await api.call("POST", COHORT, body)).status == 200
+    segment = emu.cohort_segment("c")
+    assert segment is not None and segment.description == "Churners"
+
+
 async def test_leading_dot_allowed_unless_strict(api: Api) -> None:
     assert (await api.cohort("add_members", "c", ["u1"], name=".Partner")).status == 200
 

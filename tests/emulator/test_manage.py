@@ -42,6 +42,17 @@ async def test_unknown_segment_is_404_and_missing_name_400(api: Api) -> None:
     assert reply.body["description"] == "name - Field is required but value is None : None"
 
 
+@pytest.mark.parametrize("path", [ARCHIVE, UNARCHIVE])
+@pytest.mark.parametrize("cs_id", [None, 42, ""])
+async def test_cs_id_that_is_not_a_string_is_400(api: Api, emu: Emulator, path: str, cs_id: object) -> None:
+    # The schema types cs_id as a string; a null is not "no id" (the key is simply left out for that).
+    seg = (await api.create_filter("f", attr_group("a"))).body["data"]["id"]
+    for body in ({"name": "f", "cs_id": cs_id}, {"name": "f", "segment_id": cs_id}):
+        reply = await api.call("PATCH", path, body)
+        assert reply.status == 400 and reply.body["description"].startswith(f"{next(iter(body.keys() - {'name'}))} -")
+    assert emu.segment(seg).status == "active"
+
+
 @pytest.mark.emu(max_active_segments=1)
 async def test_archive_frees_a_slot_and_unarchive_respects_the_cap(api: Api) -> None:
     await api.create_filter("a", attr_group("a"))

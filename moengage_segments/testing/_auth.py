@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 
 from aiohttp import web
 
@@ -26,7 +27,7 @@ from moengage_segments.testing._core import Core
 from moengage_segments.testing._errors import Family, Reject
 from moengage_segments.testing._state import Workspace
 
-__all__ = ["authenticate", "basic_credentials"]
+__all__ = ["authenticate", "basic_credentials", "credentials_valid"]
 
 
 def basic_credentials(request: web.Request) -> tuple[str, str] | None:
@@ -46,6 +47,20 @@ def basic_credentials(request: web.Request) -> tuple[str, str] | None:
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else None
+
+
+def credentials_valid(core: Core, request: web.Request) -> bool:
+    """True when the Basic credentials name a workspace and its key (the header rules come later).
+
+    Example::
+
+        if credentials_valid(core, request): body = await request.read()
+    """
+    credentials = basic_credentials(request)
+    if credentials is None:
+        return False
+    ws = core.workspace_for_id(credentials[0])
+    return ws is not None and hmac.compare_digest(credentials[1].encode(), ws.api_key.encode())
 
 
 def _unauthorized(family: Family, message: str, cohort_type: str = "Authentication required") -> Reject:

@@ -28,6 +28,8 @@ class EmulatorConfig:
     max_filter_nesting: int = 3
     max_filter_segment_refs: int = 10
     max_filter_query_bytes: int = 100_000
+    #: Body cap of every endpoint but cohort sync (none is documented; far above any valid request): 413.
+    max_request_body_bytes: int = 1024 * 1024
     max_file_bytes: int = 150 * 1024 * 1024
     max_file_users_per_day: int = 2_000_000
     #: Cohort sync: every uid joins even if it was never seeded (for benchmarks pushing millions).

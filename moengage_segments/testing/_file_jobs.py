@@ -1,8 +1,12 @@
 """Asynchronous processing of file-segment operations, as the service does it.
 
-After the 202, a job downloads ``file_url`` (http/https on loopback only, or ``file://``), applies the
-documented CSV rules, matches users by the attribute, updates membership (replace = clear, then add) and
-POSTs the documented payload to ``callback_url``.
+After the 202, a job downloads ``file_url`` (http/https on loopback only, or a regular ``file://``
+file), applies the documented CSV rules, matches users by the attribute, updates membership (replace =
+clear, then add) and POSTs the documented payload to ``callback_url``.
+
+Nothing leaves the machine: a download follows at most :data:`MAX_REDIRECTS` redirects and checks every
+hop against the loopback rule; a callback never follows one. Nothing is read without a bound: a
+``file://`` path must be a regular file, and at most ``max_file_bytes + 1`` bytes of it are read.
 
 CSV rules (API notes §3.1): one value per line; values with quotes, commas, ``#``/``;``, tabs, surrounding
 whitespace, or empty rows are skipped as corrupted, and so are repeated values; a header row is not
@@ -18,12 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import time
 import urllib.parse
 import urllib.request
 from typing import Any, Literal
 
 import aiohttp
+import yarl
 
 from moengage_segments.config import is_loopback
 from moengage_segments.testing._core import Core
@@ -31,11 +37,14 @@ from moengage_segments.testing._ids import new_callback_request_id
 from moengage_segments.testing._inspect import CallbackRecord
 from moengage_segments.testing._state import Workspace, _Segment
 
-__all__ = ["FileOp", "is_loopback_url", "parse_csv", "start_file_job", "users_uploaded_today"]
+__all__ = ["MAX_REDIRECTS", "FileOp", "is_loopback_url", "parse_csv", "start_file_job", "users_uploaded_today"]
 
 FileOp = Literal["create", "add", "remove", "replace"]
 _FORBIDDEN = set("\"',#;\t")
 _DAY = 86400.0
+#: Redirects a download follows, each checked against the loopback rule like the first URL.
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class _FileError(Exception):
@@ -111,32 +120,48 @@ async def _download(url: str, max_bytes: int) -> bytes:
         if data is None:
             raise too_big
         return data
-    if not is_loopback_url(url):
-        # Loopback only: any other host counts as a failed download (no traffic leaves the machine).
-        raise _FileError(400, "File download failed. {contains}")
+    failed = _FileError(400, "File download failed. {contains}")
     try:
         timeout = aiohttp.ClientTimeout(total=60)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
-            if response.status != 200:
-                raise _FileError(400, "File download failed. {contains}")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.content.iter_chunked(1 << 16):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise too_big
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            for _ in range(MAX_REDIRECTS + 1):
+                if not is_loopback_url(url):
+                    # Loopback only, at every hop: any other host is a failed download (no traffic leaves
+                    # the machine), and so is a redirect to one.
+                    raise failed
+                async with session.get(url, allow_redirects=False) as response:
+                    location = response.headers.get("Location")
+                    if response.status in _REDIRECTS and location:
+                        url = str(response.url.join(yarl.URL(location)))
+                        continue
+                    if response.status != 200:
+                        raise failed
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.content.iter_chunked(1 << 16):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise too_big
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+            raise failed  # too many redirects
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
         raise _FileError(400, "File download failed. {contains}") from exc
 
 
 def _read_file(path: str, max_bytes: int) -> bytes | None:
-    """The file's bytes, or None when it is larger than ``max_bytes``."""
-    if os.path.getsize(path) > max_bytes:
-        return None
-    with open(path, "rb") as handle:
-        return handle.read()
+    """The bytes of a regular file, or None when it holds more than ``max_bytes``.
+
+    What is read is capped, not what ``stat`` says (``/proc`` files report size 0); devices, FIFOs,
+    sockets and directories are refused (``/dev/zero`` never ends, a FIFO may never open).
+    """
+    # O_NONBLOCK: opening a FIFO must not wait for a writer before fstat can refuse it.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with open(fd, "rb", closefd=True) as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"not a regular file: {path}")
+        data = handle.read(max_bytes + 1)
+    return None if len(data) > max_bytes else data
 
 
 def _apply(ws: Workspace, segment: _Segment, op: FileOp, attribute: str, values: list[str]) -> tuple[int, int]:
@@ -167,7 +192,11 @@ async def _send_callback(core: Core, url: str, payload: dict[str, Any]) -> None:
         return
     try:
         timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(url, json=payload) as resp:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            # Never followed: a redirect could lead off the machine; the 3xx is what gets recorded.
+            session.post(url, json=payload, allow_redirects=False) as resp,
+        ):
             core.callbacks.append(CallbackRecord(url, payload, resp.status))
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         core.callbacks.append(CallbackRecord(url, payload, None, f"{type(exc).__name__}: {exc}"))

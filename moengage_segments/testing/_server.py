@@ -1,6 +1,9 @@
 """The aiohttp application: the route table and the one middleware that runs every request through
 faults → authentication → rate limits → handler, and records it.
 
+A body is read only for a known route and valid credentials, and never more than the endpoint's cap plus
+one byte (:func:`body_cap`): an unauthenticated or oversized upload is not buffered.
+
 Example::
 
     app = build_app(core)
@@ -18,7 +21,7 @@ from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
 
 from moengage_segments.testing import _cohort, _file_segments, _filter_segments, _manage
-from moengage_segments.testing._auth import authenticate, basic_credentials
+from moengage_segments.testing._auth import authenticate, basic_credentials, credentials_valid
 from moengage_segments.testing._core import BODY_KEY, DETAIL_KEY, WORKSPACE_KEY, Core
 from moengage_segments.testing._errors import (
     Family,
@@ -33,7 +36,7 @@ from moengage_segments.testing._inspect import RequestRecord
 from moengage_segments.testing._limits import Decision
 from moengage_segments.testing._state import Workspace
 
-__all__ = ["ENDPOINTS", "Endpoint", "build_app"]
+__all__ = ["ENDPOINTS", "Endpoint", "body_cap", "build_app"]
 
 Handler = Callable[[Core, web.Request, Workspace], Awaitable[web.Response]]
 
@@ -91,6 +94,58 @@ ENDPOINTS: dict[str, Endpoint] = {
         Endpoint("cohort_sync", "cohort", "cohort_sync", "POST", ("/v1/integrations/cohortsync",), _cohort.cohort_sync),
     )
 }
+
+
+def body_cap(core: Core, endpoint: Endpoint) -> int:
+    """The most body bytes ``endpoint`` accepts: the documented 128 KB for cohort sync, else
+    ``max_request_body_bytes`` (no documented cap; far above any valid request).
+
+    Example::
+
+        body_cap(core, ENDPOINTS["cohort_sync"])  # 128000
+    """
+    if endpoint.family == "cohort":
+        return core.config.max_cohort_body_bytes
+    return core.config.max_request_body_bytes
+
+
+async def _read_capped(request: web.Request, cap: int) -> bytes:
+    """At most ``cap + 1`` bytes of the body: enough to tell "too large" without buffering the rest."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= cap:
+        chunk = await request.content.read(cap + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+#: Unread body bytes thrown away before answering, so the connection stays usable. A longer upload is left
+#: to aiohttp (it discards for a few seconds, then closes the connection). Nothing is ever kept.
+_DISCARD_LIMIT = 16 * 1024 * 1024
+
+
+async def _discard_rest(request: web.Request) -> None:
+    """Read and drop what is left of the body (bounded), without buffering it."""
+    content = request.content
+    left = _DISCARD_LIMIT
+    if request.content_length is not None and request.content_length > _DISCARD_LIMIT:
+        return
+    while left > 0 and not content.at_eof():
+        chunk = await content.readany()
+        if not chunk:
+            break
+        left -= len(chunk)
+
+
+def _too_large(endpoint: Endpoint, cap: int) -> Reject:
+    message = f"Request body exceeds {cap} bytes"
+    if endpoint.family == "filter":
+        return Reject(v3_error(413, "Payload Too Large", message), message)
+    return Reject(v2_error(413, "Payload Too Large", message), message)
+
 
 _HTML = (
     "<html><head><title>{status} {reason}</title></head><body><center><h1>{status} {reason}</h1>"
@@ -150,6 +205,10 @@ async def _process(core: Core, request: web.Request, endpoint: Endpoint) -> web.
             response = _rate_limited(endpoint, decision)
         else:
             try:
+                cap = body_cap(core, endpoint)
+                # The cohort handler answers its own documented 413 (after its 415 check).
+                if endpoint.family != "cohort" and len(request[BODY_KEY]) > cap:
+                    raise _too_large(endpoint, cap)
                 response = await endpoint.handler(core, request, ws)
             except Reject as exc:
                 request[DETAIL_KEY] = exc.detail
@@ -182,7 +241,10 @@ def build_app(core: Core) -> web.Application:
     ) -> web.StreamResponse:
         started, wall = time.perf_counter(), time.time()
         endpoint = routes.get(request.match_info.route)
-        body = await request.read()
+        body = b""
+        if endpoint is not None and credentials_valid(core, request):
+            # Unknown routes and unauthenticated requests get their error without the body being read.
+            body = await _read_capped(request, body_cap(core, endpoint))
         request[BODY_KEY] = body
         counters = core.counters
         counters.requests += 1
@@ -204,9 +266,11 @@ def build_app(core: Core) -> web.Application:
                 if fault is not None and fault.after:
                     response = await _apply_fault(request, endpoint, fault) or response
             status = response.status
+            await _discard_rest(request)
             return response
         except web.HTTPException as exc:
             status = exc.status
+            await _discard_rest(request)
             raise
         except _ResetConnection:
             # Close the socket without a response: the client sees a disconnect.
@@ -232,8 +296,9 @@ def build_app(core: Core) -> web.Application:
                 )
             )
 
-    # Large client_max_size: the emulator applies its own documented caps (413 in the right envelope).
-    app = web.Application(middlewares=[pipeline], client_max_size=512 * 1024 * 1024)
+    # Bodies are read by the middleware through _read_capped (per-endpoint caps, 413 in the right envelope),
+    # never by request.read(); client_max_size only guards a handler that would call it.
+    app = web.Application(middlewares=[pipeline], client_max_size=1024 * 1024)
     for endpoint in ENDPOINTS.values():
         for path in endpoint.paths:
             routes[app.router.add_route(endpoint.method, path, _unreachable)] = endpoint

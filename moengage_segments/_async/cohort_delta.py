@@ -22,8 +22,9 @@ service's 60-day auto-archive is treated as empty.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -40,6 +41,7 @@ from moengage_segments._async.cohort_sync import (
 )
 from moengage_segments._async.ledger import Ledger, LedgerRun, LedgerSide
 from moengage_segments._async.ledger._base import DEFAULT_STALE_AFTER, check_lock_options
+from moengage_segments._async.packing import Packer
 from moengage_segments._async.transport import Transport, logger
 from moengage_segments.errors import CohortSyncError, ValidationError
 from moengage_segments.models.cohorts import Cohort, CohortAction
@@ -174,6 +176,10 @@ class _Run:
         self.live = p
         self.progress(force=p.done)
 
+    def all_settled(self, changes: int) -> bool:
+        """Whether every change of the diff was accepted."""
+        return sum(r.accepted for r in self.reports.values()) == changes
+
     # -- the passes --------------------------------------------------------------------------------
 
     async def push(self, run: LedgerRun, side: LedgerSide, total: int, gen: int) -> CohortSyncReport:
@@ -207,6 +213,27 @@ class _Run:
                 self.reports[side] = reports[0]
                 self.live = None
         return report
+
+
+async def _stage(run: LedgerRun, chunks: AsyncIterator[list[Any]], screen: Packer, state: _Run) -> None:
+    """Validate the desired list and stage it; the next chunk is read while the ledger stores this one."""
+    storing: asyncio.Future[None] | None = None
+    try:
+        async for chunk in chunks:
+            valid = screen.screen(chunk)
+            state.read = screen.read
+            if storing is not None:
+                await storing
+                storing = None
+            if valid:
+                storing = asyncio.ensure_future(run.stage(valid))
+            state.progress()
+        if storing is not None:
+            await storing
+    finally:
+        if storing is not None and not storing.done():
+            storing.cancel()
+            await asyncio.gather(storing, return_exceptions=True)
 
 
 def _failures(*reports: CohortSyncReport | None) -> dict[str, int]:
@@ -258,12 +285,7 @@ async def sync(
         reason = _refresh_reason(run, full_refresh, refresh_after, time.time())
         # Generations: a refresh stamps epoch + 1 on what it confirms (see the ledger), a delta run the epoch.
         gen = before.epoch + 1 if reason is not None else before.epoch
-        async for chunk in uid_chunks(desired):
-            valid = screen.screen(chunk)
-            state.read = screen.read
-            if valid:
-                await run.stage(valid)
-            state.progress()
+        await _stage(run, uid_chunks(desired), screen, state)
         counts = await run.diff(fresh_from=None if reason == "inactive" else (gen if reason is not None else 0))
         state.to_add, state.to_remove = counts.to_add, counts.to_remove
         warnings: list[str] = []
@@ -310,9 +332,11 @@ async def sync(
                 await state.push(run, "add", counts.to_add, gen)
         except BaseException as exc:  # cancelled, on_error="raise", a ledger failure: report, then re-raise
             outcome = exc
+        if outcome is None and state.all_settled(counts.to_add + counts.to_remove):
+            await run.resolve_doubts()
+            if reason is not None:
+                await run.end_refresh()
         report = _report(state, common, ledger_after=(await run.reload()).members, outcome=outcome)
-        if outcome is None and report.ok and reason is not None:
-            await run.end_refresh()
     state.progress(force=True, finished=True)
     if on_report is not None:
         on_report(report)

@@ -36,6 +36,7 @@ async def sync_once(backend: Backend, desired: list[str], *, cohort: str = "c1",
         to_add, to_remove = await collect(run, "add"), await collect(run, "remove")
         await settle(run, "remove", to_remove, gen)
         await settle(run, "add", to_add, gen)
+        await run.resolve_doubts()
     return counts, to_add, to_remove
 
 
@@ -88,7 +89,7 @@ async def test_a_request_without_an_answer_leaves_its_uids_in_doubt_both_ways(ba
         await run.intend("remove", ["a"], 0)  # sent; then the run died before the answer
         await run.intend("add", ["c"], 0)
         entry = await run.reload()
-        assert (entry.members, entry.in_doubt) == (1, 2)
+        assert (entry.members, entry.in_doubt) == (2, 2)
     # The next list wants a back and c gone: both are re-sent the way the list says, whatever happened.
     async with backend.ledger.run(WS, "c1") as run:
         await run.stage(["a", "b"])
@@ -97,10 +98,40 @@ async def test_a_request_without_an_answer_leaves_its_uids_in_doubt_both_ways(ba
         assert (counts.to_add, counts.to_remove) == (1, 1)
         await settle(run, "add", ["a"])
         await settle(run, "remove", ["c"])
+        await run.resolve_doubts()  # every change of this run settled: the old doubts are resolved
         entry = await run.reload()
     assert (entry.members, entry.in_doubt) == (2, 0)
     _, to_add, to_remove = await sync_once(backend, ["a", "b"])
     assert to_add == [] and to_remove == []
+
+
+async def test_doubts_stay_until_a_run_settles_all_its_changes(backend: Backend) -> None:
+    await sync_once(backend, ["a", "b"])
+    async with backend.ledger.run(WS, "c1") as run:
+        await run.stage(["a", "b", "x"])
+        await run.diff(fresh_from=0)
+        await run.intend("add", ["x"], 0)  # no answer
+    async with backend.ledger.run(WS, "c1") as run:
+        await run.stage(["a", "b", "x", "y"])
+        await run.diff(fresh_from=0)
+        assert await collect(run, "add") == ["x", "y"]
+        await settle(run, "add", ["y"])  # x failed again: this run does not resolve the old doubt
+    async with backend.ledger.run(WS, "c1") as run:
+        await run.stage(["a", "b", "y"])
+        counts = await run.diff(fresh_from=0)
+        assert await collect(run, "remove") == ["x"] and counts.to_add == 0
+        assert (await run.reload()).in_doubt == 1
+
+
+async def test_a_split_batch_is_settled_part_by_part(backend: Backend) -> None:
+    async with backend.ledger.run(WS, "c1") as run:
+        await run.stage(["a", "b", "c", "d"])
+        await run.diff(fresh_from=0)
+        await run.intend("add", ["a", "b", "c", "d"], 0)
+        await run.confirm("add", ["a", "b"], 0)  # the first half of a 413 split
+        assert ((await run.reload()).members, run.entry.in_doubt) == (2, 2)
+        await run.confirm("add", ["c", "d"], 0)
+        assert ((await run.reload()).members, run.entry.in_doubt) == (4, 0)
 
 
 async def test_an_empty_desired_list_removes_everyone(backend: Backend) -> None:

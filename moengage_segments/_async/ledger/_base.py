@@ -6,12 +6,14 @@ desired list, diff, page through a side of the diff, record a confirmed request)
 (taking the lock, waiting for it, taking over an abandoned one, heartbeats, releasing it even when the
 run is cancelled) lives here, once.
 
-Before a request is sent, its uids are marked *in doubt* (``pending``): an add inserts them as pending rows,
-a removal flags their rows. Only the success answer settles them (an add clears the flag, a removal deletes
-the row). Whatever else happens to the request (a crash, a cancel, an ambiguous failure: the service may or
-may not have applied it) leaves them in doubt, and the next diff re-sends every in-doubt uid in the
-direction of the list it is given. So the ledger's settled rows are always a state the service confirmed,
-and no outcome the client did not hear can leave a member behind.
+Before a request is sent, its batch is recorded as an *intent* (one row holding the batch's uids): its uids
+are in doubt. Only the success answer settles them, in one transaction: an add inserts their member rows,
+a removal deletes them, and the intent goes. Whatever else happens to the request (a crash, a cancel, an
+ambiguous failure: the service may or may not have applied it) leaves the intent, and the next diff re-sends
+every uid in doubt in the direction of the list it is given; once that run has settled all its changes,
+it drops those old intents. So the member rows are always a state the service confirmed, and no outcome
+the client did not hear can leave a member behind. (One row per batch rather than a flag per uid: the
+bookkeeping of a batch is then one row, not thousands.)
 
 Rows carry a generation (``gen``): a full refresh with number ``R`` re-sends every desired uid whose row
 has ``gen < R`` and stamps ``R`` on the rows it confirms, so an interrupted refresh resumes where it
@@ -207,11 +209,15 @@ class LedgerRun(Protocol):
         ...
 
     async def intend(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
-        """Mark ``uids`` in doubt before a request adds (new rows, generation ``gen``) or removes them."""
+        """Record a batch about to be sent to add or remove ``uids``: they are in doubt until confirmed."""
         ...
 
     async def confirm(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
         """Settle ``uids`` after the service accepted adding (stamping ``gen``) or removing them."""
+        ...
+
+    async def resolve_doubts(self) -> None:
+        """Drop the doubts of earlier runs that this run's diff re-sent; call once all its changes settled."""
         ...
 
     async def begin_refresh(self) -> int:

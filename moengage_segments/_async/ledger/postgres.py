@@ -64,9 +64,20 @@ def _schema_sql(s: str) -> list[str]:
             cohort bigint NOT NULL,
             uid text COLLATE "C" NOT NULL,
             gen integer NOT NULL,
-            pending boolean NOT NULL DEFAULT false,
             PRIMARY KEY (cohort, uid)
         )""",
+        f"""CREATE TABLE IF NOT EXISTS "{s}".moengage_ledger_intents (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            cohort bigint NOT NULL,
+            run text NOT NULL,
+            side text NOT NULL,
+            first_uid text COLLATE "C" NOT NULL,
+            last_uid text COLLATE "C" NOT NULL,
+            members integer NOT NULL,
+            uids text[] NOT NULL
+        )""",
+        f"""CREATE INDEX IF NOT EXISTS moengage_ledger_intents_by_run
+            ON "{s}".moengage_ledger_intents (cohort, run, side, first_uid)""",
     ]
 
 
@@ -140,6 +151,8 @@ class _PostgresRun(RunBase):
         s = ledger.schema
         self._cohorts = f'"{s}".moengage_ledger_cohorts'
         self._members = f'"{s}".moengage_ledger_members'
+        self._intents = f'"{s}".moengage_ledger_intents'
+        self._doubts_upto = 0  # intents of earlier runs, up to this id, were re-sent by this run's diff
         self._id: int | None = None
         self._staged = False
         self._tables: dict[str, str | None] = {"add": None, "remove": None}
@@ -243,43 +256,69 @@ class _PostgresRun(RunBase):
         await self._session.call(stage)
 
     async def diff(self, *, fresh_from: int | None) -> DiffCounts:
+        """Dedupe the staged list and anti-join it with the record, both ways, on the server."""
+
+        async def keyed(conn: Any, name: str, select: str, *args: Any) -> int:
+            # Filled unindexed, then indexed in one sorted pass: far faster than inserting into a key.
+            count = _count(await conn.execute(f"CREATE TEMP TABLE {name} AS {select}", *args))
+            await conn.execute(f"CREATE UNIQUE INDEX ON {name} (uid)")
+            await conn.execute(f"ANALYZE {name}")  # autovacuum never analyses temporary tables
+            return count
+
         async def diff(conn: Any) -> DiffCounts:
-            await conn.execute('CREATE TEMP TABLE moengage_desired (uid text COLLATE "C" PRIMARY KEY)')
-            desired = 0
+            staged = (
+                "SELECT DISTINCT uid FROM moengage_staged"
+                if self._staged
+                else 'SELECT NULL::text COLLATE "C" AS uid WHERE false'
+            )
+            desired = await keyed(conn, "moengage_desired", staged)
             if self._staged:
-                desired = _count(
-                    await conn.execute(
-                        "INSERT INTO moengage_desired SELECT DISTINCT uid FROM moengage_staged ON CONFLICT DO NOTHING"
-                    )
-                )
                 await conn.execute("DROP TABLE moengage_staged")
                 self._staged = False
-            await conn.execute("ANALYZE moengage_desired")  # autovacuum never analyses temporary tables
-            empty = (
+            if self._id is not None:
+                self._doubts_upto = await conn.fetchval(
+                    f"SELECT coalesce(max(id), 0) FROM {self._intents} WHERE cohort = $1", self._id
+                )
+            if (
                 fresh_from is None
                 or self._id is None
-                or await conn.fetchval(f"SELECT 1 FROM {self._members} WHERE cohort = $1 LIMIT 1", self._id) is None
-            )
-            if empty:
+                or (
+                    self._doubts_upto == 0
+                    and await conn.fetchval(f"SELECT 1 FROM {self._members} WHERE cohort = $1 LIMIT 1", self._id)
+                    is None
+                )
+            ):
                 self._tables = {"add": "moengage_desired", "remove": None}
                 return DiffCounts(desired, desired, 0)
-            for name in ("moengage_to_add", "moengage_to_remove"):
-                await conn.execute(f'CREATE TEMP TABLE {name} (uid text COLLATE "C" PRIMARY KEY)')
-            to_add = _count(
-                await conn.execute(
-                    "INSERT INTO moengage_to_add SELECT d.uid FROM moengage_desired AS d WHERE NOT EXISTS "
-                    f"(SELECT 1 FROM {self._members} AS m WHERE m.cohort = $1 AND m.uid = d.uid AND NOT m.pending "
-                    "AND m.gen >= $2)",
-                    self._id,
-                    fresh_from,
-                )
+            # Fresh statistics, so that the joins below (and every confirmation's lookups) use the key.
+            await conn.execute(f"ANALYZE {self._members}")
+            await keyed(
+                conn,
+                "moengage_doubt",
+                f"SELECT DISTINCT u AS uid FROM {self._intents} AS i, unnest(i.uids) AS u "
+                "WHERE i.cohort = $1 AND i.id <= $2",
+                self._id,
+                self._doubts_upto,
             )
-            to_remove = _count(
-                await conn.execute(
-                    f"INSERT INTO moengage_to_remove SELECT m.uid FROM {self._members} AS m WHERE m.cohort = $1 "
-                    "AND NOT EXISTS (SELECT 1 FROM moengage_desired AS d WHERE d.uid = m.uid)",
-                    self._id,
-                )
+            # Plain anti-joins (PostgreSQL runs them as hash or merge joins over whole tables); the doubts, a
+            # few batches at most, are added by a UNION rather than an OR that would defeat the join.
+            to_add = await keyed(
+                conn,
+                "moengage_to_add",
+                "SELECT d.uid FROM moengage_desired AS d WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {self._members} AS m WHERE m.cohort = $1 AND m.uid = d.uid AND m.gen >= $2) "
+                "UNION SELECT x.uid FROM moengage_doubt AS x JOIN moengage_desired AS d ON d.uid = x.uid",
+                self._id,
+                fresh_from,
+            )
+            to_remove = await keyed(
+                conn,
+                "moengage_to_remove",
+                f"SELECT m.uid FROM {self._members} AS m WHERE m.cohort = $1 "
+                "AND NOT EXISTS (SELECT 1 FROM moengage_desired AS d WHERE d.uid = m.uid) "
+                "UNION SELECT x.uid FROM moengage_doubt AS x "
+                "WHERE NOT EXISTS (SELECT 1 FROM moengage_desired AS d WHERE d.uid = x.uid)",
+                self._id,
             )
             self._tables = {"add": "moengage_to_add", "remove": "moengage_to_remove"}
             return DiffCounts(desired, to_add, to_remove)
@@ -295,8 +334,14 @@ class _PostgresRun(RunBase):
         while True:
 
             async def page(conn: Any, after: str = last) -> list[str]:
-                rows = await conn.fetch(f"SELECT uid FROM {table} WHERE uid > $1 ORDER BY uid LIMIT $2", after, size)
-                return [row[0] for row in rows]
+                # One array per page: the driver decodes it in C, no record per uid.
+                uids = await conn.fetchval(
+                    f"SELECT array_agg(uid ORDER BY uid) FROM (SELECT uid FROM {table} WHERE uid > $1 "
+                    "ORDER BY uid LIMIT $2) AS page",
+                    after,
+                    size,
+                )
+                return list(uids or ())
 
             uids = await self._session.call(page)
             if not uids:
@@ -335,62 +380,106 @@ class _PostgresRun(RunBase):
         await self._session.call(write)
 
     async def intend(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
-        """Mark ``uids`` in doubt: new pending rows for an add, flagged rows for a removal."""
+        """Record one batch as in doubt: one row holding its uids, written before it is sent."""
         values = list(uids)
 
         async def intend(conn: Any) -> tuple[int, int]:
-            if side == "add":
-                added = await conn.execute(
-                    f"INSERT INTO {self._members} (cohort, uid, gen, pending) SELECT $1, u, $2, true "
-                    "FROM unnest($3::text[]) AS u ON CONFLICT (cohort, uid) DO NOTHING",
-                    self._id,
-                    gen,
-                    values,
-                )
-                return 0, _count(added)
-            flagged = _count(
-                await conn.execute(
-                    f"UPDATE {self._members} SET pending = true WHERE cohort = $1 AND NOT pending "
-                    "AND uid = ANY($2::text[])",
-                    self._id,
-                    values,
-                )
+            await conn.execute(
+                f"INSERT INTO {self._intents} (cohort, run, side, first_uid, last_uid, members, uids) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                self._id,
+                self.me.token,
+                side,
+                min(values),
+                max(values),
+                len(values),
+                values,
             )
-            return -flagged, flagged
+            return 0, len(values)
 
         await self._write(intend, push=False)
 
+    async def _settle_intent(self, conn: Any, side: LedgerSide, uids: list[str]) -> int:
+        """Take ``uids`` out of this run's intent that holds them; return how many it held."""
+        row = await conn.fetchrow(
+            f"SELECT id, members FROM {self._intents} WHERE cohort = $1 AND run = $2 AND side = $3 "
+            "AND first_uid <= $4 AND last_uid >= $4 ORDER BY first_uid DESC LIMIT 1",
+            self._id,
+            self.me.token,
+            side,
+            min(uids),
+        )
+        if row is None:
+            return 0
+        if row["members"] == len(uids):  # the whole batch was accepted (no 413 split): the common case
+            await conn.execute(f"DELETE FROM {self._intents} WHERE id = $1", row["id"])
+            return len(uids)
+        held = await conn.fetchval(f"SELECT uids FROM {self._intents} WHERE id = $1", row["id"])
+        rest = sorted(set(held).difference(uids))
+        if rest:
+            await conn.execute(
+                f"UPDATE {self._intents} SET members = $1, uids = $2, first_uid = $3, last_uid = $4 WHERE id = $5",
+                len(rest),
+                rest,
+                rest[0],
+                rest[-1],
+                row["id"],
+            )
+        else:
+            await conn.execute(f"DELETE FROM {self._intents} WHERE id = $1", row["id"])
+        return len(held) - len(rest)
+
     async def confirm(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
-        """Settle ``uids``: an add clears their flag (stamping ``gen``), a removal deletes their rows."""
+        """Settle ``uids``: insert (stamping ``gen``) or delete their rows and clear them from the intent."""
         values = list(uids)
 
         async def confirm(conn: Any) -> tuple[int, int]:
-            if side == "remove":
-                deleted = await conn.execute(
-                    f"DELETE FROM {self._members} WHERE cohort = $1 AND pending AND uid = ANY($2::text[])",
-                    self._id,
-                    values,
+            if side == "add":
+                changed = _count(
+                    await conn.execute(
+                        f"INSERT INTO {self._members} (cohort, uid, gen) SELECT $1, u, $2 FROM unnest($3::text[]) "
+                        "AS u ON CONFLICT (cohort, uid) DO NOTHING",
+                        self._id,
+                        gen,
+                        values,
+                    )
                 )
-                return 0, -_count(deleted)
-            settled = _count(
-                await conn.execute(
-                    f"UPDATE {self._members} SET pending = false, gen = greatest(gen, $1) WHERE cohort = $2 "
-                    "AND pending AND uid = ANY($3::text[])",
-                    gen,
-                    self._id,
-                    values,
+                if changed != len(values):  # some were there already (a refresh re-sends them): restamp
+                    await conn.execute(
+                        f"UPDATE {self._members} AS m SET gen = $1 FROM unnest($3::text[]) AS u(uid) "
+                        "WHERE m.cohort = $2 AND m.uid = u.uid AND m.gen < $1",
+                        gen,
+                        self._id,
+                        values,
+                    )
+            else:
+                changed = -_count(
+                    await conn.execute(
+                        f"DELETE FROM {self._members} AS m USING unnest($2::text[]) AS u(uid) "
+                        "WHERE m.cohort = $1 AND m.uid = u.uid",
+                        self._id,
+                        values,
+                    )
                 )
-            )
-            if settled != len(values):  # a refresh re-sends confirmed members: restamp them
-                await conn.execute(
-                    f"UPDATE {self._members} SET gen = $1 WHERE cohort = $2 AND gen < $1 AND uid = ANY($3::text[])",
-                    gen,
-                    self._id,
-                    values,
-                )
-            return settled, -settled
+            return changed, -await self._settle_intent(conn, side, values)
 
         await self._write(confirm, push=True)
+
+    async def resolve_doubts(self) -> None:
+        """Drop the intents of earlier runs that this run's diff re-sent (call once all its changes settled)."""
+
+        async def resolve(conn: Any) -> tuple[int, int]:
+            held = await conn.fetchval(
+                f"WITH gone AS (DELETE FROM {self._intents} WHERE cohort = $1 AND id <= $2 AND run <> $3 "
+                "RETURNING members) SELECT coalesce(sum(members), 0) FROM gone",
+                self._id,
+                self._doubts_upto,
+                self.me.token,
+            )
+            return 0, -int(held)
+
+        if self._doubts_upto:
+            await self._write(resolve, push=False)
 
     async def begin_refresh(self) -> int:
         async def begin(conn: Any) -> int:
@@ -425,6 +514,7 @@ class _PostgresRun(RunBase):
             async with conn.transaction():
                 await self._fence(conn, time.time(), push=False)
                 await conn.execute(f"DELETE FROM {self._members} WHERE cohort = $1", self._id)
+                await conn.execute(f"DELETE FROM {self._intents} WHERE cohort = $1", self._id)
                 await conn.execute(f"UPDATE {self._cohorts} SET members = 0, in_doubt = 0 WHERE id = $1", self._id)
 
         await self._session.call(clear)
@@ -469,7 +559,13 @@ class PostgresLedger:
     async def _connect(self) -> Any:
         asyncpg = _asyncpg()
         try:
-            conn = await asyncpg.connect(self._dsn, timeout=self.connect_timeout)
+            # Temporary tables live in per-session buffers (8 MB by default): a diff of millions of uids
+            # needs more, or every page goes to disk. Both are caps, allocated only as used.
+            conn = await asyncpg.connect(
+                self._dsn,
+                timeout=self.connect_timeout,
+                server_settings={"temp_buffers": "256MB", "work_mem": "64MB"},
+            )
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
             raise LedgerError(f"cannot connect to the ledger {self.describe()}: {type(exc).__name__}") from None
         if not self._ready:
@@ -590,6 +686,7 @@ class PostgresLedger:
                         holder.describe(),
                     )
                 await conn.execute(f'DELETE FROM "{self.schema}".moengage_ledger_members WHERE cohort = $1', row[0])
+                await conn.execute(f'DELETE FROM "{self.schema}".moengage_ledger_intents WHERE cohort = $1', row[0])
                 await conn.execute(f"DELETE FROM {cohorts} WHERE id = $1", row[0])
                 return True
 

@@ -43,6 +43,7 @@ T = TypeVar("T")
 _COHORTS = "moengage_ledger_cohorts"
 _MEMBERS = "moengage_ledger_members"
 _VERSION = "moengage_ledger_schema"
+_INTENTS = "moengage_ledger_intents"
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {_VERSION} (version INTEGER NOT NULL);
@@ -68,9 +69,19 @@ CREATE TABLE IF NOT EXISTS {_MEMBERS} (
     cohort INTEGER NOT NULL,
     uid TEXT NOT NULL,
     gen INTEGER NOT NULL,
-    pending INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (cohort, uid)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {_INTENTS} (
+    id INTEGER PRIMARY KEY,
+    cohort INTEGER NOT NULL,
+    run TEXT NOT NULL,
+    side TEXT NOT NULL,
+    first_uid TEXT NOT NULL,
+    last_uid TEXT NOT NULL,
+    members INTEGER NOT NULL,
+    uids TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {_INTENTS}_by_run ON {_INTENTS} (cohort, run, side, first_uid);
 """
 
 #: Page cache of a sync's connection (KiB, as SQLite's negative cache_size): bounded, and big enough that
@@ -120,12 +131,14 @@ class _Connection:
             raise LedgerError(f"cannot open the ledger sqlite:{self.path}: {exc}") from exc
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            # A crash of the process loses nothing committed; a power loss may lose the last commits, which
-            # only means their requests are sent again (add and remove are idempotent).
+            # A crash of the process (SIGKILL included) loses nothing committed. A power loss of the host may
+            # lose the last commits (WAL without a sync per commit); run a full refresh after one.
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             if self._cache_kib:
                 db.execute(f"PRAGMA cache_size=-{self._cache_kib}")
+                # A sync writes a few hundred KB a request: checkpoint the WAL every ~40 MB, not every 4 MB.
+                db.execute("PRAGMA wal_autocheckpoint=10000")
             _create_schema(db, self.path)
         except sqlite3.Error as exc:
             db.close()
@@ -176,6 +189,7 @@ class _SQLiteRun(RunBase):
         self._id: int | None = None
         self._staged = False
         self._tables: dict[str, str | None] = {"add": None, "remove": None}
+        self._doubts_upto = 0  # intents of earlier runs, up to this id, were re-sent by this run's diff
 
     # -- lifecycle primitives ------------------------------------------------------------------------
 
@@ -279,26 +293,40 @@ class _SQLiteRun(RunBase):
                 ).rowcount
                 db.execute("DROP TABLE temp.moengage_staged")
                 self._staged = False
-            empty = (
-                fresh_from is None
-                or self._id is None
-                or db.execute(f"SELECT 1 FROM {_MEMBERS} WHERE cohort = ? LIMIT 1", (self._id,)).fetchone() is None
-            )
-            if empty:
+            if self._id is not None:
+                row = db.execute(f"SELECT max(id) FROM {_INTENTS} WHERE cohort = ?", (self._id,)).fetchone()
+                self._doubts_upto = row[0] or 0
+            ignore = fresh_from is None or self._id is None
+            if ignore or (
+                self._doubts_upto == 0
+                and db.execute(f"SELECT 1 FROM {_MEMBERS} WHERE cohort = ? LIMIT 1", (self._id,)).fetchone() is None
+            ):
                 self._tables = {"add": "moengage_desired", "remove": None}
                 return DiffCounts(desired, desired, 0)
+            db.execute("CREATE TEMP TABLE moengage_doubt (uid TEXT PRIMARY KEY) WITHOUT ROWID")
+            db.execute(
+                "INSERT OR IGNORE INTO temp.moengage_doubt SELECT j.value "
+                f"FROM {_INTENTS} AS i, json_each(i.uids) AS j WHERE i.cohort = ? AND i.id <= ?",
+                (self._id, self._doubts_upto),
+            )
             for name in ("moengage_to_add", "moengage_to_remove"):
                 db.execute(f"CREATE TEMP TABLE {name} (uid TEXT PRIMARY KEY) WITHOUT ROWID")
+            # To add: desired without a settled row of a recent enough refresh, or in doubt.
             to_add = db.execute(
                 "INSERT INTO temp.moengage_to_add SELECT uid FROM temp.moengage_desired AS d WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {_MEMBERS} AS m WHERE m.cohort = ? AND m.uid = d.uid AND m.pending = 0 "
-                "AND m.gen >= ?)",
+                f"(SELECT 1 FROM {_MEMBERS} AS m WHERE m.cohort = ? AND m.uid = d.uid AND m.gen >= ?) "
+                "OR EXISTS (SELECT 1 FROM temp.moengage_doubt AS x WHERE x.uid = d.uid)",
                 (self._id, fresh_from),
             ).rowcount
+            # To remove: rows, and uids in doubt, that are not desired.
             to_remove = db.execute(
                 f"INSERT INTO temp.moengage_to_remove SELECT uid FROM {_MEMBERS} AS m WHERE m.cohort = ? "
                 "AND NOT EXISTS (SELECT 1 FROM temp.moengage_desired AS d WHERE d.uid = m.uid)",
                 (self._id,),
+            ).rowcount
+            to_remove += db.execute(
+                "INSERT OR IGNORE INTO temp.moengage_to_remove SELECT uid FROM temp.moengage_doubt AS x "
+                "WHERE NOT EXISTS (SELECT 1 FROM temp.moengage_desired AS d WHERE d.uid = x.uid)"
             ).rowcount
             self._tables = {"add": "moengage_to_add", "remove": "moengage_to_remove"}
             return DiffCounts(desired, to_add, to_remove)
@@ -314,10 +342,14 @@ class _SQLiteRun(RunBase):
         while True:
 
             def page(db: sqlite3.Connection, after: str = last) -> list[str]:
-                rows = db.execute(
-                    f"SELECT uid FROM temp.{table} WHERE uid > ? ORDER BY uid LIMIT ?", (after, size)
-                ).fetchall()
-                return [row[0] for row in rows]
+                # One JSON text per page: decoding it is far cheaper than a row tuple per uid.
+                text = db.execute(
+                    f"SELECT json_group_array(uid) FROM (SELECT uid FROM temp.{table} WHERE uid > ? "
+                    "ORDER BY uid LIMIT ?)",
+                    (after, size),
+                ).fetchone()[0]
+                uids: list[str] = json.loads(text)
+                return uids
 
             uids = await self._conn.call(page)
             if not uids:
@@ -354,52 +386,84 @@ class _SQLiteRun(RunBase):
         await self._conn.call(write)
 
     async def intend(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
-        """Mark ``uids`` in doubt: new pending rows for an add, flagged rows for a removal."""
+        """Record one batch as in doubt: one row holding its uids (as JSON), written before it is sent."""
         text = _json(uids)
+        first, last = min(uids), max(uids)
 
         def intend(db: sqlite3.Connection) -> tuple[int, int]:
-            if side == "add":
-                added = db.execute(
-                    f"INSERT OR IGNORE INTO {_MEMBERS} (cohort, uid, gen, pending) SELECT ?, value, ?, 1 "
-                    "FROM json_each(?)",
-                    (self._id, gen, text),
-                ).rowcount
-                return 0, added
-            flagged = db.execute(
-                f"UPDATE {_MEMBERS} SET pending = 1 WHERE cohort = ? AND pending = 0 "
-                "AND uid IN (SELECT value FROM json_each(?))",
-                (self._id, text),
-            ).rowcount
-            return -flagged, flagged
+            db.execute(
+                f"INSERT INTO {_INTENTS} (cohort, run, side, first_uid, last_uid, members, uids) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self._id, self.me.token, side, first, last, len(uids), text),
+            )
+            return 0, len(uids)
 
         await self._write(intend, push=False)
 
+    def _settle_intent(self, db: sqlite3.Connection, side: LedgerSide, uids: Sequence[str]) -> int:
+        """Take ``uids`` out of this run's intent that holds them; return how many it held."""
+        row = db.execute(
+            f"SELECT id, members, uids FROM {_INTENTS} WHERE cohort = ? AND run = ? AND side = ? "
+            "AND first_uid <= ? AND last_uid >= ? ORDER BY first_uid DESC LIMIT 1",
+            (self._id, self.me.token, side, min(uids), min(uids)),
+        ).fetchone()
+        if row is None:
+            return 0
+        if row[1] == len(uids):  # the whole batch was accepted (no 413 split): the common case
+            db.execute(f"DELETE FROM {_INTENTS} WHERE id = ?", (row[0],))
+            return len(uids)
+        held = json.loads(row[2])
+        rest = sorted(set(held).difference(uids))
+        if rest:
+            db.execute(
+                f"UPDATE {_INTENTS} SET members = ?, uids = ?, first_uid = ?, last_uid = ? WHERE id = ?",
+                (len(rest), _json(rest), rest[0], rest[-1], row[0]),
+            )
+        else:
+            db.execute(f"DELETE FROM {_INTENTS} WHERE id = ?", (row[0],))
+        return len(held) - len(rest)
+
     async def confirm(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
-        """Settle ``uids``: an add clears their flag (stamping ``gen``), a removal deletes their rows."""
+        """Settle ``uids``: insert (stamping ``gen``) or delete their rows and clear them from the intent."""
         text = _json(uids)
 
         def confirm(db: sqlite3.Connection) -> tuple[int, int]:
-            if side == "remove":
-                deleted = db.execute(
-                    f"DELETE FROM {_MEMBERS} WHERE cohort = ? AND pending = 1 "
-                    "AND uid IN (SELECT value FROM json_each(?))",
+            if side == "add":
+                changed = db.execute(
+                    f"INSERT OR IGNORE INTO {_MEMBERS} (cohort, uid, gen) SELECT ?, value, ? FROM json_each(?)",
+                    (self._id, gen, text),
+                ).rowcount
+                if changed != len(uids):  # some were there already (a refresh re-sends them): restamp
+                    db.execute(
+                        f"UPDATE {_MEMBERS} SET gen = ? WHERE cohort = ? AND gen < ? "
+                        "AND uid IN (SELECT value FROM json_each(?))",
+                        (gen, self._id, gen, text),
+                    )
+            else:
+                changed = -db.execute(
+                    f"DELETE FROM {_MEMBERS} WHERE cohort = ? AND uid IN (SELECT value FROM json_each(?))",
                     (self._id, text),
                 ).rowcount
-                return 0, -deleted
-            settled = db.execute(
-                f"UPDATE {_MEMBERS} SET pending = 0, gen = max(gen, ?) WHERE cohort = ? AND pending = 1 "
-                "AND uid IN (SELECT value FROM json_each(?))",
-                (gen, self._id, text),
-            ).rowcount
-            if settled != len(uids):  # a refresh re-sends confirmed members: restamp them
-                db.execute(
-                    f"UPDATE {_MEMBERS} SET gen = ? WHERE cohort = ? AND gen < ? "
-                    "AND uid IN (SELECT value FROM json_each(?))",
-                    (gen, self._id, gen, text),
-                )
-            return settled, -settled
+            return changed, -self._settle_intent(db, side, uids)
 
         await self._write(confirm, push=True)
+
+    async def resolve_doubts(self) -> None:
+        """Drop the intents of earlier runs that this run's diff re-sent (call once all its changes settled)."""
+
+        def resolve(db: sqlite3.Connection) -> tuple[int, int]:
+            held = db.execute(
+                f"SELECT coalesce(sum(members), 0) FROM {_INTENTS} WHERE cohort = ? AND id <= ? AND run != ?",
+                (self._id, self._doubts_upto, self.me.token),
+            ).fetchone()[0]
+            db.execute(
+                f"DELETE FROM {_INTENTS} WHERE cohort = ? AND id <= ? AND run != ?",
+                (self._id, self._doubts_upto, self.me.token),
+            )
+            return 0, -int(held)
+
+        if self._doubts_upto:
+            await self._write(resolve, push=False)
 
     async def begin_refresh(self) -> int:
         def begin(db: sqlite3.Connection) -> int:
@@ -431,6 +495,7 @@ class _SQLiteRun(RunBase):
             db.execute("BEGIN IMMEDIATE")
             self._fence(db, time.time(), push=False)
             db.execute(f"DELETE FROM {_MEMBERS} WHERE cohort = ?", (self._id,))
+            db.execute(f"DELETE FROM {_INTENTS} WHERE cohort = ?", (self._id,))
             db.execute(f"UPDATE {_COHORTS} SET members = 0, in_doubt = 0 WHERE id = ?", (self._id,))
             db.execute("COMMIT")
 
@@ -557,6 +622,7 @@ class SQLiteLedger:
                     holder.describe(),
                 )
             db.execute(f"DELETE FROM {_MEMBERS} WHERE cohort = ?", (row[0],))
+            db.execute(f"DELETE FROM {_INTENTS} WHERE cohort = ?", (row[0],))
             db.execute(f"DELETE FROM {_COHORTS} WHERE id = ?", (row[0],))
             db.execute("COMMIT")
             return True

@@ -1,4 +1,4 @@
-"""Fixtures of the emulator tests: a running emulator on the test's loop and a raw HTTP helper.
+"""Fixtures of the emulator tests: the plugin's emulator under a short name and a raw HTTP helper.
 
 Every JSON response seen by :class:`Api` is validated against the vendor's schema when the OpenAPI folder
 is present, so all raw tests double as fidelity checks.
@@ -19,10 +19,6 @@ from aiohttp import web
 from moengage_segments.testing import Emulator
 from tests._services import openapi_dir
 from tests.emulator._schema import validate_response
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "emu(**options): keyword arguments for the emu fixture's Emulator")
 
 
 @attrs.frozen
@@ -123,10 +119,9 @@ def ref_group(*ids: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def emu(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
-    marker = request.node.get_closest_marker("emu")
-    async with Emulator(**(marker.kwargs if marker else {})) as emulator:
-        yield emulator
+def emu(moengage_emulator: Emulator) -> Emulator:
+    """The shipped plugin's emulator (on its own thread); options come from ``@pytest.mark.moengage_emulator``."""
+    return moengage_emulator
 
 
 @pytest.fixture

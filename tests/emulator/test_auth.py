@@ -93,7 +93,7 @@ async def test_v2_missing_db_name_is_accepted_with_optional_db_name(api: Api) ->
     assert wrong.status == 400  # a wrong value is still refused
 
 
-@pytest.mark.emu(strict=True, optional_db_name=True)
+@pytest.mark.moengage_emulator(strict=True, optional_db_name=True)
 async def test_v2_missing_db_name_is_400_in_strict_mode(api: Api) -> None:
     reply = await api.call("PATCH", ARCHIVE, {"name": "x"}, headers={"MOE-DBNAME": None})
     assert reply.status == 400

@@ -27,7 +27,7 @@ async def test_add_then_remove_only_existing_users_join(api: Api, emu: Emulator)
     assert len(emu.segments(kind="cohort")) == 1  # upserted by cohort id, not duplicated
 
 
-@pytest.mark.emu(accept_any_uid=True)
+@pytest.mark.moengage_emulator(accept_any_uid=True)
 async def test_accept_any_uid_adds_unseeded_uids(api: Api, emu: Emulator) -> None:
     await api.cohort("add_members", "bench", ["a", "b"])
     segment = emu.cohort_segment("bench")
@@ -84,7 +84,7 @@ async def test_default_body_cap_is_128000_bytes(api: Api, emu: Emulator) -> None
     assert segment is not None and segment.member_count == 1
 
 
-@pytest.mark.emu(max_cohort_body_bytes=131_072)
+@pytest.mark.moengage_emulator(max_cohort_body_bytes=131_072)
 async def test_body_cap_stays_configurable(api: Api, emu: Emulator) -> None:
     assert (await api.call("POST", COHORT, data=_body_of_size(131_072))).status == 200
     assert (await api.call("POST", COHORT, data=_body_of_size(131_073))).status == 413
@@ -172,12 +172,12 @@ async def test_leading_dot_allowed_unless_strict(api: Api) -> None:
     assert (await api.cohort("add_members", "c", ["u1"], name=".Partner")).status == 200
 
 
-@pytest.mark.emu(strict=True)
+@pytest.mark.moengage_emulator(strict=True)
 async def test_leading_dot_refused_in_strict_mode(api: Api) -> None:
     assert (await api.cohort("add_members", "c", ["u1"], name=".Partner")).status == 400
 
 
-@pytest.mark.emu(max_active_segments=1)
+@pytest.mark.moengage_emulator(max_active_segments=1)
 async def test_active_segment_cap_applies_to_new_cohorts(api: Api) -> None:
     assert (await api.cohort("add_members", "c1", [])).status == 200
     reply = await api.cohort("add_members", "c2", [])
@@ -197,7 +197,7 @@ async def test_archived_cohort_starts_a_new_segment(api: Api, emu: Emulator) -> 
     assert emu.members(new.id) == {"u2"} and emu.members(old.id) == {"u1"}
 
 
-@pytest.mark.emu(accept_any_uid=True, rate_limits=False)
+@pytest.mark.moengage_emulator(accept_any_uid=True, rate_limits=False)
 async def test_requests_near_the_size_cap_land_whole(api: Api, emu: Emulator) -> None:
     # How fast the emulator ingests them is measured by benchmarks/bench_emulator.py.
     for batch in range(4):  # 5500 uids, ~127 KB a request (under the 128,000 cap)

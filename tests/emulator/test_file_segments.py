@@ -113,7 +113,7 @@ async def test_non_loopback_file_url_is_never_fetched(api: Api, emu: Emulator) -
     assert emu.segment(cs_id).processing == "failed"
 
 
-@pytest.mark.emu(max_file_bytes=10)
+@pytest.mark.moengage_emulator(max_file_bytes=10)
 async def test_file_over_size_cap_reports_400(api: Api, emu: Emulator, callback_sink: CallbackSink) -> None:
     await api.create_file("big", emu.host_file("big.csv", ["u" * 20]), callback_url=callback_sink.url)
     await emu.drain()
@@ -201,7 +201,7 @@ async def test_file_ops_limit_is_10_per_hour(api: Api, emu: Emulator) -> None:
     assert reply.headers["x-ratelimit-remaining"] == "0"
 
 
-@pytest.mark.emu(max_file_users_per_day=2)
+@pytest.mark.moengage_emulator(max_file_users_per_day=2)
 async def test_daily_user_quota(api: Api, emu: Emulator) -> None:
     emu.add_users(["u1", "u2"])
     await api.create_file("a", emu.host_file("a.csv", ["u1", "u2"]))
@@ -209,7 +209,7 @@ async def test_daily_user_quota(api: Api, emu: Emulator) -> None:
     assert (await api.create_file("b", emu.host_file("b.csv", []))).status == 429
 
 
-@pytest.mark.emu(max_active_segments=1)
+@pytest.mark.moengage_emulator(max_active_segments=1)
 async def test_active_cap_on_file_create(api: Api, emu: Emulator) -> None:
     assert (await api.create_file("a", emu.host_file("a.csv", []))).status == 202
     reply = await api.create_file("b", emu.host_file("a.csv", []))
@@ -217,7 +217,7 @@ async def test_active_cap_on_file_create(api: Api, emu: Emulator) -> None:
     assert reply.body["description"] == "Total active segments limit breached. Request rejected!"
 
 
-@pytest.mark.emu(max_file_users_per_day=4)
+@pytest.mark.moengage_emulator(max_file_users_per_day=4)
 async def test_replace_counts_only_newly_added_users_against_the_quota(
     api: Api, emu: Emulator, callback_sink: CallbackSink
 ) -> None:

@@ -235,7 +235,7 @@ async def test_nesting_levels_over_3_are_413(api: Api) -> None:
     assert (await api.create_filter("nested", nested)).status == 413
 
 
-@pytest.mark.emu(max_filter_segment_refs=2, max_filter_query_bytes=2000)
+@pytest.mark.moengage_emulator(max_filter_segment_refs=2, max_filter_query_bytes=2000)
 async def test_segment_count_and_query_length_are_413(api: Api) -> None:
     ids = [(await api.create_filter(f"s{i}", attr_group(f"s{i}"))).body["data"]["id"] for i in range(3)]
     assert (await api.create_filter("two", ref_group(*ids[:2]))).status == 201
@@ -245,7 +245,7 @@ async def test_segment_count_and_query_length_are_413(api: Api) -> None:
     assert reply.status == 413 and reply.body["error"]["code"] == "Query length limit exceeded"
 
 
-@pytest.mark.emu(max_active_segments=2)
+@pytest.mark.moengage_emulator(max_active_segments=2)
 async def test_active_cap_is_429_with_counts(api: Api) -> None:
     await api.create_filter("a", attr_group("a"))
     await api.create_filter("b", attr_group("b"))

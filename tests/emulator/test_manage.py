@@ -53,7 +53,7 @@ async def test_cs_id_that_is_not_a_string_is_400(api: Api, emu: Emulator, path: 
     assert emu.segment(seg).status == "active"
 
 
-@pytest.mark.emu(max_active_segments=1)
+@pytest.mark.moengage_emulator(max_active_segments=1)
 async def test_archive_frees_a_slot_and_unarchive_respects_the_cap(api: Api) -> None:
     await api.create_filter("a", attr_group("a"))
     assert (await api.create_filter("b", attr_group("b"))).status == 429
@@ -106,7 +106,7 @@ async def test_cs_id_alone_is_enough_unless_strict(api: Api, emu: Emulator) -> N
     assert reply.status == 200 and reply.body["cs_name"] == "byid"
 
 
-@pytest.mark.emu(strict=True)
+@pytest.mark.moengage_emulator(strict=True)
 async def test_strict_mode_requires_name_on_file_ops_and_archive_alike(api: Api, emu: Emulator) -> None:
     file_id = (await api.create_file("byid", emu.host_file("x.csv", []))).body["cs_id"]
     required = {"title": "Invalid request", "description": "name - Field is required but value is None : None"}

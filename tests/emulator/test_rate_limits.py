@@ -13,7 +13,7 @@ from moengage_segments.testing._limits import EMULATOR_WINDOWS, ServerLimits, re
 from tests.emulator.conftest import Api
 
 
-@pytest.mark.emu(time_scale=10)  # a minute lasts 6 s: ample for 51 requests even on a busy machine
+@pytest.mark.moengage_emulator(time_scale=10)  # a minute lasts 6 s: ample for 51 requests even on a busy machine
 async def test_list_allows_exactly_50_per_minute(api: Api, emu: Emulator) -> None:
     for i in range(50):
         reply = await api.call("GET", "/v3/custom-segments")
@@ -31,14 +31,14 @@ async def test_list_allows_exactly_50_per_minute(api: Api, emu: Emulator) -> Non
     assert emu.counters.rate_limited == 1
 
 
-@pytest.mark.emu(time_scale=120, rate_limits={"list_segments": [(2, 60)]})  # a minute lasts 0.5 s
+@pytest.mark.moengage_emulator(time_scale=120, rate_limits={"list_segments": [(2, 60)]})  # a minute lasts 0.5 s
 async def test_window_reopens_after_an_emulated_minute(api: Api) -> None:
     assert [(await api.call("GET", "/v3/custom-segments")).status for _ in range(3)] == [200, 200, 429]
     await asyncio.sleep(0.55)
     assert (await api.call("GET", "/v3/custom-segments")).status == 200
 
 
-@pytest.mark.emu(time_scale=600, rate_limits={"cohort_sync": [(5, 60)]})
+@pytest.mark.moengage_emulator(time_scale=600, rate_limits={"cohort_sync": [(5, 60)]})
 async def test_cohort_window_and_body(api: Api, emu: Emulator) -> None:
     for _ in range(5):
         assert (await api.cohort("add_members", "c", [])).status == 200
@@ -48,7 +48,7 @@ async def test_cohort_window_and_body(api: Api, emu: Emulator) -> None:
     assert reply.body["error"]["type"] == "Rate Limits Exceeded"
 
 
-@pytest.mark.emu(rate_limits={"get_segment": [(2, 60)]})
+@pytest.mark.moengage_emulator(rate_limits={"get_segment": [(2, 60)]})
 async def test_limits_are_per_endpoint_and_workspace(api: Api, emu: Emulator) -> None:
     path = f"/v3/custom-segments/{'0' * 24}"
     assert [(await api.call("GET", path)).status for _ in range(3)] == [404, 404, 429]
@@ -58,7 +58,7 @@ async def test_limits_are_per_endpoint_and_workspace(api: Api, emu: Emulator) ->
     assert (await api.call("GET", path, headers=headers)).status == 404  # other workspace
 
 
-@pytest.mark.emu(rate_limits=False)
+@pytest.mark.moengage_emulator(rate_limits=False)
 async def test_limits_can_be_disabled(api: Api) -> None:
     for _ in range(60):
         reply = await api.call("GET", "/v3/custom-segments")
@@ -95,7 +95,7 @@ def test_sliding_window_with_a_fake_clock() -> None:
     assert refused.check(("w", "b")).allowed
 
 
-@pytest.mark.emu(rate_limits={"file_segment_ops": [(2, 3600)]}, max_active_segments=1)
+@pytest.mark.moengage_emulator(rate_limits={"file_segment_ops": [(2, 3600)]}, max_active_segments=1)
 async def test_a_handler_429_does_not_count_and_carries_no_rate_headers(api: Api, emu: Emulator) -> None:
     url = emu.host_file("x.csv", [])
     first = await api.create_file("a", url)
@@ -112,7 +112,7 @@ async def test_a_handler_429_does_not_count_and_carries_no_rate_headers(api: Api
     assert emu.counters.rate_limited == 2
 
 
-@pytest.mark.emu(rate_limits={"file_segment_ops": [(2, 3600)]}, max_file_users_per_day=1)
+@pytest.mark.moengage_emulator(rate_limits={"file_segment_ops": [(2, 3600)]}, max_file_users_per_day=1)
 async def test_the_daily_user_quota_429_does_not_count_either(api: Api, emu: Emulator) -> None:
     emu.add_users(["u1"])
     assert (await api.create_file("a", emu.host_file("a.csv", ["u1"]))).status == 202
@@ -123,7 +123,7 @@ async def test_the_daily_user_quota_429_does_not_count_either(api: Api, emu: Emu
     assert (await api.create_file("b", emu.host_file("b.csv", []))).status == 202
 
 
-@pytest.mark.emu(max_active_segments=0)
+@pytest.mark.moengage_emulator(max_active_segments=0)
 async def test_the_cohort_active_cap_429_does_not_count(api: Api, emu: Emulator) -> None:
     emu.rate_limits.windows["cohort_sync"] = (Window(1, 60),)
     capped = await api.cohort("add_members", "c", [])
@@ -224,7 +224,7 @@ def test_invalid_windows_and_duplicates_raise_value_error() -> None:
         Emulator(rate_limits={"manage": [(1, 60)], "archive": [(2, 60)]})
 
 
-@pytest.mark.emu(time_scale=600, rate_limits={"cohort": [Window(2, 60)]})
+@pytest.mark.moengage_emulator(time_scale=600, rate_limits={"cohort": [Window(2, 60)]})
 async def test_a_family_limit_is_enforced_on_its_bucket(api: Api) -> None:
     statuses = [(await api.cohort("add_members", "c", [])).status for _ in range(3)]
     assert statuses == [200, 200, 429]

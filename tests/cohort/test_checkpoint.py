@@ -33,6 +33,7 @@ def write_uids(path: Path, n: int) -> list[str]:
     return uids
 
 
+@pytest.mark.slow  # a subprocess killed with SIGKILL
 async def test_resume_after_sigkill_skips_confirmed_and_resends_at_most_max_in_flight(tmp_path: Path) -> None:
     uid_file, journal = tmp_path / "uids.txt", tmp_path / "push.journal"
     uids = write_uids(uid_file, 12_000)

@@ -35,6 +35,7 @@ async def peak_for(n: int) -> int:
     return peak
 
 
+@pytest.mark.slow  # streams a large input twice under tracemalloc
 async def test_memory_flat_in_input_size() -> None:
     small = await peak_for(20_000)
     large = await peak_for(200_000)  # ten times the input, ~ten times the batches

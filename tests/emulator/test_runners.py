@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
-import os
 import re
 import signal
 import socket
@@ -20,6 +19,7 @@ import pytest
 
 from moengage_segments.errors import ClientStateError
 from moengage_segments.testing import DEFAULT_API_KEY, DEFAULT_DB_NAME, DEFAULT_WORKSPACE_ID, Emulator
+from moengage_segments.testing.__main__ import main as standalone_main
 from moengage_segments.testing._banner import Banner, seeded_text
 
 
@@ -105,6 +105,7 @@ def _stop(process: subprocess.Popen[str]) -> str:
     return err
 
 
+@pytest.mark.slow  # a subprocess and a real SIGINT
 def test_standalone_command_prints_the_real_port_and_an_export_line() -> None:
     process, lines = _standalone("--port", "0", "--generate-users", "5")
     try:
@@ -142,16 +143,15 @@ def test_standalone_command_never_echoes_a_key_the_user_chose() -> None:
         _stop(process)
 
 
-def test_standalone_help_is_plain_text_with_defaults() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "moengage_segments.testing", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={**os.environ, "COLUMNS": "120"},
-    )
-    assert result.returncode == 0
-    assert "``" not in result.stdout and "Example::" not in result.stdout  # no raw reST
+def test_standalone_help_is_plain_text_with_defaults(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
+    with pytest.raises(SystemExit) as exit_info:
+        standalone_main(["--help"])
+    assert exit_info.value.code == 0
+    stdout = capsys.readouterr().out
+    assert "``" not in stdout and "Example::" not in stdout  # no raw reST
     for default in (
         "(default: 127.0.0.1)",
         "(default: 8080)",
@@ -163,22 +163,18 @@ def test_standalone_help_is_plain_text_with_defaults() -> None:
         "(default: 128000)",
         "0 picks a free one",
     ):
-        assert default in result.stdout, default
+        assert default in stdout, default
 
 
-def test_standalone_command_reports_a_taken_port() -> None:
+def test_standalone_command_reports_a_taken_port(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "moengage_segments.testing", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+        code = standalone_main(["--port", str(port)])
+    stderr = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in stderr
 
 
 def test_banner_helper() -> None:

@@ -96,6 +96,7 @@ async def emu_settle(emu: Emulator) -> None:
         await asyncio.sleep(0.002)
 
 
+@pytest.mark.slow  # 25 fault schedules against the emulator
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=1, max_size=4), last=st.sets(st.sampled_from(UNIVERSE)))
 def test_any_faults_and_cancellations_then_a_clean_run_converge(emu: Emulator, steps: list, last: set[str]) -> None:

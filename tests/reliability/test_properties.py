@@ -76,6 +76,7 @@ async def push(emu: Emulator, cohort: Cohort, uids: list[str], **options: Any) -
         return await client.cohorts.add_members(cohort, uids, **options)
 
 
+@pytest.mark.slow  # 60 pushes against the emulator
 @settings(
     max_examples=60,
     deadline=None,
@@ -138,6 +139,7 @@ def read_failed(path: Path) -> list[str]:
     return list(read_uids(path, column="uid"))
 
 
+@pytest.mark.slow  # 100 fault schedules against the emulator
 @settings(
     max_examples=100,
     deadline=None,

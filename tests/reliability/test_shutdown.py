@@ -152,6 +152,7 @@ except KeyboardInterrupt:
 """
 
 
+@pytest.mark.slow  # a subprocess and a real SIGINT
 async def test_ctrl_c_in_a_sync_push(tmp_path: Path) -> None:
     async with Emulator(accept_any_uid=True, rate_limits=False) as emu:
         emu.faults.set_random(Fault.slow(SLOW), 1.0, target="cohort")
@@ -175,6 +176,7 @@ async def test_ctrl_c_in_a_sync_push(tmp_path: Path) -> None:
     assert report["accepted"] <= len(cohort_members(emu, COHORT))
 
 
+@pytest.mark.slow  # two subprocesses and a real SIGINT
 async def test_ctrl_c_in_the_cli_push_then_resume(tmp_path: Path) -> None:
     uid_file, journal, report_file = tmp_path / "uids.txt", tmp_path / "j", tmp_path / "report.json"
     sent = uids(40_000)
@@ -335,6 +337,7 @@ def exit_emulator() -> Iterator[Emulator]:
         yield emu
 
 
+@pytest.mark.slow  # an interpreter per case
 @pytest.mark.parametrize("name", list(EXIT_SCRIPTS))
 def test_interpreter_exit_without_close(exit_emulator: Emulator, name: str) -> None:
     body, expected = EXIT_SCRIPTS[name]

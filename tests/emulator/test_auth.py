@@ -85,7 +85,7 @@ async def test_v2_missing_db_name_is_400_by_default(api: Api) -> None:
     assert reply.status == 400 and reply.body["description"] == CLIENT_NOT_FOUND
 
 
-@pytest.mark.emu(optional_db_name=True)
+@pytest.mark.moengage_emulator(optional_db_name=True)
 async def test_v2_missing_db_name_is_accepted_with_optional_db_name(api: Api) -> None:
     reply = await api.call("PATCH", ARCHIVE, {"name": "x"}, headers={"MOE-DBNAME": None})
     assert reply.status == 404  # got past auth

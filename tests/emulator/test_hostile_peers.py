@@ -178,7 +178,7 @@ async def test_a_directory_is_refused(api: Api, emu: Emulator, tmp_path: Path) -
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
-@pytest.mark.emu(max_file_bytes=10)
+@pytest.mark.moengage_emulator(max_file_bytes=10)
 async def test_the_cap_counts_bytes_read_not_the_size_stat_reports(
     api: Api, emu: Emulator, callback_sink: CallbackSink
 ) -> None:

@@ -366,6 +366,7 @@ _EXIT_WITHOUT_CLOSE = """
 """
 
 
+@pytest.mark.slow  # an interpreter
 def test_exit_without_close_is_clean_under_resourcewarning_errors() -> None:
     proc = _run_script(_EXIT_WITHOUT_CLOSE.format(with_cleanup=True), "-W", "error::ResourceWarning")
     assert proc.returncode == 0, proc.stderr
@@ -373,6 +374,7 @@ def test_exit_without_close_is_clean_under_resourcewarning_errors() -> None:
     assert proc.stderr == ""
 
 
+@pytest.mark.slow  # an interpreter
 def test_exit_without_close_check_detects_a_leak() -> None:
     # Control for the test above: without the cleanup callback the leak is visible, so the clean run
     # really is the finalizer's doing.
@@ -380,6 +382,7 @@ def test_exit_without_close_check_detects_a_leak() -> None:
     assert "Unclosed client session" in proc.stderr
 
 
+@pytest.mark.slow  # an interpreter and a real SIGINT
 def test_ctrl_c_cancels_the_running_coroutine_and_reraises() -> None:
     proc = _run_script(
         """

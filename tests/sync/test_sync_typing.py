@@ -1,4 +1,7 @@
-"""mypy --strict over small usage files of both clients, with assert_type on every return type."""
+"""mypy --strict over small usage files of both clients, with assert_type on every return type.
+
+Slow: on a clean checkout (no ``.mypy_cache``) each run first checks the package and what it imports.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,9 @@ from mypy import api as mypy_api
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("usage", ["typing_usage_sync.py", "typing_usage_async.py"])

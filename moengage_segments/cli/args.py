@@ -418,6 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept v2 calls without MOE-DBNAME, as older pages describe (default: required, as the spec says)",
     )
+    p.add_argument(
+        "--files",
+        metavar="DIR",
+        help="serve the files of DIR at the printed URL (a file_url for file segments: BASE/_emulator/files/NAME)",
+    )
     p.add_argument("--generate-users", type=int, default=0, metavar="N", help="seed N users")
 
     p = leaf(groups, "demo", "tour the SDK on the built-in emulator (no account needed)", ("demo",))

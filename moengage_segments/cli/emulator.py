@@ -5,7 +5,7 @@ It accepts the workspace ID, API key and db name of the connection flags or ``MO
 
 Example::
 
-    $ moengage-segments emulator --port 8080 --time-scale 60 --generate-users 1000
+    $ moengage-segments emulator --port 8080 --time-scale 60 --generate-users 1000 --files ./csv
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ async def serve_emulator(ctx: Context) -> Result:
             rate_limits=False if a.no_rate_limits else None,
             accept_any_uid=a.accept_any_uid,
             optional_db_name=a.optional_db_name,
+            files_dir=a.files,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -59,6 +60,7 @@ async def serve_emulator(ctx: Context) -> Result:
             "users": a.generate_users,
             "time_scale": a.time_scale,
             "uids": [uids[0], uids[-1]] if uids else [],
+            "files_url": emu.files_url if a.files else None,
         }
         if not user_key:
             info["api_key"] = DEFAULT_API_KEY
@@ -74,6 +76,7 @@ async def serve_emulator(ctx: Context) -> Result:
                             ("db name", db_name),
                             ("seeded users", seeded_text),
                             ("time scale", a.time_scale),
+                            *((("files", f"{emu.files_url}<name> serves {a.files}/<name>"),) if a.files else ()),
                         ),
                         title="MoEngage emulator running (Ctrl-C to stop)",
                     ),

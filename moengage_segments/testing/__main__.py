@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         help="seed N users user-0000000... with e-mails (default: 0)",
     )
     add(
+        "--files",
+        metavar="DIR",
+        default=None,
+        help="serve the files of DIR at BASE_URL/_emulator/files/NAME, a file_url for file segments (default: none)",
+    )
+    add(
         "--max-cohort-body-bytes",
         type=int,
         default=128_000,
@@ -115,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             strict=args.strict,
             optional_db_name=args.optional_db_name,
             max_cohort_body_bytes=args.max_cohort_body_bytes,
+            files_dir=args.files,
         )
     except ValueError as exc:
         parser.error(str(exc))
@@ -127,7 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         async with emu:
             banner = Banner.of(emu, key_given=bool(args.api_key))
-            extra = (("seeded users", seeded_text(uids)), ("time scale", f"{args.time_scale:g}"))
+            extra: tuple[tuple[str, str], ...] = (
+                ("seeded users", seeded_text(uids)),
+                ("time scale", f"{args.time_scale:g}"),
+            )
+            if args.files:
+                extra += (("files", f"{emu.files_url}<name> serves {args.files}/<name>"),)
             print(banner.text(extra), flush=True)
             await stop.wait()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -49,6 +50,7 @@ class Core:
         self.file_jobs: set[asyncio.Task[Any]] = set()
         self.file_users_today: collections.deque[tuple[float, int]] = collections.deque()
         self.hosted_files: dict[str, bytes] = {}  # served at /_emulator/files/{name}
+        self.files_dir: Path | None = None  # files of this folder are served there too (Emulator(files_dir=))
 
     def add_workspace(self, workspace_id: str, api_key: str, db_name: str | None = None) -> Workspace:
         ws = Workspace(workspace_id, api_key, db_name or f"{workspace_id}_db")

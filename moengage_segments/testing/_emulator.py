@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -70,6 +72,8 @@ class Emulator:
     (60 = a minute lasts a second), ``accept_any_uid`` lets cohort pushes add uids that were never seeded.
     v2 calls (file segments, archive, unarchive) must send ``MOE-DBNAME``, as the spec says;
     ``optional_db_name=True`` accepts them without it (the older pages' lenient reading).
+    ``files_dir`` serves every file directly in that folder at :attr:`files_url` (``files_url + name``), a
+    loopback URL to give file segments as ``file_url``.
 
     Example::
 
@@ -105,9 +109,13 @@ class Emulator:
         file_processing_delay: float = 0.0,
         request_log_size: int = 10_000,
         seed: int | None = None,
+        files_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(f"the emulator binds to loopback only, not {host!r}")
+        folder = Path(files_dir) if files_dir is not None else None
+        if folder is not None and not folder.is_dir():
+            raise ValueError(f"files_dir {os.fspath(folder)!r} is not a directory")
         self.host = host
         self.port = port
         self.config = EmulatorConfig(
@@ -132,6 +140,7 @@ class Emulator:
             request_log_size,
         )
         self._default = self._core.add_workspace(workspace_id, api_key, db_name)
+        self._core.files_dir = folder
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop it serves on, once started
         self._portal: Portal | None = None  # the loop thread of in_thread()
@@ -403,7 +412,30 @@ class Emulator:
         else:
             data = ("\n".join(content) + "\n").encode()
         self._call(lambda: self._core.hosted_files.__setitem__(name, data))
-        return f"{self.base_url}/_emulator/files/{urllib.parse.quote(name)}"
+        return self.files_url + urllib.parse.quote(name)
+
+    @property
+    def files_url(self) -> str:
+        """Where served files are: ``files_url + name`` is a ``file_url`` for :meth:`host_file`'s files and
+        for every file directly in ``files_dir`` (``Emulator(files_dir="csv")``). Not part of the API.
+
+        Example::
+
+            async with Emulator(files_dir="exports") as emu:
+                url = emu.files_url + "vip.csv"  # serves exports/vip.csv
+        """
+        return f"{self.base_url}/_emulator/files/"
+
+    @property
+    def files_dir(self) -> str | None:
+        """The folder whose files are served at :attr:`files_url` (``None`` when none was given).
+
+        Example::
+
+            Emulator(files_dir="exports").files_dir  # 'exports'
+        """
+        folder = self._core.files_dir
+        return None if folder is None else os.fspath(folder)
 
     # --- inspection ---------------------------------------------------------------------------------
     def segment(self, segment_id: str, *, workspace_id: str | None = None) -> SegmentInfo:

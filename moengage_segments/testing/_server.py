@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import attrs
 from aiohttp import web
@@ -306,15 +307,34 @@ def build_app(core: Core) -> web.Application:
     return app
 
 
-def _hosted_file(core: Core) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _hosted_file(core: Core) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     # Not part of the API: lets tests give file segments an http:// file_url without another server.
-    async def serve(request: web.Request) -> web.Response:
-        data = core.hosted_files.get(request.match_info["name"])
-        if data is None:
+    async def serve(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        data = core.hosted_files.get(name)
+        if data is not None:
+            return web.Response(body=data, content_type="text/csv")
+        path = folder_file(core.files_dir, name)
+        if path is None:
             raise web.HTTPNotFound
-        return web.Response(body=data, content_type="text/csv")
+        return web.FileResponse(path, headers={"Content-Type": "text/csv"})
 
     return serve
+
+
+def folder_file(folder: Path | None, name: str) -> Path | None:
+    """The regular file ``name`` directly inside ``folder``, or None (no sub-folders, no way out of it).
+
+    Example::
+
+        folder_file(Path("csv"), "vip.csv")  # Path("csv/vip.csv") if it exists
+    """
+    if folder is None or not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        return None
+    path = (folder / name).resolve()
+    if path.parent != folder.resolve() or not path.is_file():
+        return None  # a symlink out of the folder is refused too
+    return path
 
 
 async def _unreachable(request: web.Request) -> web.Response:  # pragma: no cover - middleware answers

@@ -10,9 +10,14 @@ spec-conformance and fidelity tests skip in a clone without it, and fail in CI.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
+import subprocess
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -97,3 +102,52 @@ def require_openapi() -> Path:
 def unique_name(prefix: str) -> str:
     """A name no other test run on the shared servers uses (keys, schemas, tables)."""
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+class RedisServer:
+    """A ``redis-server`` of a test's own on a free loopback port, for tests that stop and restart Redis.
+
+    No persistence (``--save '' --appendonly no``): a restart starts empty. ``stop()`` and ``start()`` may
+    be called any number of times; the port stays the same.
+    """
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not _reachable("127.0.0.1", self.port):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Kill the server (as a crash would) and wait until it is gone."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+
+@contextlib.contextmanager
+def own_redis_server() -> Iterator[RedisServer]:
+    """A running :class:`RedisServer`, stopped afterwards; skip (fail in CI) without ``redis-server``."""
+    require_redis()
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _require("MOENGAGE_REQUIRE_SERVICES", "no redis-server binary on PATH (a test here starts its own)")
+    assert binary is not None
+    server = RedisServer(binary)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -5,7 +5,7 @@ A store is chosen with ``AsyncClient(quota=...)``: a store object, or a URL (als
 
 * ``memory://`` — the process-wide in-process store (the default);
 * ``sqlite:///abs/path/quota.db`` or ``sqlite://relative/quota.db`` — every process on one host;
-* ``redis://host:port/db`` (``rediss://`` for TLS) — every host.
+* ``redis://host:port/db`` (``rediss://`` for TLS; ``?prefix=...&fallback_share=...``) — every host.
 """
 
 from __future__ import annotations
@@ -14,13 +14,22 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from moengage_segments._async.quota.base import QuotaStore
+from moengage_segments._async.quota.base import QuotaStore, safe_url
 from moengage_segments._async.quota.memory import PROCESS_QUOTA, InProcessQuotaStore
+from moengage_segments._async.quota.redis_store import RedisQuotaStore
 from moengage_segments._async.quota.sqlite_store import SQLiteQuotaStore
 from moengage_segments.config import ENV_QUOTA_URL
 from moengage_segments.errors import ConfigurationError
 
-__all__ = ["PROCESS_QUOTA", "InProcessQuotaStore", "QuotaStore", "SQLiteQuotaStore", "open_quota", "safe_url"]
+__all__ = [
+    "PROCESS_QUOTA",
+    "InProcessQuotaStore",
+    "QuotaStore",
+    "RedisQuotaStore",
+    "SQLiteQuotaStore",
+    "open_quota",
+    "safe_url",
+]
 
 _SCHEMES = "memory://, sqlite:///path/quota.db or redis://host:port/db"
 
@@ -47,19 +56,6 @@ def open_quota(
     raise ConfigurationError(f"quota must be a quota store or a URL ({_SCHEMES}), got {type(value).__name__}")
 
 
-def safe_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (Redis URLs may carry one)."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-    except ValueError:
-        return "(an unreadable URL)"
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
-
-
 def _from_url(url: str, source: str) -> tuple[QuotaStore | None, bool]:
     try:
         parts = urlsplit(url)
@@ -68,6 +64,8 @@ def _from_url(url: str, source: str) -> tuple[QuotaStore | None, bool]:
     scheme = parts.scheme.lower()
     if scheme == "memory":
         return None, False
+    if scheme in ("redis", "rediss"):
+        return RedisQuotaStore(url), True
     if scheme == "sqlite":
         return _sqlite(url, parts.netloc + parts.path, source), True
     raise ConfigurationError(f"{source}: unsupported quota store URL {safe_url(url)!r}; expected {_SCHEMES}")

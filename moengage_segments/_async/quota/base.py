@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from moengage_segments.config import Window
 
-__all__ = ["QuotaStore", "horizon", "longest_limit"]
+__all__ = ["QuotaStore", "horizon", "longest_limit", "safe_url"]
 
 
 @runtime_checkable
@@ -71,3 +72,16 @@ def longest_limit(windows: Sequence[Window]) -> int:
 def horizon(windows: Sequence[Window], margin: float) -> float:
     """How long a start time matters: the longest period plus the margin."""
     return max((w.period for w in windows), default=0.0) + margin
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (Redis URLs may carry one)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return "(an unreadable URL)"
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()

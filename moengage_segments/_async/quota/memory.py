@@ -63,10 +63,8 @@ class InProcessQuotaStore:
         now = self._clock()
         with self._lock:
             wait = self._paused.get(key, 0.0) - now
-            log = self._logs.get(key)
             size = longest_limit(windows)
-            if log is None or (log.maxlen or 0) < size:
-                log = self._logs[key] = deque(log or (), maxlen=size)
+            log = self._log(key, size)
             for window in windows:
                 if len(log) >= window.limit:
                     wait = max(wait, log[-window.limit] + window.period + margin - now)
@@ -75,6 +73,17 @@ class InProcessQuotaStore:
             if record and size:
                 log.append(now)
             return 0.0
+
+    def record(self, key: str, windows: Sequence[Window]) -> None:
+        """Count a request that took its slot elsewhere (in Redis), so local pacing knows of it.
+
+        Example::
+
+            store.record("host/WS/cohort", (Window(300, 60.0),))
+        """
+        now = self._clock()
+        with self._lock:
+            self._log(key, longest_limit(windows)).append(now)
 
     async def pause(self, key: str, seconds: float) -> None:
         """Hold ``key`` for ``seconds`` from now.
@@ -86,6 +95,12 @@ class InProcessQuotaStore:
         until = self._clock() + seconds
         with self._lock:
             self._paused[key] = max(self._paused.get(key, 0.0), until)
+
+    def _log(self, key: str, size: int) -> deque[float]:
+        log = self._logs.get(key)
+        if log is None or (log.maxlen or 0) < size:
+            log = self._logs[key] = deque(log or (), maxlen=size)
+        return log
 
     def forget(self, prefix: str = "") -> None:
         """Drop the state of every key starting with ``prefix`` (all keys by default).

@@ -1,0 +1,302 @@
+"""The Redis quota store: one quota per workspace for every process on every host.
+
+Each acquire is one Lua script, run atomically by Redis over *all* windows of a family: check every window
+and the shared pause, then record the request or report the wait, on the Redis server's clock (``TIME``),
+so the hosts' clocks never matter. Keys expire with their longest window.
+
+Why not the ``limits`` package (whose moving window on Redis is the same log idea): its ``hit`` takes one
+window at a time, so a family with a minute, an hour and a day window would take the minute slot and then
+fail the hour (or race between the two); it stamps entries with the caller's clock; and it answers yes/no,
+so a waiter would have to poll. This script checks every window in one step, uses the server's clock and
+returns how long to wait, so a waiting process sleeps until its slot.
+
+When Redis is unreachable or slower than ``timeout``, the store logs one WARNING and paces this process
+alone, with a share of each window, until Redis answers again (tried every ``retry_interval`` seconds):
+a push never stops or hangs because of the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from moengage_segments._async.quota.base import safe_url
+from moengage_segments._async.quota.memory import InProcessQuotaStore
+from moengage_segments.config import Window
+from moengage_segments.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from redis.commands.core import AsyncScript
+
+__all__ = ["RedisQuotaStore"]
+
+logger = logging.getLogger("moengage_segments")
+
+#: KEYS: log (newest first), pause, peers. ARGV: margin, peer id, then limit, period for each window.
+#: Returns {wait as a string (0 = the slot was taken), pushers seen in the last minute}.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[3], now, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60)
+redis.call('EXPIRE', KEYS[3], 120)
+local peers = redis.call('ZCARD', KEYS[3])
+local margin = tonumber(ARGV[1])
+local wait = 0
+local paused = redis.call('GET', KEYS[2])
+if paused then wait = tonumber(paused) - now end
+local keep, span = 0, 0
+for i = 3, #ARGV, 2 do
+  local limit, period = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  if limit > keep then keep = limit end
+  if period > span then span = period end
+  local entry = redis.call('LINDEX', KEYS[1], limit - 1)
+  if entry and tonumber(entry) + period + margin - now > wait then
+    wait = tonumber(entry) + period + margin - now
+  end
+end
+if wait > 0 then return {tostring(wait), peers} end
+if keep > 0 then
+  redis.call('LPUSH', KEYS[1], string.format('%.6f', now))
+  redis.call('LTRIM', KEYS[1], 0, keep - 1)
+  redis.call('PEXPIRE', KEYS[1], math.ceil((span + margin) * 1000))
+end
+return {'0', peers}
+"""
+
+#: KEYS: pause. ARGV: seconds. Keeps the later of the current pause and now + seconds.
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local seconds = tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now + seconds > current then
+  redis.call('SET', KEYS[1], string.format('%.6f', now + seconds), 'PX', math.ceil(seconds * 1000) + 1000)
+end
+return 1
+"""
+
+_OPTIONS = ("prefix", "timeout", "fallback_share", "retry_interval")
+
+
+class RedisQuotaStore:
+    """Rate-limit state in Redis: every process on every host that uses it shares one quota per workspace.
+
+    ``url`` is a ``redis://`` (or ``rediss://``) URL; options may also be given as its query parameters
+    (``redis://host:6379/0?prefix=app:quota:&fallback_share=0.25``). ``prefix`` starts every key;
+    ``timeout`` bounds each call to Redis; ``fallback_share`` is the share of each window this process uses
+    alone while Redis is unreachable (default: an equal share among the pushers Redis last saw, or all of
+    it if Redis never answered); ``retry_interval`` is how often Redis is tried again meanwhile.
+
+    Needs the ``redis`` package: ``pip install 'moengage-segments[redis]'``.
+
+    Example::
+
+        store = RedisQuotaStore("redis://quota.internal:6379/0", fallback_share=0.25)
+        async with AsyncClient(quota=store) as client:   # or quota="redis://quota.internal:6379/0"
+            ...
+        await store.aclose()
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str | None = None,
+        timeout: float | None = None,
+        fallback_share: float | None = None,
+        retry_interval: float | None = None,
+    ) -> None:
+        try:
+            import redis.asyncio  # noqa: F401
+        except ImportError:
+            raise ConfigurationError(
+                "quota: a redis:// quota store needs the redis package: pip install 'moengage-segments[redis]'"
+            ) from None
+        url, options = _split_options(url)
+        self.url = url
+        self.prefix = prefix if prefix is not None else options.get("prefix", "moengage:quota:")
+        self.timeout = _positive("timeout", timeout if timeout is not None else options.get("timeout", 0.25))
+        self.retry_interval = _positive(
+            "retry_interval", retry_interval if retry_interval is not None else options.get("retry_interval", 5.0)
+        )
+        share = fallback_share if fallback_share is not None else options.get("fallback_share")
+        self.fallback_share = None if share is None else _share(share)
+        self._peer = uuid.uuid4().hex
+        # redis-py's asyncio connections belong to one loop: one client (and its two scripts) per loop.
+        self._scripts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Scripts] = weakref.WeakKeyDictionary()
+        self._local = InProcessQuotaStore()
+        self._peers = 0  # pushers Redis last reported for a key (0: never answered)
+        self._down_until = 0.0  # while degraded: when to try Redis again (monotonic)
+        self._degraded = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<RedisQuotaStore {self._safe_url()} prefix={self.prefix!r}>"
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis is unreachable and this process paces itself alone.
+
+        Example::
+
+            if store.degraded:
+                print("pacing locally until Redis answers again")
+        """
+        return self._degraded
+
+    async def acquire(self, key: str, windows: Sequence[Window], margin: float) -> float:
+        """Take a slot and return 0.0, or return the seconds until one may be free (one script run).
+
+        Example::
+
+            wait = await store.acquire("api-01.moengage.com/WS/cohort", RateLimits().cohort, 0.25)
+        """
+        if self._use_redis():
+            args: list[Any] = [repr(margin), self._peer]
+            for window in windows:
+                args += [window.limit, repr(window.period)]
+            keys = [self._key(key, "log"), self._key(key, "pause"), self._key(key, "peers")]
+            reply = await self._call("acquire", keys, args)
+            if reply is not None:
+                wait, self._peers = float(reply[0]), int(reply[1])
+                if wait <= 0:
+                    # Remember our own requests here too: if Redis goes away, local pacing starts from them.
+                    self._local.record(key, windows)
+                return max(wait, 0.0)
+        return self._local.take(key, self._fallback(windows), margin)
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """Hold ``key`` for ``seconds`` from now, for every process using this Redis.
+
+        Example::
+
+            await store.pause("api-01.moengage.com/WS/cohort", 10.0)
+        """
+        await self._local.pause(key, seconds)  # also held here, should Redis fail before it expires
+        if self._use_redis():
+            await self._call("pause", [self._key(key, "pause")], [repr(seconds)])
+
+    async def aclose(self) -> None:
+        """Close this event loop's connections (others are closed on their own loops); idempotent.
+
+        Example::
+
+            await store.aclose()
+        """
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        scripts, self._scripts = dict(self._scripts), weakref.WeakKeyDictionary()
+        for owner, those in scripts.items():
+            if owner is loop:
+                await those.client.aclose()
+            elif owner.is_running() and not owner.is_closed():
+                asyncio.run_coroutine_threadsafe(those.client.aclose(), owner)
+
+    # --- internals -------------------------------------------------------------------------------------
+    def _key(self, key: str, part: str) -> str:
+        # The braces keep a key's three parts in one Redis Cluster slot (a script may only touch one).
+        return f"{self.prefix}{{{key}}}:{part}"
+
+    def _use_redis(self) -> bool:
+        return not self._closed and (not self._degraded or time.monotonic() >= self._down_until)
+
+    async def _call(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Run a script; on failure switch to local pacing (one WARNING per outage) and return None."""
+        import redis
+
+        try:
+            script: AsyncScript = getattr(self._loop_scripts(), name)
+            reply = await asyncio.wait_for(script(keys=keys, args=args), self.timeout)
+        except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
+            self._down_until = time.monotonic() + self.retry_interval
+            if not self._degraded:
+                self._degraded = True
+                logger.warning(
+                    "quota store %s is unreachable (%s); pacing this process alone at %.0f%% of the quota "
+                    "until it answers again",
+                    self._safe_url(),
+                    _describe(exc),
+                    self._share() * 100,
+                )
+            return None
+        if self._degraded:
+            self._degraded = False
+            logger.info("quota store %s answers again; sharing the quota through it", self._safe_url())
+        return reply
+
+    def _loop_scripts(self) -> _Scripts:
+        loop = asyncio.get_running_loop()
+        scripts = self._scripts.get(loop)
+        if scripts is None:
+            scripts = self._scripts[loop] = _Scripts(self.url, self.timeout)
+        return scripts
+
+    def _share(self) -> float:
+        if self.fallback_share is not None:
+            return self.fallback_share
+        return 1.0 / self._peers if self._peers > 0 else 1.0
+
+    def _fallback(self, windows: Sequence[Window]) -> tuple[Window, ...]:
+        share = self._share()
+        return tuple(Window(max(1, math.floor(w.limit * share)), w.period) for w in windows)
+
+    def _safe_url(self) -> str:
+        return safe_url(self.url)
+
+
+class _Scripts:
+    """One loop's Redis client and the two scripts, sent once and then run by their SHA."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        # No retries inside redis-py: a failure must reach the fallback within `timeout`, not after reconnects.
+        self.client = Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
+        self.acquire = self.client.register_script(_ACQUIRE)
+        self.pause = self.client.register_script(_PAUSE)
+
+
+def _split_options(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without this store's own query parameters, and those parameters."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    ours = {k: v for k, v in query if k in _OPTIONS}
+    rest = urlencode([(k, v) for k, v in query if k not in _OPTIONS])
+    return parts._replace(query=rest).geturl(), ours
+
+
+def _positive(name: str, value: float | str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not number > 0 or math.isinf(number):
+        raise ConfigurationError(f"quota: {name} must be a positive number of seconds, got {value!r}")
+    return number
+
+
+def _share(value: float | str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0 < number <= 1:
+        raise ConfigurationError(f"quota: fallback_share must be more than 0 and at most 1, got {value!r}")
+    return number
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

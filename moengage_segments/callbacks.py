@@ -19,7 +19,11 @@ Production notes (the service documents no signing, retries or timeouts for call
 * Pass ``token=`` and put the token in the callback URL you give MoEngage (``receiver.url_for(base)``);
   requests without it are refused with 403, so a guessed URL cannot inject fake results.
 * The handler answers 200 quickly (the service requires 200), ignores repeated deliveries of the same
-  ``request_id``, and refuses bodies that are not a callback with 400.
+  ``request_id``, and refuses bodies that are not a callback with 400 (a non-integer ``status``, JSON
+  nested more than 32 levels). What it keeps is bounded: ``max_pending`` callbacks per name and
+  ``max_pending_names`` names nobody waits for yet (the oldest name is dropped first).
+* ``CallbackServer`` closes a connection that has not sent a whole request (headers and body) within
+  ``read_timeout`` seconds, so idle or half-open connections cannot pile up and exhaust file descriptors.
 
 Example::
 
@@ -71,9 +75,10 @@ class CallbackReceiver:
     """Collects file-segment callbacks and hands each one to whoever waits for its segment name.
 
     Callbacks that arrive before anyone waits are kept (up to ``max_pending`` per name, oldest dropped
-    first), so ``wait_for`` may be called after the request that triggers the callback. Each callback
-    is delivered to one ``wait_for`` call, in arrival order. Use the receiver from the event loop that
-    runs the aiohttp application.
+    first, and up to ``max_pending_names`` names, the name that arrived first dropped first), so
+    ``wait_for`` may be called after the request that triggers the callback. Each callback is delivered
+    to one ``wait_for`` call, in arrival order. Use the receiver from the event loop that runs the aiohttp
+    application. A body that does not arrive within ``read_timeout`` seconds gets 408.
 
     ``token``: when set, a request must carry ``?token=<token>`` or it is refused with 403.
     ``on_callback``: called (sync or async) for every new callback before it is acknowledged; if it
@@ -93,13 +98,22 @@ class CallbackReceiver:
         on_callback: OnCallback | None = None,
         max_body_bytes: int = 64 * 1024,
         max_pending: int = 100,
+        max_pending_names: int = 1000,
+        read_timeout: float = 15.0,
     ) -> None:
         if token is not None and not token:
             raise ValidationError("token", "must be a non-empty string or None")
+        for field, value in (("max_pending", max_pending), ("max_pending_names", max_pending_names)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValidationError(field, f"must be a whole number of at least 1, got {value!r}")
+        if isinstance(read_timeout, bool) or not isinstance(read_timeout, (int, float)) or not 0 < read_timeout < 1e9:
+            raise ValidationError("read_timeout", f"must be a positive number of seconds, got {read_timeout!r}")
         self._token = token
         self._on_callback = on_callback
         self._max_body_bytes = max_body_bytes
         self._max_pending = max_pending
+        self._max_pending_names = max_pending_names
+        self._read_timeout = float(read_timeout)
         self._pending: dict[str, collections.deque[FileSegmentCallback]] = {}
         self._waiters: dict[str, collections.deque[asyncio.Future[FileSegmentCallback]]] = {}
         # Redeliveries of one callback share its request_id; remember a bounded number of them.
@@ -144,7 +158,10 @@ class CallbackReceiver:
             return web.json_response({"status": "fail", "error": "forbidden"}, status=403)
         if request.content_length is not None and request.content_length > self._max_body_bytes:
             return web.json_response({"status": "fail", "error": "body too large"}, status=413)
-        body = await request.read()
+        try:
+            body = await asyncio.wait_for(request.read(), self._read_timeout)
+        except asyncio.TimeoutError:
+            return web.json_response({"status": "fail", "error": "request body timed out"}, status=408)
         if len(body) > self._max_body_bytes:
             return web.json_response({"status": "fail", "error": "body too large"}, status=413)
         try:
@@ -181,7 +198,7 @@ class CallbackReceiver:
         self.received.append(callback)
         name = callback.segment_name
         if name is None:
-            logger.warning("file-segment callback without segment_name: %r", callback)
+            logger.warning("file-segment callback without segment_name (request_id %r)", callback.request_id)
             return
         waiters = self._waiters.get(name)
         while waiters:
@@ -189,7 +206,17 @@ class CallbackReceiver:
             if not future.done():
                 future.set_result(callback)
                 return
-        queue = self._pending.setdefault(name, collections.deque(maxlen=self._max_pending))
+        queue = self._pending.get(name)
+        if queue is None:
+            while len(self._pending) >= self._max_pending_names:
+                dropped = next(iter(self._pending))  # the name that has waited longest for a wait_for
+                del self._pending[dropped]
+                logger.warning(
+                    "dropped unclaimed file-segment callbacks for %r: more than %d names pending",
+                    dropped,
+                    self._max_pending_names,
+                )
+            queue = self._pending[name] = collections.deque(maxlen=self._max_pending)
         queue.append(callback)
 
     async def wait_for(self, segment_name: str, *, timeout: float | None = None) -> FileSegmentCallback:
@@ -256,14 +283,26 @@ class CallbackServer(CallbackReceiver):
         on_callback: OnCallback | None = None,
         max_body_bytes: int = 64 * 1024,
         max_pending: int = 100,
+        max_pending_names: int = 1000,
+        read_timeout: float = 15.0,
     ) -> None:
-        super().__init__(token=token, on_callback=on_callback, max_body_bytes=max_body_bytes, max_pending=max_pending)
+        super().__init__(
+            token=token,
+            on_callback=on_callback,
+            max_body_bytes=max_body_bytes,
+            max_pending=max_pending,
+            max_pending_names=max_pending_names,
+            read_timeout=read_timeout,
+        )
         self._host = host
         self._port = port
         self._path = path
         self._public_url = public_url
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.base_events.Server | None = None
         self._bound_port: int | None = None
+        # Connections (by protocol id) that have sent a whole request header; see _accept.
+        self._answered: set[int] = set()
 
     @property
     def url(self) -> str:
@@ -289,19 +328,51 @@ class CallbackServer(CallbackReceiver):
             url = await server.start()
         """
         if self._runner is None:
-            app = web.Application(client_max_size=self._max_body_bytes + 1024)
+            app = web.Application(client_max_size=self._max_body_bytes + 1024, middlewares=[self._mark_answered])
             self.mount(app, self._path)
-            runner = web.AppRunner(app, access_log=None)
+            # keepalive_timeout closes a connection idle after a response (_accept covers the first request);
+            # lingering_time bounds how long the unread rest of a refused body is waited for.
+            runner = web.AppRunner(
+                app, access_log=None, keepalive_timeout=self._read_timeout, lingering_time=self._read_timeout
+            )
             await runner.setup()
+            server = runner.server
+            assert server is not None  # set by setup()
             try:
-                site = web.TCPSite(runner, self._host, self._port)
-                await site.start()
+                listener = await asyncio.get_running_loop().create_server(
+                    lambda: self._accept(server), self._host, self._port
+                )
             except BaseException:
                 await runner.cleanup()
                 raise
-            self._runner = runner
-            self._bound_port = int(runner.addresses[0][1])
+            self._runner, self._listener = runner, listener
+            self._bound_port = int(listener.sockets[0].getsockname()[1])
         return self.url
+
+    def _accept(self, server: web.Server) -> asyncio.Protocol:
+        """A connection's protocol, closed unless it sends a whole request header within ``read_timeout``.
+
+        aiohttp (before 3.10) never times out a connection that has not sent a request: a client that
+        connects and stalls, or trickles a header, would hold a file descriptor for ever.
+        """
+        protocol = server()
+        key = id(protocol)  # the timer below holds the protocol, so the id is not reused before it fires
+
+        def expire() -> None:
+            if key in self._answered:
+                self._answered.discard(key)
+            elif protocol.transport is not None:
+                protocol.transport.close()
+
+        asyncio.get_running_loop().call_later(self._read_timeout, expire)
+        return protocol
+
+    @web.middleware
+    async def _mark_answered(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        self._answered.add(id(request.protocol))  # the headers are in: the handler bounds the body read
+        return await handler(request)
 
     async def aclose(self) -> None:
         """Stop the server. Idempotent.
@@ -311,8 +382,13 @@ class CallbackServer(CallbackReceiver):
             await server.aclose()
         """
         runner, self._runner = self._runner, None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
         if runner is not None:
             await runner.cleanup()
+        if listener is not None:
+            await listener.wait_closed()
 
     async def __aenter__(self) -> CallbackServer:
         """Start the server."""

@@ -199,6 +199,12 @@ def _file_args(parser: argparse.ArgumentParser) -> None:
         help="with --wait: your HTTPS URL that forwards to --listen (sent as callback_url)",
     )
     wait.add_argument(
+        "--callback-token",
+        metavar="TOKEN",
+        help="with --wait: the token the callback URL carries; callbacks without it get 403 "
+        "(default: a new random token each run)",
+    )
+    wait.add_argument(
         "--wait-timeout",
         type=_positive_float,
         default=600.0,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -29,6 +30,9 @@ from moengage_segments.models import FileSegmentCallback, Segment, SegmentAck, S
 __all__ = ["COMMANDS", "callback_fields", "load_definition"]
 
 Command = Callable[[Context], Awaitable[Result]]
+
+#: The shortest ``--callback-token`` accepted (a guessable token would defeat its purpose).
+MIN_CALLBACK_TOKEN_LENGTH = 16
 
 
 # --- file segments -----------------------------------------------------------------------------------
@@ -64,9 +68,15 @@ def _listen_address(ctx: Context) -> tuple[str, int] | None:
     """Check the --wait options before anything is sent; the receiver's address, or None without --wait."""
     a = ctx.args
     if not a.wait:
-        if a.public_url:
-            raise UsageError("--public-url only makes sense with --wait")
+        for flag, value in (("--public-url", a.public_url), ("--callback-token", a.callback_token)):
+            if value:
+                raise UsageError(f"{flag} only makes sense with --wait")
         return None
+    if a.callback_token is not None and len(a.callback_token) < MIN_CALLBACK_TOKEN_LENGTH:
+        raise UsageError(
+            f"--callback-token must be at least {MIN_CALLBACK_TOKEN_LENGTH} characters "
+            "(or leave it out: a random one is made for each run)"
+        )
     if a.callback_url:
         raise UsageError("--wait receives the callback itself: drop --callback-url (use --public-url for a proxy)")
     host, _, port = a.listen.rpartition(":")
@@ -88,7 +98,11 @@ async def _receiver(
             "note: MoEngage cannot reach a loopback callback URL; pass --public-url (your HTTPS "
             "endpoint forwarding to --listen) or the wait will time out"
         )
-    async with CallbackServer(*address, public_url=ctx.args.public_url) as server:
+    # The receiver is reachable by anyone who can reach the port (or the public URL): without a token in
+    # the URL, any POST could forge the processing result this command reports and exits on.
+    token = ctx.args.callback_token or secrets.token_urlsafe(32)
+    ctx.redactor.add(token)
+    async with CallbackServer(*address, public_url=ctx.args.public_url, token=token) as server:
         yield server
 
 

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -100,7 +101,7 @@ async def run_demo(ctx: Context) -> Result:
     async with Emulator(time_scale=a.time_scale, accept_any_uid=True) as emu:
         seeded = emu.generate_users(SEEDED_USERS, with_email=True)
         out.show(Text(f"1. emulator on {emu.base_url} (time scale {a.time_scale:g}), {SEEDED_USERS:,} users seeded"))
-        receiver = CallbackReceiver()
+        receiver = CallbackReceiver(token=secrets.token_urlsafe(16))  # as in production: no token, no callback
         async with (
             _your_side(_csv(seeded[:600]), receiver) as your_url,
             ctx.client(
@@ -117,7 +118,7 @@ async def run_demo(ctx: Context) -> Result:
                 FILE_SEGMENT,
                 file_url=f"{your_url}/files/vip.csv",
                 expiry_days=30,
-                callback_url=f"{your_url}/hooks/moengage",
+                callback_url=receiver.url_for(f"{your_url}/hooks/moengage"),
             )
             out.show(
                 Text(

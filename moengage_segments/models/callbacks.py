@@ -13,7 +13,7 @@ from moengage_segments._frozen import FrozenMap, freeze_map
 from moengage_segments.errors import ValidationError
 from moengage_segments.models._converter import structure
 
-__all__ = ["FileSegmentCallback"]
+__all__ = ["MAX_CALLBACK_DEPTH", "FileSegmentCallback"]
 
 
 @attrs.frozen
@@ -55,6 +55,10 @@ class FileSegmentCallback:
     def from_json(cls, payload: str | bytes | Mapping[str, Any]) -> FileSegmentCallback:
         """Parse a callback body (raw JSON text/bytes or an already decoded mapping).
 
+        The body comes from the network, so it is read strictly: ``status`` and the counts must be
+        integers (``true`` or ``"201"`` is not a status), the names and texts strings or null, and JSON
+        nested too deep for the parser is refused. Every refusal is a :class:`ValidationError`.
+
         Example::
 
             FileSegmentCallback.from_json('{"segment_name": "s", "status": 201, "user_count": 3}')
@@ -63,14 +67,61 @@ class FileSegmentCallback:
         if isinstance(payload, (str, bytes, bytearray)):
             try:
                 data = json.loads(payload)
+            except RecursionError:
+                raise ValidationError("callback", "JSON nested too deeply") from None
             except ValueError as exc:
                 raise ValidationError("callback", f"not valid JSON: {exc}") from None
         if not isinstance(data, Mapping) or "status" not in data:
             raise ValidationError("callback", "expected a JSON object with a 'status' key")
+        if _deeper_than(data, MAX_CALLBACK_DEPTH):
+            raise ValidationError("callback", f"JSON nested more than {MAX_CALLBACK_DEPTH} levels deep")
+        for name, expected in _FIELD_TYPES.items():
+            value = data.get(name)
+            if (value is not None or name == "status") and not _is_exactly(value, expected):
+                kind = "an integer" if expected is int else "a string"
+                raise ValidationError(f"callback.{name}", f"must be {kind}, got {type(value).__name__}")
         try:
             return structure(dict(data), cls)
         except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
             raise ValidationError("callback", f"ill-typed field ({_first_problem(exc)})") from None
+
+
+#: How deeply a callback body may nest. The documented one is flat; the bound keeps a hostile body from
+#: exhausting the stack of whatever walks it later (freezing, repr, logging).
+MAX_CALLBACK_DEPTH = 32
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when ``value`` nests lists/objects more than ``limit`` levels (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, Mapping) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (Mapping, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+#: The type each known field must have on the wire (``None`` allowed except for ``status``). cattrs alone
+#: would turn ``true`` into 1 and ``"201"`` into 201.
+_FIELD_TYPES: dict[str, type] = {
+    "status": int,
+    "values_found": int,
+    "values_processed": int,
+    "user_count": int,
+    "segment_name": str,
+    "db_name": str,
+    "request_id": str,
+    "error_message": str,
+}
+
+
+def _is_exactly(value: Any, expected: type) -> bool:
+    # bool is a subclass of int, and true is not a count.
+    return isinstance(value, expected) and not isinstance(value, bool)
 
 
 def _first_problem(exc: BaseException) -> str:

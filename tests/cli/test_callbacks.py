@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import aiohttp
@@ -10,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from moengage_segments.callbacks import CallbackReceiver, CallbackServer
+from moengage_segments.errors import ValidationError
 from moengage_segments.models import FileSegmentCallback
 
 OK_PAYLOAD = {
@@ -90,9 +92,29 @@ async def test_failure_callback_is_returned_not_raised() -> None:
         assert result.error_message.startswith("File download failed")
 
 
+DEEP = b'{"status": 201, "segment_name": "vip", "x": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"  # < 64 KB
+NESTED_33 = b'{"status": 201, "segment_name": "vip", "x": ' + b"[" * 32 + b"]" * 32 + b"}"
+
+
 @pytest.mark.parametrize(
     "data",
-    [b"not json", b"[1, 2]", b'{"segment_name": "vip"}', b'{"segment_name": "vip", "status": "abc"}'],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"segment_name": "vip"}',
+        b'{"segment_name": "vip", "status": "abc"}',
+        # a status must be an integer: cattrs alone would read true as 1 and "201" as 201
+        b'{"segment_name": "vip", "status": true}',
+        b'{"segment_name": "vip", "status": "201"}',
+        b'{"segment_name": "vip", "status": 201.0}',
+        b'{"segment_name": "vip", "status": null}',
+        b'{"segment_name": "vip", "status": 201, "user_count": "3"}',
+        b'{"segment_name": ["vip"], "status": 201}',
+        # nesting: 400, not a 500 with a RecursionError traceback
+        DEEP,
+        NESTED_33,
+    ],
+    ids=lambda data: data[:40].decode(errors="replace") + ("..." if len(data) > 40 else ""),
 )
 async def test_bad_payload_is_refused_with_400_and_not_delivered(data: bytes) -> None:
     async with CallbackServer() as receiver:
@@ -274,3 +296,72 @@ async def test_in_thread_wait_for_from_an_async_caller_does_not_deadlock() -> No
     with CallbackServer.in_thread() as receiver:
         await asyncio.to_thread(_post_sync, receiver.url, OK_PAYLOAD)
         assert (await asyncio.to_thread(receiver.wait_for, "vip", timeout=1)).user_count == 60
+
+
+async def test_the_number_of_pending_names_is_bounded_oldest_dropped_first(caplog: pytest.LogCaptureFixture) -> None:
+    receiver = CallbackReceiver(max_pending_names=3)
+    for i in range(5):
+        receiver.deliver(FileSegmentCallback(status=201, segment_name=f"s{i}", request_id=f"r{i}"))
+    for dropped in ("s0", "s1"):
+        with pytest.raises(TimeoutError):
+            await receiver.wait_for(dropped, timeout=0)
+    for kept in ("s2", "s3", "s4"):
+        assert (await receiver.wait_for(kept, timeout=0)).segment_name == kept
+    assert "more than 3 names pending" in caplog.text
+    # A name already pending takes more callbacks without evicting another name.
+    for i in range(3):
+        receiver.deliver(FileSegmentCallback(status=201, segment_name=f"t{i}"))
+    receiver.deliver(FileSegmentCallback(status=201, segment_name="t0"))
+    assert [(await receiver.wait_for("t0", timeout=0)).segment_name for _ in range(2)] == ["t0", "t0"]
+    assert (await receiver.wait_for("t1", timeout=0)).segment_name == "t1"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("max_pending_names", 0), ("max_pending", True), ("read_timeout", 0), ("read_timeout", float("inf"))],
+)
+def test_receiver_limits_are_checked(option: str, value: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        CallbackReceiver(**{option: value})
+    assert info.value.field == option
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """True once the server closed the connection (EOF or reset), False if it is still open after 5 s."""
+    sock.settimeout(5)
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+@pytest.mark.parametrize("sent", [b"", b"POST /moengage/file-segment-callback HTTP/1.1\r\nHost: x\r\n"])
+async def test_a_connection_that_never_completes_its_header_is_closed(sent: bytes) -> None:
+    async with CallbackServer(read_timeout=0.2) as receiver:
+        port = int(receiver.url.rsplit(":", 1)[1].split("/", 1)[0])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(sent)
+            assert await asyncio.to_thread(_closed_by_peer, sock)
+        assert list(receiver.received) == []
+
+
+async def test_a_body_that_never_completes_is_408() -> None:
+    async with CallbackServer(read_timeout=0.2) as receiver:
+        port = int(receiver.url.rsplit(":", 1)[1].split("/", 1)[0])
+        head = (
+            b"POST /moengage/file-segment-callback HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(head)
+            sock.settimeout(5)
+            answer = await asyncio.to_thread(sock.recv, 1024)
+        assert answer.startswith(b"HTTP/1.1 408")
+
+
+async def test_a_normal_callback_is_still_accepted_with_a_short_read_timeout() -> None:
+    async with CallbackServer(read_timeout=0.5) as receiver:
+        assert (await _post(receiver.url, OK_PAYLOAD))[0] == 200
+        assert (await receiver.wait_for("vip", timeout=1)).user_count == 60

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import socket
+import time
+import urllib.error
+import urllib.request
 
 from moengage_segments.testing import Emulator
 
@@ -98,3 +103,68 @@ def test_without_db_name_nothing_is_sent_and_the_flag_is_named(run_main: InProce
         code, _, err = run_main(*argv, env={"MOENGAGE_DB_NAME": ""})
         assert code == 2 and "--db-name or MOENGAGE_DB_NAME" in err, err
     assert emu.counters.requests == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _forge(port: int, payload: dict[str, object]) -> int:
+    """POST ``payload`` to the CLI's receiver (no token) as soon as it listens; the HTTP status it got."""
+    url = f"http://127.0.0.1:{port}/moengage/file-segment-callback"
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except (ConnectionError, urllib.error.URLError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def test_wait_refuses_a_forged_callback_and_reports_the_real_one(run_main: InProcess, emu: Emulator) -> None:
+    # Processing takes half a second (30 emulated seconds at time scale 60): time to forge a result first.
+    emu.config.file_processing_delay = 30
+    port = _free_port()
+    url = emu.host_file("vip.csv", _uids(emu, 0, 5))
+    argv = ("file", "create", "vip", "--file-url", url, "--expiry-days", "7", "--wait", "--json")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        cli = pool.submit(run_main, *argv, "--listen", f"127.0.0.1:{port}")
+        forged = _forge(port, {"segment_name": "vip", "status": 400, "error_message": "forged failure"})
+        code, out, err = cli.result(timeout=60)
+    assert forged == 403
+    assert code == 0, err
+    callback = json.loads(out)["callback"]
+    assert callback["status"] == 201 and callback["user_count"] == 5
+    emu.drain_blocking()  # the emulator records the callback once its POST is answered
+    sent = emu.callbacks[-1]
+    assert "token=" in sent.url and sent.response_status == 200  # the real one carried the token
+
+
+def test_callback_token_flag_is_used_and_never_printed(run_main: InProcess, emu: Emulator) -> None:
+    token = "my-callback-token-0123456789"
+    url = emu.host_file("vip.csv", _uids(emu, 0, 3))
+    base = ("file", "create", "vip", "--file-url", url, "--expiry-days", "7", "--wait", "--json")
+    code, out, err = run_main(*base, "--callback-token", token, "--debug")
+    assert code == 0, err
+    emu.drain_blocking()
+    assert emu.callbacks[-1].url.endswith(f"?token={token}") and emu.callbacks[-1].response_status == 200
+    assert token not in out and token not in err
+
+
+def test_callback_token_is_checked_before_sending(run_main: InProcess, emu: Emulator) -> None:
+    url = emu.host_file("x.csv", ["user-0000001"])
+    base = ("file", "create", "x", "--file-url", url, "--expiry-days", "7")
+    code, _, err = run_main(*base, "--callback-token", "my-callback-token-0123456789")
+    assert code == 2 and "--callback-token only makes sense with --wait" in err
+    code, _, err = run_main(*base, "--wait", "--callback-token", "short")
+    assert code == 2 and "at least 16 characters" in err
+    assert emu.segments() == []

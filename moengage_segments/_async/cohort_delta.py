@@ -203,6 +203,7 @@ class _Run:
             on_error=self.on_error,
             on_progress=self.engine_progress if self.on_progress is not None else None,
             on_report=reports.append,
+            linger=None,  # ledger pages are not a trickle: a slow page must not cut a batch short
             on_sending=sending,
             on_confirmed=confirmed,
         )
@@ -266,6 +267,8 @@ async def sync(
 ) -> CohortDeltaReport:
     """Make ``cohort`` match ``desired``; see ``AsyncCohorts.sync``."""
     cohort_sync.check_options(max_request_bytes, max_in_flight, on_error)
+    cohort_sync.check_callable("on_progress", on_progress)
+    cohort_sync.check_callable("on_report", on_report)
     _check(ledger, refresh_after, max_members, lock_timeout, stale_after)
     # The screen uses the longer envelope, so a uid it lets through fits in a request of either action.
     screen = cohort_sync.new_packer(cohort, "remove_members", max_request_bytes, dedupe=False)

@@ -68,6 +68,7 @@ __all__ = [
     "OnConfirmed",
     "OnError",
     "UidSource",
+    "check_callable",
     "check_options",
     "new_packer",
     "pacing_time",
@@ -157,7 +158,8 @@ def check_options(max_request_bytes: int, max_in_flight: int, on_error: str) -> 
         raise ValidationError("on_error", f"must be 'collect' or 'raise', got {on_error!r}")
 
 
-def _check_callable(field: str, value: object) -> None:
+def check_callable(field: str, value: object) -> None:
+    """A ValidationError naming ``field`` unless ``value`` is None or callable."""
     # Checked before the run: a bad on_progress would fail after requests went out, a bad on_report
     # after everything was sent, losing the report.
     if value is not None and not callable(value):
@@ -364,8 +366,8 @@ class CohortSync:
     ) -> None:
         check_options(max_request_bytes, max_in_flight, on_error)
         _check_linger(linger)
-        _check_callable("on_progress", on_progress)
-        _check_callable("on_report", on_report)
+        check_callable("on_progress", on_progress)
+        check_callable("on_report", on_report)
         self._packer = new_packer(cohort, action, max_request_bytes, dedupe)
         self._transport = transport
         self._cohort = cohort

@@ -199,6 +199,8 @@ async def test_size_limits_warn_and_refuse_before_sending(tmp_path: Path, monkey
         ({"max_members": 0}, "max_members"),
         ({"lock_timeout": -1}, "lock_timeout"),
         ({"max_in_flight": 0}, "max_in_flight"),
+        ({"on_report": "print"}, "on_report"),
+        ({"on_progress": 1}, "on_progress"),
     ],
 )
 async def test_bad_options_are_refused_naming_the_field(tmp_path: Path, options: dict[str, Any], field: str) -> None:
@@ -269,3 +271,24 @@ def test_the_blocking_client_has_the_twin(tmp_path: Path) -> None:
         with Client(emu.workspace_id, emu.api_key, base_url=emu.base_url, rate_limits=None) as client:
             report = client.cohorts.sync(COHORT, ["a", "b"], ledger=SQLiteLedger(tmp_path / "l.db"))
         assert report.ok and emulator_members(emu, COHORT.id) == {"a", "b"}
+
+
+async def test_a_slow_ledger_page_does_not_cut_a_request_short(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moengage_segments._async.ledger.sqlite import _SQLiteRun
+
+    pages = _SQLiteRun.chunks
+
+    async def slow(self: Any, side: Any, size: int) -> Any:
+        async for page in pages(self, side, size):
+            yield page
+            await asyncio.sleep(0.25)  # longer than the engine's linger for trickling input
+
+    monkeypatch.setattr(_SQLiteRun, "chunks", slow)
+    uids = [f"u{i:05d}" for i in range(19 * 522)]  # two pages, exactly 19 full requests of 9,000 bytes
+    async with Sink() as sink, client_for(sink.url) as client:
+        report = await client.cohorts.sync(
+            COHORT, uids, ledger=SQLiteLedger(tmp_path / "l.db"), max_request_bytes=9_000
+        )
+        plan = await client.cohorts.plan(COHORT, uids, max_request_bytes=9_000)
+    assert plan.requests == 19
+    assert report.ok and report.requests == 19 == len(sink.accepted_bodies)

@@ -162,9 +162,18 @@ Example::
 
 
 def _configured(provider: Any) -> bool:
-    # The API hands out proxy providers until the application sets one (ProxyTracerProvider and the
-    # metrics' _ProxyMeterProvider); anything else is a provider someone configured.
-    return not type(provider).__name__.lstrip("_").startswith("Proxy")
+    """False for the placeholder the OpenTelemetry API hands out until the application sets a provider.
+
+    The API has no public "is a provider set?" call. Until one is set, ``get_tracer_provider()`` returns
+    ``opentelemetry.trace.ProxyTracerProvider`` and ``get_meter_provider()`` the private
+    ``opentelemetry.metrics._internal._ProxyMeterProvider``. Both are recognised by the module they come
+    from as well as their name: distributions wrap the real providers they install in classes of the
+    same name (Logfire's ``ProxyTracerProvider``, say), and those are configured providers. Should the
+    API rename its placeholder, this errs on the safe side: telemetry runs through the no-op proxy.
+    """
+    cls = type(provider)
+    placeholder = cls.__module__.split(".")[0] == "opentelemetry" and cls.__name__.lstrip("_").startswith("Proxy")
+    return not placeholder
 
 
 class _Otel:

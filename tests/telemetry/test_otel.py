@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from moengage_segments import (
@@ -271,3 +272,33 @@ async def test_a_delta_sync_is_one_operation_over_its_requests(tmp_path: Path) -
     assert (op.attributes or {})["moengage.requests"] == report.requests
     assert not rec.named("moengage.cohorts.send_batch")  # the engine's requests belong to the sync
     assert not any(uid in rec.exported_text() for uid in uids)
+
+
+class ProxyTracerProvider(trace.TracerProvider):
+    """A configured provider under the API placeholder's name, as distributions install them (Logfire's)."""
+
+    def __init__(self, inner: trace.TracerProvider) -> None:
+        self.inner = inner
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return self.inner.get_tracer(*args, **kwargs)
+
+
+class _ProxyMeterProvider(metrics.MeterProvider):
+    def __init__(self, inner: metrics.MeterProvider) -> None:
+        self.inner = inner
+
+    def get_meter(self, *args: Any, **kwargs: Any) -> metrics.Meter:
+        return self.inner.get_meter(*args, **kwargs)
+
+
+async def test_global_providers_are_used_even_when_named_like_the_api_placeholders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rec = Recorder()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: ProxyTracerProvider(rec.tracer_provider))
+    monkeypatch.setattr(metrics, "get_meter_provider", lambda: _ProxyMeterProvider(rec.meter_provider))
+    async with AsyncClient(WORKSPACE, API_KEY, "01", transport=MockTransport(service)) as client:
+        await client.segments.list()
+    assert [s.name for s in rec.spans()] == ["GET /v3/custom-segments", "moengage.segments.list"]
+    assert rec.total("moengage.client.requests") == 1

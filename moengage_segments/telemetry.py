@@ -85,7 +85,8 @@ class RequestEvent(_Event):
 class ResponseEvent(_Event):
     """An attempt ended: ``status`` (``None`` when no response came, see ``error``), seconds taken.
 
-    ``error`` is the error class name (``"ServerError"``, ``"APITimeoutError"``) or ``None`` on success;
+    ``error`` is the error class name (``"ServerError"``, ``"APITimeoutError"``, ``"CancelledError"`` for a
+    call cancelled in flight) or ``None`` on success;
     ``request_id`` is the service's id for the response, when it sent one.
 
     Example::
@@ -478,6 +479,7 @@ class Probe:
         self._started = 0.0
         self._attempt = 0
         self._bytes = 0
+        self._in_flight = False
 
     def _base(self) -> dict[str, Any]:
         attributes: dict[str, Any] = {
@@ -518,6 +520,7 @@ class Probe:
             probe.attempt(2, len(body))
         """
         self._attempt, self._bytes = attempt, size
+        self._in_flight = True
         self._started = time.perf_counter()
         op = self.op
         op.requests += 1
@@ -542,6 +545,7 @@ class Probe:
             probe.response(503, "ServerError", "r-9")
         """
         duration = time.perf_counter() - self._started
+        self._in_flight = False
         span, self._span = self._span, None
         otel = self.otel
         if span is not None:
@@ -606,9 +610,9 @@ class Probe:
 
             probe.finish()
         """
-        if self._span is not None:  # cancelled in flight
-            self._span.set_attribute("error.type", "CancelledError")
-            self._span.end()
-            self._span = None
+        if self._in_flight:
+            # The attempt ended in an exception that is not an API error (cancelled, or raised by a custom
+            # transport): it is still an attempt that failed, for its span, the metrics and the hooks.
+            self.response(None, exc_type.__name__ if exc_type is not None else "CancelledError", None)
         if self._own is not None:
             self._own.__exit__(exc_type, None, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,41 @@ async def test_global_providers_are_used_even_when_named_like_the_api_placeholde
         await client.segments.list()
     assert [s.name for s in rec.spans()] == ["GET /v3/custom-segments", "moengage.segments.list"]
     assert rec.total("moengage.client.requests") == 1
+
+
+async def test_an_attempt_ended_by_a_cancel_or_a_transport_bug_is_a_failed_attempt_everywhere() -> None:
+    rec = Recorder()
+    hooks: list[Any] = []
+    arrived, stuck = asyncio.Event(), asyncio.Event()
+
+    async def handler(request: HTTPRequest) -> HTTPResponse:
+        if request.method == "GET":
+            raise ValueError("a bug in the transport")
+        arrived.set()
+        await stuck.wait()  # never set: the call is cancelled in flight
+        raise AssertionError("unreachable")
+
+    mock = MockTransport(handler)
+    async with AsyncClient(
+        WORKSPACE, API_KEY, "01", transport=mock, event_hooks=[hooks.append], **rec.providers()
+    ) as client:
+        with pytest.raises(ValueError):
+            await client.segments.list()
+        push = asyncio.create_task(client.cohorts.send_batch(COHORT, "add_members", ["u1"]))
+        await arrived.wait()
+        push.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await push
+    for route, error in (
+        ("GET /v3/custom-segments", "ValueError"),
+        ("POST /v1/integrations/cohortsync", "CancelledError"),
+    ):
+        (span,) = rec.named(route)
+        assert span.status.status_code is StatusCode.ERROR and (span.attributes or {})["error.type"] == error
+        assert rec.total("moengage.client.requests", lambda a, e=error: a.get("error.type") == e) == 1
+    assert [(e.kind, getattr(e, "error", None)) for e in hooks] == [
+        ("request", None),
+        ("response", "ValueError"),
+        ("request", None),
+        ("response", "CancelledError"),
+    ]

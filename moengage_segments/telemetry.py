@@ -177,6 +177,23 @@ def _configured(provider: Any) -> bool:
     return not placeholder
 
 
+#: Bucket boundaries (seconds) OpenTelemetry's HTTP conventions give for ``http.client.request.duration``;
+#: the SDK's default boundaries (0, 5, 10, 25 ... 10000) are meant for milliseconds.
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+#: Limiter waits run from the cohort pacing (0.2 s) to a whole rate window (``rate_limit_cap``, 60 s).
+_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+def _histogram(meter: Any, name: str, unit: str, description: str, buckets: tuple[float, ...]) -> Any:
+    """A histogram with ``buckets`` as its advised boundaries, where the API can take the advice (1.30+)."""
+    try:
+        return meter.create_histogram(
+            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets)
+        )
+    except TypeError:  # an older API: the SDK's defaults apply unless the application configures a View
+        return meter.create_histogram(name, unit=unit, description=description)
+
+
 class _Otel:
     """The tracer and instruments of one (tracer provider, meter provider) pair."""
 
@@ -189,8 +206,8 @@ class _Otel:
         meter = meter_provider.get_meter(_SCOPE, _version()) if meter_provider is not None else None
         self.metered = meter is not None
         if meter is not None:
-            self.duration = meter.create_histogram(
-                "http.client.request.duration", unit="s", description="Duration of HTTP client requests."
+            self.duration = _histogram(
+                meter, "http.client.request.duration", "s", "Duration of HTTP client requests.", _DURATION_BUCKETS
             )
             self.requests = meter.create_counter(
                 "moengage.client.requests", unit="{request}", description="HTTP requests sent, by family and status."
@@ -201,8 +218,8 @@ class _Otel:
             self.throttled = meter.create_counter(
                 "moengage.client.rate_limited", unit="{response}", description="429 responses from the service."
             )
-            self.limiter_wait = meter.create_histogram(
-                "moengage.client.limiter.wait", unit="s", description="Time held back by the client-side limiter."
+            self.limiter_wait = _histogram(
+                meter, "moengage.client.limiter.wait", "s", "Time held back by the client-side limiter.", _WAIT_BUCKETS
             )
             self.bytes_sent = meter.create_counter(
                 "moengage.client.bytes_sent", unit="By", description="Request body bytes sent, every attempt."
@@ -232,8 +249,13 @@ class Telemetry:
         self.hooks = tuple(event_hooks)
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
-        parts = urlsplit(base_url) if base_url else None
-        self._server = (parts.hostname or "", parts.port) if parts is not None else None
+        #: server.address and server.port of every HTTP span and metric point; the HTTP conventions require
+        #: the port even where the URL leaves it to the scheme.
+        self._server: dict[str, Any] = {}
+        if base_url:
+            parts = urlsplit(base_url)
+            port = parts.port or (80 if parts.scheme == "http" else 443)
+            self._server = {"server.address": parts.hostname or "", "server.port": port}
         self._otel: _Otel | None = None
         self._otel_key: tuple[int, int] = (0, 0)
 
@@ -482,17 +504,12 @@ class Probe:
         self._in_flight = False
 
     def _base(self) -> dict[str, Any]:
-        attributes: dict[str, Any] = {
+        return {
             "http.request.method": self.method,
             "url.template": self.route,
             "moengage.limit_family": self.family,
+            **self.telemetry._server,
         }
-        server = self.telemetry._server
-        if server is not None:
-            attributes["server.address"] = server[0]
-            if server[1] is not None:
-                attributes["server.port"] = server[1]
-        return attributes
 
     def limiter_wait(self, waited: float) -> None:
         """The limiter held the next attempt back ``waited`` seconds.
@@ -562,6 +579,7 @@ class Probe:
                 "http.request.method": self.method,
                 "url.template": self.route,
                 "moengage.limit_family": self.family,
+                **self.telemetry._server,
             }
             if status is not None:
                 attributes["http.response.status_code"] = status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -341,3 +342,61 @@ async def test_an_attempt_ended_by_a_cancel_or_a_transport_bug_is_a_failed_attem
         ("request", None),
         ("response", "CancelledError"),
     ]
+
+
+async def test_http_metrics_follow_the_conventions_server_attributes_and_buckets() -> None:
+    rec = Recorder()
+    limits = RateLimits(list=(Window(1, 0.02),), margin=0.0)
+    async with AsyncClient(  # its own workspace: the in-process quota is shared per workspace
+        "WS_OTEL_BUCKETS", API_KEY, "01", transport=MockTransport(service), rate_limits=limits, **rec.providers()
+    ) as client:
+        await client.segments.list()
+        await client.segments.list()  # held back by the limiter
+    (span, _) = rec.named("GET /v3/custom-segments")
+    server = {"server.address": "api-01.moengage.com", "server.port": 443}  # the port even when the URL omits it
+    assert server.items() <= dict(span.attributes or {}).items()
+    for name in ("http.client.request.duration", "moengage.client.requests"):
+        for attributes, _count in rec.metrics()[name]:
+            assert server.items() <= attributes.items(), name
+    data = rec.reader.get_metrics_data()
+    assert data is not None
+    bounds = {
+        metric.name: tuple(metric.data.data_points[0].explicit_bounds)  # type: ignore[union-attr]
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.unit == "s"
+    }
+    if "explicit_bucket_boundaries_advisory" in inspect.signature(metrics.Meter.create_histogram).parameters:
+        assert bounds["http.client.request.duration"] == (
+            0.005,
+            0.01,
+            0.025,
+            0.05,
+            0.075,
+            0.1,
+            0.25,
+            0.5,
+            0.75,
+            1,
+            2.5,
+            5,
+            7.5,
+            10,
+        )
+        assert bounds["moengage.client.limiter.wait"][0] < 0.2 < 60 <= bounds["moengage.client.limiter.wait"][-1]
+    else:  # an API before 1.30 takes no advice: the histograms exist with the SDK's default buckets
+        assert set(bounds) == {"http.client.request.duration", "moengage.client.limiter.wait"}
+
+
+def test_an_api_without_bucket_advice_still_gets_its_histograms() -> None:
+    from moengage_segments.telemetry import _histogram
+
+    class OldMeter:  # opentelemetry-api before 1.30: create_histogram(name, unit, description)
+        def create_histogram(self, name: str, unit: str = "", description: str = "") -> tuple[str, str]:
+            return (name, unit)
+
+    assert _histogram(OldMeter(), "http.client.request.duration", "s", "d", (0.1, 1.0)) == (
+        "http.client.request.duration",
+        "s",
+    )

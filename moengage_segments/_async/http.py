@@ -18,6 +18,8 @@ import attrs
 import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from moengage_segments._frozen import freeze_map
+
 __all__ = ["AiohttpTransport", "HTTPRequest", "HTTPResponse", "HTTPTransport"]
 
 _UNSET: Any = object()
@@ -40,7 +42,8 @@ class HTTPRequest:
 
     method: str
     url: str
-    headers: Mapping[str, str] = attrs.field(repr=False)
+    #: Read-only (so that the request stays hashable, and one attempt cannot change the next one's headers).
+    headers: Mapping[str, str] = attrs.field(repr=False, converter=freeze_map)
     content: bytes | None = attrs.field(default=None, repr=False)
     timeout: float = 30.0
 

@@ -27,6 +27,7 @@ from moengage_segments._async.quota.base import QuotaStore
 from moengage_segments._async.quota.memory import PROCESS_QUOTA, InProcessQuotaStore
 from moengage_segments._async.ratelimit import RateLimiter, SlotTooFar
 from moengage_segments._async.retry import Retrier, hinted_wait
+from moengage_segments._frozen import freeze_map
 from moengage_segments._log import logger
 from moengage_segments.config import ENV_DB_NAME, RateLimits, RetryPolicy, Settings
 from moengage_segments.errors import (
@@ -274,6 +275,7 @@ class Transport:
             # aiohttp/yarl would send '+', which only form decoders read as a space.
             url = f"{url}?{urlencode(params, quote_via=quote, safe='')}"
         data = body if body is not None else (dump_json(json_body) if json_body is not None else None)
+        frozen = freeze_map(headers)  # once: every attempt's HTTPRequest shares it
         retrier = Retrier(
             retry or self.retry,
             idempotent=endpoint.idempotent,
@@ -293,7 +295,7 @@ class Transport:
             if on_wire is not None:
                 on_wire(1)
             try:
-                response = await self._send(endpoint, url, headers, data, attempt, retrier)
+                response = await self._send(endpoint, url, frozen, data, attempt, retrier)
                 error: APIError | None = None
                 if isinstance(response, APIStatusError):
                     error = response

@@ -72,3 +72,17 @@ def test_anything_without_send_is_refused_at_construction() -> None:
     with pytest.raises(ConfigurationError, match="transport"):
         AsyncClient(WORKSPACE, API_KEY, "01", transport=object())  # type: ignore[arg-type]
     assert isinstance(MockTransport(lambda r: HTTPResponse(200)), HTTPTransport)
+
+
+async def test_requests_are_frozen_like_the_other_models() -> None:
+    def handler(request: HTTPRequest) -> HTTPResponse:
+        with pytest.raises(TypeError):
+            request.headers["Authorization"] = "changed by a transport"  # type: ignore[index]
+        return HTTPResponse(503) if len(mock.requests) == 1 else HTTPResponse(200, json={"data": []})
+
+    mock = MockTransport(handler)
+    async with AsyncClient(WORKSPACE, API_KEY, "01", transport=mock, retry=RetryPolicy(base=0.001)) as client:
+        await client.segments.list()
+    first, second = mock.requests
+    assert first == second and hash(first) == hash(second) and len({first, second}) == 1
+    assert second.headers["Authorization"] == BASIC

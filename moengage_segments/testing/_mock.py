@@ -18,9 +18,10 @@ class MockTransport:
 
     Pass it as ``AsyncClient(transport=...)`` (or ``Client(transport=...)``). The client still paces,
     retries and maps errors as it would against the service, so a handler that answers 503 once sees the
-    request twice. To simulate a network failure, raise ``ConnectionResetError`` (or
-    ``ConnectionRefusedError``, ``TimeoutError``) from the handler. Every request is kept in
-    :attr:`requests`, in order.
+    request twice; pass ``rate_limits=None`` unless the test is about pacing (the client-side quota is shared
+    by every client of the workspace in the process, test after test). To simulate a network failure, raise
+    ``ConnectionResetError`` (or ``ConnectionRefusedError``, ``TimeoutError``) from the handler. Every
+    request is kept in :attr:`requests`, in order.
 
     Example::
 
@@ -31,7 +32,7 @@ class MockTransport:
             return HTTPResponse(200, json={"data": [{"id": "6388a97a02adb9071ca84ce9", "name": "vip"}]})
 
         mock = MockTransport(handler)
-        async with AsyncClient("WS", "KEY", "01", transport=mock) as client:
+        async with AsyncClient("WS", "KEY", "01", transport=mock, rate_limits=None) as client:
             assert (await client.segments.find("vip")) is not None
         assert mock.requests[0].params == {"name": "vip"}
     """

@@ -13,7 +13,9 @@ import base64
 import json
 import logging
 import os
+import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -164,6 +166,9 @@ class Transport:
         self.limiter = RateLimiter(rate_limits, clock=clock, sleep=sleep, store=quota, scope=quota_scope(settings))
         self._clock = clock
         self._sleep = sleep
+        #: Names this client in the service's (and the emulator's) request logs; no secret in it.
+        self.client_id = uuid.uuid4().hex[:8]
+        self.user_agent = _user_agent(self.client_id)
         token = base64.b64encode(f"{settings.workspace_id}:{settings.api_key}".encode()).decode("ascii")
         self.__authorization = f"Basic {token}"
         # The raw send (the seam). Only a transport the client made is closed by it; a given one is the caller's.
@@ -179,7 +184,11 @@ class Transport:
 
     def headers_for(self, endpoint: Endpoint) -> dict[str, str]:
         """The headers an endpoint needs: Basic auth plus MOE-DBNAME (v2) or MOE-APPKEY (v3, cohort)."""
-        headers = {"Authorization": self.__authorization, "Accept": "application/json"}
+        headers = {
+            "Authorization": self.__authorization,
+            "Accept": "application/json",
+            "User-Agent": self.user_agent,
+        }
         if endpoint.method != "GET":
             headers["Content-Type"] = "application/json"
         if endpoint.envelope == "v2":
@@ -410,6 +419,12 @@ class Transport:
             logger.debug("%s (attempt %d)", error, attempt)  # the error text starts with "METHOD path ->"
             return error
         return Response(resp.status, resp.headers, decoded, attempt)
+
+
+def _user_agent(client_id: str) -> str:
+    from moengage_segments import __version__  # the package is fully imported before a client is built
+
+    return f"moengage-segments/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]} client/{client_id}"
 
 
 def quota_scope(settings: Settings) -> str:

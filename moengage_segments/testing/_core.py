@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ class Core:
         self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=request_log_size)
         self.callbacks: list[CallbackRecord] = []
         self.counters = Counters()
+        #: How many connections are open now (set by the server once it runs).
+        self.open_connections: Callable[[], int] = lambda: 0
         self.file_jobs: set[asyncio.Task[Any]] = set()
         self.file_users_today: collections.deque[tuple[float, int]] = collections.deque()
         self.hosted_files: dict[str, bytes] = {}  # served at /_emulator/files/{name}

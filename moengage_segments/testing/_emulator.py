@@ -254,6 +254,8 @@ class Emulator:
             return self
         runner = web.AppRunner(build_app(self._core), access_log=None, handle_signals=False)
         await runner.setup()
+        server = runner.server
+        self._core.open_connections = (lambda: len(server.connections)) if server is not None else (lambda: 0)
         try:
             await web.TCPSite(runner, self.host, self.port).start()
         except BaseException:

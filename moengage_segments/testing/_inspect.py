@@ -24,6 +24,7 @@ class RequestRecord:
     Example::
 
         [r.path for r in emu.requests if r.status == 429]
+        collections.Counter(r.client for r in emu.requests)  # requests per client
     """
 
     method: str
@@ -36,6 +37,11 @@ class RequestRecord:
     workspace_id: str | None = None
     fault: str | None = None
     detail: str | None = None
+    #: The ``User-Agent`` header: the SDK's names the client (``moengage-segments/0.1.0 ... client/3f2a9c1e``),
+    #: so a test can tell which client, thread or process used the quota.
+    client: str | None = None
+    #: The client end of the connection (``"127.0.0.1:53314"``): requests on one connection share it.
+    peer: str | None = None
 
 
 @attrs.define
@@ -49,6 +55,8 @@ class Counters:
 
     requests: int = 0
     bytes_received: int = 0
+    #: The most connections open at once, counted as each request arrives.
+    peak_connections: int = 0
     rate_limited: int = 0
     faults_injected: int = 0
     requests_by_endpoint: collections.Counter[str] = attrs.field(factory=collections.Counter)

@@ -250,6 +250,7 @@ def build_app(core: Core) -> web.Application:
         counters = core.counters
         counters.requests += 1
         counters.bytes_received += len(body)
+        counters.peak_connections = max(counters.peak_connections, core.open_connections())
         status, fault_name = 0, None
         try:
             if endpoint is None:
@@ -294,6 +295,8 @@ def build_app(core: Core) -> web.Application:
                     workspace_id=request.get(WORKSPACE_KEY) or _user(request),
                     fault=fault_name,
                     detail=request.get(DETAIL_KEY),
+                    client=request.headers.get("User-Agent"),
+                    peer=_peer(request),
                 )
             )
 
@@ -339,6 +342,13 @@ def folder_file(folder: Path | None, name: str) -> Path | None:
 
 async def _unreachable(request: web.Request) -> web.Response:  # pragma: no cover - middleware answers
     raise web.HTTPInternalServerError
+
+
+def _peer(request: web.Request) -> str | None:
+    peername = request.transport.get_extra_info("peername") if request.transport is not None else None
+    if not peername:
+        return None
+    return f"{peername[0]}:{peername[1]}"
 
 
 def _user(request: web.Request) -> str | None:

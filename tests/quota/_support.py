@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import subprocess
 import sys
@@ -51,6 +52,12 @@ def scaled_limits(scale: float = SCALE, margin: float = MARGIN, cohort: int = LI
 def uids_for(tag: str, n: int) -> list[str]:
     """``n`` distinct uids, unique to ``tag``."""
     return [f"{tag}-{i:08d}" for i in range(n)]
+
+
+def requests_per_client(records: Sequence[RequestRecord]) -> list[int]:
+    """How many cohort requests each client (``User-Agent``) got through, most first."""
+    seen = collections.Counter(r.client for r in records if r.endpoint == "cohort_sync" and r.status == 200)
+    return sorted(seen.values(), reverse=True)
 
 
 def quota_share(records: Sequence[RequestRecord], limit: int = MP_LIMIT, period: float = MP_PERIOD) -> float:

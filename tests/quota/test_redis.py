@@ -26,6 +26,7 @@ from tests.quota._support import (
     SCALE,
     SMALL_BODY,
     quota_share,
+    requests_per_client,
     run_pushers,
     scaled_limits,
     uids_for,
@@ -225,6 +226,7 @@ def test_four_processes_share_one_quota_through_redis(mp_emulator: Emulator, pre
     url = f"{require_redis()}?prefix={prefix}"
     results = run_pushers(mp_emulator.base_url, [url] * 4, MP_REQUESTS_EACH)
     assert [r["accepted"] for r in results] == [MP_REQUESTS_EACH] * 4  # two windows' worth
+    assert requests_per_client(mp_emulator.requests) == [MP_REQUESTS_EACH] * 4  # each pusher had its part
     assert mp_emulator.counters.rate_limited == 0
     assert quota_share(mp_emulator.requests) >= 0.95
 

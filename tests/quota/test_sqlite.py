@@ -15,7 +15,7 @@ from moengage_segments import AsyncClient, QuotaStoreError, RateLimitError, SQLi
 from moengage_segments._async.quota import open_quota
 from moengage_segments.errors import ConfigurationError
 from moengage_segments.testing import Emulator
-from tests.quota._support import MP_REQUESTS_EACH, REPO, quota_share, run_pushers
+from tests.quota._support import MP_REQUESTS_EACH, REPO, quota_share, requests_per_client, run_pushers
 
 KEY = "host/WS/cohort"
 MINUTE = (Window(3, 60),)
@@ -187,6 +187,7 @@ async def test_an_hourly_window_filled_by_one_process_is_respected_by_the_next(d
 def test_four_processes_share_one_quota_through_a_sqlite_file(mp_emulator: Emulator, db: Path) -> None:
     results = run_pushers(mp_emulator.base_url, [f"sqlite://{db}"] * 4, MP_REQUESTS_EACH)
     assert [r["accepted"] for r in results] == [MP_REQUESTS_EACH] * 4  # two windows' worth
+    assert requests_per_client(mp_emulator.requests) == [MP_REQUESTS_EACH] * 4  # each pusher had its part
     assert mp_emulator.counters.rate_limited == 0
     assert quota_share(mp_emulator.requests) >= 0.95
 

@@ -51,6 +51,7 @@ def test_emulator_serves_until_ctrl_c(run_main: InProcess) -> None:
     assert "emulator stopped" in err
 
 
+@pytest.mark.slow  # a subprocess and a real SIGINT
 def test_emulator_never_echoes_a_key_the_user_chose() -> None:
     key = "sk-user-CHOSEN-KEY-999"
     proc = subprocess.Popen(

@@ -13,10 +13,10 @@ from .conftest import API_KEY, InProcess, RunCLI
 
 
 def test_help_and_missing_command(run: RunCLI, run_main: InProcess) -> None:
-    # Through the real entry point: the process's exit code.
-    proc = run("--help", connect=False)
+    proc = run_main("--help", connect=False)
     assert proc.returncode == 0 and "cohort" in proc.stdout and "demo" in proc.stdout
     assert run_main("cohort", "add", "--help", connect=False).returncode == 0
+    # Once through the real entry point: main()'s code is the process's exit status.
     proc = run(connect=False)
     assert proc.returncode == 2 and proc.stderr.startswith("error:")
 
@@ -120,10 +120,10 @@ def test_key_inside_an_error_message_is_masked(run_main: InProcess) -> None:
     assert proc.stderr == ("error: --base-url must not contain credentials (user:password@); pass --api-key instead\n")
 
 
-def test_key_given_as_flag_is_masked_in_a_usage_error(run: RunCLI) -> None:
+def test_key_given_as_flag_is_masked_in_a_usage_error(run_main: InProcess) -> None:
     flag_key = "sk-flag-SECRET-1234"
     # argparse quotes the bad --timeout value, which happens to be the key: it must come out masked.
-    proc = run("segments", "list", "--api-key", flag_key, "--timeout", flag_key, connect=False)
+    proc = run_main("segments", "list", "--api-key", flag_key, "--timeout", flag_key, connect=False)
     assert proc.returncode == 2
     assert "--timeout" in proc.stderr and "***" in proc.stderr
     assert flag_key not in proc.stdout + proc.stderr

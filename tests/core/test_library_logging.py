@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import asyncio
 from moengage_segments import AsyncClient, Cohort
@@ -19,6 +21,7 @@ print("done")
 """
 
 
+@pytest.mark.slow  # an interpreter
 def test_a_warning_does_not_reach_stderr_without_logging_configured() -> None:
     proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -26,6 +29,7 @@ def test_a_warning_does_not_reach_stderr_without_logging_configured() -> None:
     assert proc.stderr == ""
 
 
+@pytest.mark.slow  # an interpreter
 def test_the_warning_is_there_for_an_application_that_configures_logging() -> None:
     script = "import logging; logging.basicConfig(format='%(levelname)s %(name)s')\n" + SCRIPT
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)

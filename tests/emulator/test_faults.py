@@ -56,13 +56,13 @@ async def test_connection_reset_before_and_after(api: Api, emu: Emulator) -> Non
 
 
 async def test_slow_response(api: Api, emu: Emulator) -> None:
-    emu.faults.script(Fault.slow(0.3))
+    emu.faults.script(Fault.slow(0.15))
     started = time.perf_counter()
     assert (await api.call("GET", "/v3/custom-segments")).status == 200
-    assert time.perf_counter() - started >= 0.3
-    emu.faults.script(Fault.slow(0.6))
+    assert time.perf_counter() - started >= 0.15  # a lower bound: the delay really was applied
+    emu.faults.script(Fault.slow(0.3))
     with pytest.raises(asyncio.TimeoutError):
-        await asyncio.wait_for(api.call("GET", "/v3/custom-segments"), 0.2)
+        await asyncio.wait_for(api.call("GET", "/v3/custom-segments"), 0.1)
 
 
 async def test_random_faults_by_probability(api: Api, emu: Emulator) -> None:

@@ -130,6 +130,7 @@ def test_standalone_command_prints_the_real_port_and_an_export_line() -> None:
     assert "emulator stopped" in err
 
 
+@pytest.mark.slow  # a subprocess and a real SIGINT
 def test_standalone_command_never_echoes_a_key_the_user_chose() -> None:
     process, lines = _standalone(
         "--port", "0", "--workspace-id", "my ws", "--api-key", "s3cret-KEY", "--db-name", "db1"

@@ -7,7 +7,6 @@ which aiohttp reads as "no timeout", so a hung server hung the call forever what
 from __future__ import annotations
 
 import asyncio
-import time
 
 from moengage_segments import APITimeoutError, Cohort, RetryPolicy
 from moengage_segments.testing import Emulator, Fault
@@ -18,15 +17,14 @@ COHORT = Cohort(id="hung", name="Hung server", partner="reliability")
 
 async def test_a_hung_request_times_out_after_the_client_timeout() -> None:
     async with Emulator(rate_limits=False) as emu, async_client(emu, timeout=0.2, retry=RetryPolicy.none()) as client:
-        emu.faults.script(Fault.slow(1.5), target="filter")
-        started = time.perf_counter()
+        # The answer would come after 0.6 s: getting APITimeoutError instead shows the 0.2 s timeout applied.
+        emu.faults.script(Fault.slow(0.6), target="filter")
         try:
             await asyncio.wait_for(client.segments.list(), 3.0)  # the guard only: the client must give up first
         except APITimeoutError as exc:
             assert exc.attempts == 1
         else:
-            raise AssertionError("a 1.5 s answer did not time out with timeout=0.2")
-        assert time.perf_counter() - started < 1.0
+            raise AssertionError("a 0.6 s answer did not time out with timeout=0.2")
 
 
 async def test_push_survives_answers_slower_than_the_timeout() -> None:

@@ -115,6 +115,7 @@ def test_no_hook_and_no_provider_means_no_probe() -> None:
     assert telemetry.operation("cohorts.add_members").on_report(None) is None
 
 
+@pytest.mark.slow  # an interpreter
 def test_without_opentelemetry_everything_works_and_nothing_of_it_is_imported() -> None:
     """In a process where ``import opentelemetry`` fails, a push with hooks works and imports none of it."""
     script = textwrap.dedent(

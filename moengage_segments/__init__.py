@@ -17,6 +17,7 @@ from moengage_segments._async.client import (
 )
 from moengage_segments._async.http import HTTPRequest, HTTPResponse, HTTPTransport
 from moengage_segments._async.ledger import Ledger, LedgerEntry, PostgresLedger, SQLiteLedger
+from moengage_segments._async.pool import SessionPool
 from moengage_segments._async.quota import InProcessQuotaStore, QuotaStore, RedisQuotaStore, SQLiteQuotaStore
 from moengage_segments._sync import Client, Cohorts, FileSegments, FilterSegments, Segments
 from moengage_segments.config import DATA_CENTERS, RateLimits, RetryPolicy, Settings, Window
@@ -135,6 +136,7 @@ __all__ = [
     "SegmentSummary",
     "Segments",
     "ServerError",
+    "SessionPool",
     "Settings",
     "TelemetryEvent",
     "UidFile",

@@ -21,6 +21,7 @@ from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT, CohortSy
 from moengage_segments._async.http import HTTPTransport
 from moengage_segments._async.ledger import Ledger
 from moengage_segments._async.packing import CohortEnvelope, wire_form
+from moengage_segments._async.pool import SessionPool
 from moengage_segments._async.quota import QuotaStore, open_quota
 from moengage_segments._async.streaming import DEFAULT_LINGER
 from moengage_segments._async.transport import Response, Transport, logger
@@ -800,6 +801,11 @@ class AsyncClient:
     as :class:`moengage_segments.testing.MockTransport` in unit tests; pacing, retries and error mapping
     still apply. A transport you pass is yours to close.
 
+    ``pool`` shares one :class:`SessionPool` (a concurrency-limited set of connections, its own
+    ``max_connections``) between clients, for a process that pushes for many workspaces; each client
+    keeps its own credentials, limits and quota. By default each client has a pool of its own, of
+    ``max_connections``.
+
     Example::
 
         async with AsyncClient(workspace_id="WS", api_key="KEY", data_center="01") as client:
@@ -830,6 +836,7 @@ class AsyncClient:
         allow_insecure_http: bool = False,
         transport: HTTPTransport | None = None,
         quota: QuotaStore | str | None = None,
+        pool: SessionPool | None = None,
         event_hooks: Sequence[EventHook] = (),
         tracer_provider: Any = None,
         meter_provider: Any = None,
@@ -848,6 +855,12 @@ class AsyncClient:
             raise ConfigurationError(f"max_connections must be at least 1, got {max_connections!r}")
         if transport is not None and not callable(getattr(transport, "send", None)):
             raise ConfigurationError(f"transport must have an async send(request) method, got {transport!r}")
+        if pool is not None:
+            if not isinstance(pool, SessionPool):
+                raise ConfigurationError(f"pool must be a SessionPool, got {type(pool).__name__}")
+            if transport is not None:
+                raise ConfigurationError("give pool or transport, not both (a pool is the transport)")
+            transport = pool
         store, self._owns_quota = open_quota(quota)
         self._transport = Transport(
             settings,

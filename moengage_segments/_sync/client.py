@@ -27,6 +27,7 @@ from moengage_segments._async.cohort_delta import DEFAULT_REFRESH_AFTER, MAX_COH
 from moengage_segments._async.cohort_sync import DEFAULT_MAX_IN_FLIGHT
 from moengage_segments._async.http import HTTPTransport
 from moengage_segments._async.ledger import Ledger
+from moengage_segments._async.pool import SessionPool
 from moengage_segments._async.quota import QuotaStore
 from moengage_segments._async.streaming import DEFAULT_LINGER
 from moengage_segments._runtime import Portal
@@ -78,6 +79,11 @@ class Client:
     as :class:`moengage_segments.testing.MockTransport` in unit tests; pacing, retries and error mapping
     still apply. A transport you pass is yours to close.
 
+    ``pool`` shares one :class:`SessionPool` (a concurrency-limited set of connections, its own
+    ``max_connections``) between clients, for a process that pushes for many workspaces; each client
+    keeps its own credentials, limits and quota. By default each client has a pool of its own, of
+    ``max_connections``.
+
     This blocking client is generated from the async one and runs every call on its own private
     event-loop thread (started by the first call, stopped by ``close()``), so it works in scripts,
     threads and notebooks alike, including from a thread that already runs an event loop.
@@ -108,6 +114,7 @@ class Client:
         allow_insecure_http: bool = False,
         transport: HTTPTransport | None = None,
         quota: QuotaStore | str | None = None,
+        pool: SessionPool | None = None,
         event_hooks: Sequence[EventHook] = (),
         tracer_provider: Any = None,
         meter_provider: Any = None,
@@ -125,6 +132,7 @@ class Client:
             allow_insecure_http=allow_insecure_http,
             transport=transport,
             quota=quota,
+            pool=pool,
             event_hooks=event_hooks,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,

@@ -36,8 +36,8 @@ MP_MARGIN = 0.08
 MP_PERIOD = 60.0 / MP_SCALE
 #: Requests (one uid each) of each of four pushers: two windows' worth in all.
 MP_REQUESTS_EACH = MP_LIMIT // 2
-#: A body with room for exactly one uid of ``uids_for``: one uid, one request.
-ONE_UID_BODY = len(CohortEnvelope(COHORT, "add_members").body([wire_form("p0-00000000")]))
+#: A body with room for one uid of ``uids_for`` (up to 16 characters) and never two: one uid, one request.
+ONE_UID_BODY = len(CohortEnvelope(COHORT, "add_members").body([wire_form("x" * 16)]))
 
 
 def scaled_limits(scale: float = SCALE, margin: float = MARGIN, cohort: int = LIMIT) -> RateLimits:

@@ -303,8 +303,9 @@ class Transport:
                 probe.attempt(attempt, len(data) if data is not None else 0)
             if on_wire is not None:
                 on_wire(1)
+            timeout = self._attempt_timeout(retrier)
             try:
-                response = await self._send(endpoint, url, frozen, data, attempt, retrier)
+                response = await self._send(endpoint, url, frozen, data, attempt, timeout)
                 error: APIError | None = None
                 if isinstance(response, APIStatusError):
                     error = response
@@ -324,7 +325,7 @@ class Transport:
                 sent = False  # never reached the server: safe to re-send even a create
                 error = APIConnectionError(f"{endpoint.method} {endpoint.path}: cannot connect ({exc.strerror or exc})")
             except (asyncio.TimeoutError, TimeoutError, aiohttp.ServerTimeoutError):
-                error = APITimeoutError(f"{endpoint.method} {endpoint.path}: no response within {self.timeout:g}s")
+                error = APITimeoutError(f"{endpoint.method} {endpoint.path}: no response within {round(timeout, 3):g}s")
             except (aiohttp.ClientError, OSError) as exc:
                 error = APIConnectionError(f"{endpoint.method} {endpoint.path}: {type(exc).__name__}: {exc}")
             except APIConnectionError as exc:  # a custom transport may raise the SDK's own error
@@ -386,6 +387,13 @@ class Transport:
         if probe is not None and waited > 0:
             probe.limiter_wait(waited)
 
+    def _attempt_timeout(self, retrier: Retrier) -> float:
+        """``timeout``, or less when the call's deadline comes first: it bounds the attempt in flight too."""
+        deadline = retrier.policy.deadline
+        if deadline is None:
+            return self.timeout
+        return min(self.timeout, max(deadline - (self._clock() - retrier.started), 0.001))
+
     async def _send(
         self,
         endpoint: Endpoint,
@@ -393,7 +401,7 @@ class Transport:
         headers: Mapping[str, str],
         data: bytes | None,
         attempt: int,
-        retrier: Retrier,
+        timeout: float,
     ) -> Response | APIStatusError:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -404,10 +412,6 @@ class Transport:
                 len(data or b""),
                 redact_headers(headers),
             )
-        timeout = self.timeout
-        deadline = retrier.policy.deadline
-        if deadline is not None:  # the deadline bounds the attempt in flight too, not only the waits
-            timeout = min(timeout, max(deadline - (self._clock() - retrier.started), 0.001))
         resp = await self.sender.send(HTTPRequest(endpoint.method, url, headers, data, timeout))
         raw = resp.content
         await self.limiter.observe(endpoint.limit_family, resp.headers)

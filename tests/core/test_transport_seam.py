@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
 from moengage_segments import (
+    APITimeoutError,
     AsyncClient,
     Client,
     Cohort,
@@ -18,6 +20,7 @@ from moengage_segments import (
     RetryPolicy,
 )
 from moengage_segments.testing import MockTransport
+from tests.core._mock import MockRoutes
 from tests.core._support import API_KEY, BASE, BASIC, SEG_ID, WORKSPACE
 
 COHORT = Cohort(id="c1", name="VIP", partner="crm")
@@ -86,3 +89,13 @@ async def test_requests_are_frozen_like_the_other_models() -> None:
     first, second = mock.requests
     assert first == second and hash(first) == hash(second) and len({first, second}) == 1
     assert second.headers["Authorization"] == BASIC
+
+
+async def test_a_timeout_names_the_time_the_attempt_was_given(
+    make_client: Callable[..., AsyncClient], routes: MockRoutes
+) -> None:
+    routes.get(BASE + "/v3/custom-segments", exception=TimeoutError())
+    client = make_client(retry=RetryPolicy(max_attempts=1, deadline=2.5))  # shorter than the 30 s timeout
+    with pytest.raises(APITimeoutError, match=r"no response within 2\.5s"):
+        await client.segments.list()
+    assert routes.requests[0].timeout == 2.5  # virtual clock: no time passed before the attempt

@@ -22,6 +22,7 @@ from moengage_segments.errors import ValidationError
 __all__ = [
     "BLOCK_SIZE",
     "CHUNK_SIZE",
+    "FAILED_REASON_COLUMN",
     "FAILED_UIDS_COLUMN",
     "FailedUidsWriter",
     "UidFile",
@@ -36,6 +37,8 @@ BLOCK_SIZE = 1 << 20
 CHUNK_SIZE = 8192
 #: The header (and only column) of a failed-uids file.
 FAILED_UIDS_COLUMN = "uid"
+#: The column of a failed-uids file saying why each uid was not accepted.
+FAILED_REASON_COLUMN = "reason"
 
 
 class UidFile:
@@ -194,16 +197,17 @@ def _split(block: bytes, first: bool) -> list[str]:
 
 
 class FailedUidsWriter:
-    """Writes a failed-uids file: CSV (RFC 4180, UTF-8) with one column headed ``uid``.
+    """Writes a failed-uids file: CSV (RFC 4180, UTF-8) with the columns ``uid`` and ``reason``.
 
-    The csv module quotes every uid holding a comma, a quote or a line break, so any uid the service can
-    refuse reads back unchanged with ``read_uids(path, column="uid")`` (``--column uid`` on the command
-    line). Opening the file empties it, so an empty list means nothing failed.
+    The csv module quotes every uid holding a comma, a quote or a line break, so any uid reads back
+    unchanged with ``read_uids(path, column="uid")`` (``--column uid`` on the command line); ``reason``
+    says why it was not accepted (``refused: HTTP 400 ...``, ``not sent: cancelled``). Opening the file
+    empties it, so a file with the header alone means nothing failed.
 
     Example::
 
         writer = FailedUidsWriter("failed.csv")
-        writer.write(["u1", "line\\nbreak"])
+        writer.write(["u1", "line\\nbreak"], "refused: HTTP 400")
         writer.close()
         assert list(read_uids("failed.csv", column="uid")) == ["u1", "line\\nbreak"]
     """
@@ -213,16 +217,20 @@ class FailedUidsWriter:
         self._file = open(self.path, "w", encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
         # RFC 4180 line ends: the csv module then quotes any uid holding "\r" or "\n" (on every Python).
         self._csv = csv.writer(self._file)
-        self._csv.writerow([FAILED_UIDS_COLUMN])
+        self._csv.writerow([FAILED_UIDS_COLUMN, FAILED_REASON_COLUMN])
+        #: Rows written so far (the header not counted).
+        self.written = 0
 
-    def write(self, uids: Iterable[str]) -> None:
-        """Append ``uids``, one row each.
+    def write(self, uids: Iterable[str], reason: str) -> None:
+        """Append ``uids``, one row each, with the reason they were not accepted.
 
         Example::
 
-            writer.write(["u1", 'quoted "u2"'])
+            writer.write(["u1", 'quoted "u2"'], "not sent: cancelled")
         """
-        self._csv.writerows([uid] for uid in uids)
+        rows = [[uid, reason] for uid in uids]
+        self._csv.writerows(rows)
+        self.written += len(rows)
 
     def close(self) -> None:
         """Flush and close the file. Idempotent.

@@ -42,6 +42,7 @@ from moengage_segments._async.transport import Transport, logger
 from moengage_segments.config import RateLimits
 from moengage_segments.errors import (
     APIError,
+    APIStatusError,
     AuthenticationError,
     CheckpointError,
     CohortSyncError,
@@ -279,6 +280,8 @@ class _Flight:
         "rejected",
         "remaining",
         "request_id",
+        "sending",
+        "unsent",
     )
 
     def __init__(self, batch: PackedBatch, body_digest: str) -> None:
@@ -292,6 +295,19 @@ class _Flight:
         self.rejected = 0
         self.request_id: str | None = None
         self.error: str | None = None
+        #: The parts not resolved yet, once a sender took the batch: (wires or None for all, count, body).
+        self.unsent: list[tuple[list[str] | None, int, bytes]] | None = None
+        #: True while the first unsent part is in a request (it may have reached the service).
+        self.sending = False
+
+    def unsent_wires(self) -> tuple[list[str], list[str]]:
+        """The members neither accepted nor refused: (in a request when the run stopped, never sent)."""
+        if self.unsent is None:
+            return [], self.batch.wires
+        parts = [self.batch.wires if wires is None else wires for wires, _, _ in self.unsent]
+        if self.sending and parts:
+            return parts[0], [w for part in parts[1:] for w in part]
+        return [], [w for part in parts for w in part]
 
     def record(self) -> BatchRecord:
         status: BatchStatus
@@ -433,7 +449,10 @@ class CohortSync:
         except BaseException as exc:  # including CancelledError: report, then re-raise
             outcome = exc
         finally:
-            self._close_files()
+            try:
+                self._write_not_sent(outcome)
+            finally:
+                self._close_files()
         cancelled = isinstance(outcome, asyncio.CancelledError)
         stopped_by = (
             None
@@ -595,30 +614,37 @@ class CohortSync:
         ours costs one rejected request per run rather than one per batch.
         """
         # (members in wire form, or None for "the whole batch": decoded only when needed), count, body
+        # A part leaves the list once resolved, so after a stop the list holds exactly what was not sent.
         parts: list[tuple[list[str] | None, int, bytes]] = [(None, flight.batch.members, flight.batch.body)]
+        flight.unsent = parts
         stop: _Stop | None = None
         if self._on_sending is not None:
             await self._on_sending(uids_from_wires(flight.batch.wires))
         while parts:
-            wires, count, body = parts.pop(0)
+            wires, count, body = parts[0]
             if count > 1 and len(body) >= self._rejected_size:
                 # The server refused a body this large before: split without spending a request on it.
-                parts[0:0] = self._halves(flight, wires, count)
+                parts[0:1] = self._halves(flight, wires, count)
                 continue
+            flight.sending = True
             try:
                 response = await self._transport.request(ep.COHORT_SYNC, body=body, on_wire=self._wire)
             except PayloadTooLargeError as exc:
+                flight.sending = False
                 self._count(exc.attempts, len(body))
                 flight.attempts += exc.attempts
                 if count > 1:
                     flight.rejected += 1
                     self._rejected_size = min(self._rejected_size, len(body))
-                    parts[0:0] = self._halves(flight, wires, count)
+                    parts[0:1] = self._halves(flight, wires, count)
                     continue
+                parts.pop(0)
                 stop = self._fail(flight, flight.batch.wires if wires is None else wires, exc)
             except APIError as exc:
+                flight.sending = False
                 self._count(exc.attempts, len(body))
                 flight.attempts += exc.attempts
+                parts.pop(0)
                 stop = self._fail(flight, flight.batch.wires if wires is None else wires, exc)
             else:
                 self._count(response.attempts, len(body))
@@ -627,6 +653,8 @@ class CohortSync:
                     # Awaited before the members count as accepted, and before this sender takes another
                     # batch: a crash loses at most the confirmations of the requests in flight.
                     await self._on_confirmed(uids_from_wires(flight.batch.wires if wires is None else wires))
+                parts.pop(0)
+                flight.sending = False  # only now: the service accepted it, the hook above may be cancelled
                 flight.accepted += count
                 flight.remaining -= count
                 self._accepted += count
@@ -660,7 +688,7 @@ class CohortSync:
         flight.error = _describe(exc)
         flight.request_id = getattr(exc, "request_id", None) or flight.request_id
         if self._failed_file is not None:
-            self._failed_file.write(uid_from_wire(w) for w in wires)
+            self._failed_file.write((uid_from_wire(w) for w in wires), f"refused: {_short(exc)}")
         if self._on_error == "raise" or _fatal(exc):
             return _Stop(exc, flight.batch.index)
         return None
@@ -769,6 +797,24 @@ class CohortSync:
             stopped_by=stopped_by,
         )
 
+    def _write_not_sent(self, outcome: BaseException | None) -> None:
+        """Add what a stopped run read but did not get accepted or refused to the failed-uids file."""
+        if self._failed_file is None or outcome is None:
+            return
+        if isinstance(outcome, asyncio.CancelledError):
+            why = "cancelled"
+        elif isinstance(outcome, _Stop) and self._on_error == "raise":
+            why = "stopped at the first failed batch (on_error='raise')"
+        else:
+            why = f"stopped by {type(outcome.cause if isinstance(outcome, _Stop) else outcome).__name__}"
+        write = self._failed_file.write
+        for flight in sorted(self._outstanding.values(), key=lambda f: f.batch.index):
+            in_request, never_sent = flight.unsent_wires()
+            # A request abandoned mid-way may have reached the service: sending it again is safe.
+            write((uid_from_wire(w) for w in in_request), f"not confirmed: {why} during its request")
+            write((uid_from_wire(w) for w in never_sent), f"not sent: {why}")
+        write((uid_from_wire(w) for w in self._packer.pending_wires()), f"not sent: {why}")
+
     def _close_files(self) -> None:
         journal, self._journal = self._journal, None
         failed, self._failed_file = self._failed_file, None
@@ -778,6 +824,13 @@ class CohortSync:
         finally:
             if failed is not None:
                 failed.close()
+
+
+def _short(exc: APIError) -> str:
+    """``HTTP 400 Bad Request`` or the error's class name: the reason column of the failed-uids file."""
+    if isinstance(exc, APIStatusError):
+        return f"HTTP {exc.status}" + (f" {exc.code}" if exc.code else "")
+    return type(exc).__name__
 
 
 def _fatal(exc: APIError) -> bool:

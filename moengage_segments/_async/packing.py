@@ -184,6 +184,10 @@ class Packer:
         """Members validated and held for the next batch (not yet in any batch)."""
         return len(self._carry)
 
+    def pending_wires(self) -> list[str]:
+        """Those members, in wire form (a stopped run reports them as not sent)."""
+        return list(self._carry)
+
     def body(self, wires: list[str]) -> bytes:
         """The request body for these members (wire form)."""
         return self.envelope.body(wires)

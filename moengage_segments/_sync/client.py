@@ -488,7 +488,8 @@ class Cohorts:
         the run ends, including on cancellation (the way to learn what was sent before a cancel).
         ``checkpoint`` names a journal file making the run resumable: run again with the same input and
         journal after a crash, and confirmed batches are skipped. ``failed_uids_path`` receives the uids
-        the service refused, as a one-column CSV file read back by ``read_uids(path, column="uid")``.
+        the service refused and, after an early stop, those read but not sent: a CSV file with the columns
+        ``uid`` and ``reason``, read back by ``read_uids(path, column="uid")``.
         ``linger`` (seconds, default 0.2) keeps a slow input moving: a generator or stream that
         trickles has what it gave so far packed and sent once it has been idle that long, while fast input
         still fills every request to the byte; ``None`` waits for full chunks. A ``checkpoint`` run always

@@ -294,10 +294,13 @@ def report_views(report: CohortSyncReport, max_failures: int = 10) -> list[View]
         # The whole error (the table above shortens it), and what to check, as for any other command.
         views.append(Text(f"stopped early: {report.stopped_by}{hint_for(report.stopped_by.split(':', 1)[0])}"))
     if report.failed_uids_path and (report.failed or report.not_sent):
+        # Exactly what the file holds: the refused uids and, after an early stop, those read but not sent.
+        kinds = ((report.failed, "refused by the service"), (report.not_sent, "read but not sent or not confirmed"))
+        parts = [f"{n:,} {what}" for n, what in kinds if n]
         views.append(
             Text(
-                f"uids not accepted were written to {report.failed_uids_path} "
-                f"(CSV: push them again with --column {FAILED_UIDS_COLUMN})"
+                f"wrote {report.failed + report.not_sent:,} uids to {report.failed_uids_path} ({', '.join(parts)}; "
+                f"CSV with a reason column: push them again with --column {FAILED_UIDS_COLUMN})"
             )
         )
     return views

@@ -146,7 +146,8 @@ class CohortSyncReport:
     elapsed: float
     batches: tuple[BatchRecord, ...] = ()
     invalid_reasons: Mapping[str, int] = attrs.field(factory=FrozenMap, converter=freeze_map)
-    #: Where failed uids were written (CSV, column ``uid``), when ``failed_uids_path`` was given.
+    #: Where the uids not accepted were written, when ``failed_uids_path`` was given: the ``failed`` ones
+    #: and, after an early stop, the ``not_sent`` ones (CSV, columns ``uid`` and ``reason``).
     failed_uids_path: str | None = None
     cancelled: bool = False
     #: Why the run stopped early (``on_error="raise"`` or an unexpected error), if it did.

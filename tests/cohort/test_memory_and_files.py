@@ -175,12 +175,14 @@ HOSTILE_UIDS = [
 def test_failed_uids_writer_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "failed.csv"
     writer = FailedUidsWriter(path)
-    writer.write(HOSTILE_UIDS)
-    writer.write([])
+    writer.write(HOSTILE_UIDS, "refused: HTTP 400")
+    writer.write([], "not sent: cancelled")
     writer.close()
     writer.close()  # idempotent
+    assert writer.written == len(HOSTILE_UIDS)
     assert list(read_uids(path, column="uid")) == HOSTILE_UIDS
-    assert path.read_bytes().startswith(b'uid\r\nplain\r\n"line\nbreak"\r\n')
+    assert list(read_uids(path, column="reason")) == ["refused: HTTP 400"] * len(HOSTILE_UIDS)
+    assert path.read_bytes().startswith(b'uid,reason\r\nplain,refused: HTTP 400\r\n"line\nbreak",refused')
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
@@ -193,7 +195,7 @@ def test_failed_uids_writer_round_trip(tmp_path: Path) -> None:
 def test_failed_uids_round_trip_property(tmp_path_factory: pytest.TempPathFactory, uids: list[str]) -> None:
     path = tmp_path_factory.mktemp("failed") / "failed.csv"
     writer = FailedUidsWriter(path)
-    writer.write(uids)
+    writer.write(uids, "refused: HTTP 400")
     writer.close()
     assert list(read_uids(path, column="uid")) == uids
 

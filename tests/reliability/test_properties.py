@@ -136,7 +136,20 @@ def fault() -> st.SearchStrategy[Fault]:
 
 
 def read_failed(path: Path) -> list[str]:
-    return list(read_uids(path, column="uid"))
+    """The uids the service refused (the file also lists, after an early stop, those not sent)."""
+    return [
+        uid
+        for uid, reason in zip(read_uids(path, column="uid"), read_uids(path, column="reason"), strict=True)
+        if reason.startswith("refused")
+    ]
+
+
+def read_not_sent(path: Path) -> list[str]:
+    return [
+        uid
+        for uid, reason in zip(read_uids(path, column="uid"), read_uids(path, column="reason"), strict=True)
+        if reason.startswith("not sent")
+    ]
 
 
 @pytest.mark.slow  # 100 fault schedules against the emulator
@@ -204,6 +217,7 @@ def test_report_accounting_holds_for_random_fault_schedules(
     assert_accounted(report, finished=finished)
     failed = read_failed(failed_path)
     assert len(failed) == report.failed
+    assert len(read_not_sent(failed_path)) == report.not_sent
     members = cohort_members(emulator, cohort)
     if finished:
         assert report.not_sent == 0 and report.submitted == n

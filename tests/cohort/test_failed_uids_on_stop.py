@@ -1,0 +1,92 @@
+"""After an early stop (cancellation, on_error="raise", a wrong key) the failed-uids file holds every uid read and
+not accepted, refused or not sent, with the reason, and reads back with read_uids(path, column="uid")."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from moengage_segments import AsyncClient, Cohort, CohortSyncError, CohortSyncReport, read_uids
+from tests.cohort._sink import Sink
+
+COHORT = Cohort(id="churn", name="Churn risk", partner="warehouse")
+
+
+def _rows(path: Path) -> list[tuple[str, str]]:
+    return list(zip(read_uids(path, column="uid"), read_uids(path, column="reason"), strict=True))
+
+
+def _check_file(path: Path, report: CohortSyncReport, uids: list[str], delivered: set[str], why: str) -> None:
+    rows = _rows(path)
+    refused = [uid for uid, reason in rows if reason.startswith("refused: ")]
+    unsent = [uid for uid, reason in rows if reason == f"not sent: {why}"]
+    unconfirmed = [uid for uid, reason in rows if reason == f"not confirmed: {why} during its request"]
+    assert len(rows) == len(refused) + len(unsent) + len(unconfirmed)
+    assert len(refused) == report.failed and len(unsent) + len(unconfirmed) == report.not_sent
+    # Every uid read is accepted or in the file, exactly once.
+    read = uids[: report.submitted]
+    accepted = delivered - set(unconfirmed)  # a request abandoned mid-way may have reached the service
+    assert len(accepted) == report.accepted
+    assert sorted(accepted | set(refused) | set(unsent) | set(unconfirmed)) == sorted(read)
+    assert not delivered & set(unsent)  # "not sent" is never in the service
+
+
+async def test_cancelled_push_writes_the_unsent_uids(tmp_path: Path) -> None:
+    path = tmp_path / "failed.csv"
+    uids = [f"k{i:06d}" for i in range(20_000)]
+    reports: list[CohortSyncReport] = []
+    async with Sink(delay=0.05) as sink, AsyncClient("ws", "key", base_url=sink.url, rate_limits=None) as client:
+        task = asyncio.ensure_future(
+            client.cohorts.add_members(
+                COHORT, uids, max_request_bytes=4_000, max_in_flight=2, failed_uids_path=path, on_report=reports.append
+            )
+        )
+        while sink.received < 300:  # noqa: ASYNC110  # polling a counter of the test sink
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+        delivered = set(sink.members[COHORT.id])
+    (report,) = reports
+    assert report.cancelled and report.not_sent > 0 and report.failed == 0
+    assert report.failed_uids_path == str(path)
+    _check_file(path, report, uids, delivered, "cancelled")
+
+
+async def test_raise_writes_the_refused_batch_and_what_was_left(tmp_path: Path) -> None:
+    path = tmp_path / "failed.csv"
+    uids = [f"r{i:05d}" for i in range(5_000)]
+
+    def refuse_third(number: int, body: dict[str, object]) -> tuple[int, dict[str, str]] | None:
+        return (400, {}) if number == 3 else None
+
+    async with (
+        Sink(fault=refuse_third, delay=0.01) as sink,
+        AsyncClient("ws", "key", base_url=sink.url, rate_limits=None) as client,
+    ):
+        with pytest.raises(CohortSyncError) as info:
+            await client.cohorts.add_members(
+                COHORT, uids, max_request_bytes=2_000, max_in_flight=2, on_error="raise", failed_uids_path=path
+            )
+        delivered = set(sink.members.get(COHORT.id, set()))
+    report = info.value.report
+    assert report.failed > 0 and report.not_sent > 0
+    assert {reason for _, reason in _rows(path) if reason.startswith("refused")} == {"refused: HTTP 400 injected 400"}
+    _check_file(path, report, uids, delivered, "stopped at the first failed batch (on_error='raise')")
+
+
+async def test_a_wrong_key_writes_the_rest_as_not_sent(tmp_path: Path) -> None:
+    path = tmp_path / "failed.csv"
+    uids = [f"w{i:05d}" for i in range(3_000)]
+
+    def wrong_key(number: int, body: dict[str, object]) -> tuple[int, dict[str, str]] | None:
+        return (401, {})
+
+    async with Sink(fault=wrong_key) as sink, AsyncClient("ws", "key", base_url=sink.url, rate_limits=None) as client:
+        report = await client.cohorts.add_members(
+            COHORT, uids, max_request_bytes=2_000, max_in_flight=2, failed_uids_path=path
+        )
+    assert report.stopped_by and report.stopped_by.startswith("AuthenticationError")
+    _check_file(path, report, uids, set(), "stopped by AuthenticationError")

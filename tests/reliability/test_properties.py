@@ -145,10 +145,11 @@ def read_failed(path: Path) -> list[str]:
 
 
 def read_not_sent(path: Path) -> list[str]:
+    """Those read but not sent, or abandoned mid-request, after an early stop."""
     return [
         uid
         for uid, reason in zip(read_uids(path, column="uid"), read_uids(path, column="reason"), strict=True)
-        if reason.startswith("not sent")
+        if reason.startswith(("not sent", "not confirmed"))
     ]
 
 

@@ -64,10 +64,11 @@ from moengage_segments.filters._model import (
     TimeRange,
     UserFilter,
 )
-from moengage_segments.filters._parse import parse_filter, parse_group_structure
+from moengage_segments.filters._parse import MAX_FILTER_DEPTH, check_depth, parse_filter, parse_group_structure
 from moengage_segments.filters._validate import check_filter, check_group
 
 __all__ = [
+    "MAX_FILTER_DEPTH",
     "AffinityBuilder",
     "AffinityFilter",
     "Aggregation",
@@ -123,6 +124,7 @@ def parse_group(payload: Mapping[str, Any], *, path: str = "included", strict: b
             {"filter_type": "custom_segments", "id": "5c93982f573bb92004975a36"}]})
         assert g.filters[0] == segment("5c93982f573bb92004975a36")
     """
+    check_depth(payload, path)
     group = parse_group_structure(payload, path, strict=strict)
     if strict:
         check_group(group, path)
@@ -137,6 +139,7 @@ def parse_filter_payload(payload: Mapping[str, Any], *, path: str = "filter", st
         f = parse_filter_payload({"filter_type": "custom_segments", "id": "5c93982f573bb92004975a36"})
         assert isinstance(f, SegmentRef)
     """
+    check_depth(payload, path)
     try:
         result = parse_filter(payload, path, strict=strict)
     except ValidationError:
@@ -161,6 +164,7 @@ def coerce_group(value: FilterGroup | Filter | Mapping[str, Any], path: str) -> 
     """
     if isinstance(value, Mapping):
         return parse_group(value, path=path, strict=True)
+    check_depth(value, path)  # before to_payload(), which recurses
     if not isinstance(value, FilterGroup):
         if not hasattr(value, "to_payload"):
             raise ValidationError(path, f"must be a filter group, a filter or a dict, got {type(value).__name__}")
@@ -175,6 +179,7 @@ def validate(value: FilterGroup | Filter, path: str = "filter") -> None:
 
         validate(event("purchase"))  # raises: filter.primary_time_range is required ...
     """
+    check_depth(value, path)  # before to_payload(), which recurses
     if isinstance(value, FilterGroup):
         parse_group(value.to_payload(), path=path, strict=True)
     else:

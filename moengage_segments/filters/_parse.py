@@ -180,6 +180,38 @@ class _Obj:
 
 # ---------------------------------------------------------------------------------------------------------
 
+MAX_FILTER_DEPTH = 16
+"""How deeply filter groups may nest (``nested_filters`` groups and object-attribute child filters).
+
+The service counts far fewer levels (the help centre names 3, referenced segments included); this bound
+only keeps a runaway definition from exhausting Python's stack. Deeper input is a ``ValidationError``
+naming the first group past it.
+
+Example::
+
+    from moengage_segments.filters import MAX_FILTER_DEPTH
+    assert MAX_FILTER_DEPTH == 16
+"""
+
+
+def check_depth(value: Any, path: str) -> None:
+    """Raise :class:`ValidationError` at the first group nested deeper than :data:`MAX_FILTER_DEPTH`.
+
+    Takes a payload (dicts and lists) or filter objects, and walks it without recursion, so neither a
+    500-level definition nor a dict that contains itself can raise ``RecursionError`` or loop.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, path, 1)]
+    while stack:
+        node, where, depth = stack.pop()
+        children = node.get("filters") if isinstance(node, Mapping) else getattr(node, "filters", None)
+        if not isinstance(children, (list, tuple)):
+            continue
+        if depth > MAX_FILTER_DEPTH:
+            raise ValidationError(
+                where, f"filter groups are nested more than {MAX_FILTER_DEPTH} levels deep; flatten the definition"
+            )
+        stack.extend((child, f"{where}.filters[{i}]", depth + 1) for i, child in enumerate(children))
+
 
 def parse_group_structure(payload: Any, path: str, *, strict: bool) -> FilterGroup:
     """Read a root group (``{"filter_operator", "filters"}``) without running the validation rules."""

@@ -74,7 +74,7 @@ async def cohort_sync(core: Core, request: web.Request, ws: Workspace) -> web.Re
         raise Reject(cohort_error(413, "Payload too large", E.COHORT_TOO_LARGE), f"{len(body)} bytes")
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep to parse
         raise Reject(cohort_error(400, "Malformed JSON", E.COHORT_MALFORMED), "malformed JSON") from exc
     if not isinstance(payload, dict):
         raise Reject(cohort_error(400, "Malformed JSON", E.COHORT_MALFORMED), "not an object")

@@ -52,7 +52,7 @@ def v2_body(request: web.Request) -> dict[str, Any]:
     """
     try:
         body = json.loads(request[BODY_KEY] or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep to parse
         raise _invalid("Request body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise _invalid("Request body must be a JSON object")

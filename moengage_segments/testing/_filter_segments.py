@@ -45,7 +45,7 @@ def _filters_error(detail: str) -> Reject:
 def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(request[BODY_KEY] or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep to parse
         raise _format_error("body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise _format_error("body must be a JSON object")
@@ -103,6 +103,9 @@ def _definition(
     excluded = body.get("excluded_filters")
     if included is None:
         raise _format_error("included_filters is required")
+    limit = core.config.max_filter_nesting
+    if max(F.own_nesting(included), F.own_nesting(excluded)) > limit:
+        raise _too_nested(limit)
     try:
         _validate(included, "included_filters", core.config.strict)
         if excluded is not None:
@@ -115,11 +118,9 @@ def _definition(
         raise _filters_error(f"referenced segment(s) not found: {', '.join(missing)}")
     if self_id is not None and (self_id in refs or _reaches(ws, refs, self_id)):
         raise Reject(v3_error(412, "Cyclic Entity", E.V3_CYCLE), "cycle")
-    limit = core.config.max_filter_nesting
     level_of = _level_of(ws, frozenset({self_id}) if self_id else frozenset())
     if max(F.nesting_level(included, level_of), F.nesting_level(excluded, level_of)) > limit:
-        message = f"The query has more than {limit} levels of nesting. Please reduce the segment nesting."
-        raise Reject(v3_error(413, "Query has too many nesting levels", message), "nesting")
+        raise _too_nested(limit)
     cap = core.config.max_filter_segment_refs
     if len(refs) > cap:
         message = f"The query has more than {cap} custom segments. Please reduce the custom segments."
@@ -128,6 +129,11 @@ def _definition(
         message = "The query is too large to execute. Please reduce the filters."
         raise Reject(v3_error(413, "Query length limit exceeded", message), "query length")
     return included, excluded, refs
+
+
+def _too_nested(limit: int) -> Reject:
+    message = f"The query has more than {limit} levels of nesting. Please reduce the segment nesting."
+    return Reject(v3_error(413, "Query has too many nesting levels", message), "nesting")
 
 
 def _validate(group: Any, path: str, strict: bool) -> None:

@@ -99,6 +99,32 @@ def references(*groups: Any) -> frozenset[str]:
     return frozenset(str(f["id"]) for g in groups for f in iter_filters(g) if f.get("filter_type") == "custom_segments")
 
 
+def own_nesting(group: Any) -> int:
+    """Levels of ``nested_filters`` groups in ``group`` itself (references not followed), without recursion.
+
+    A definition nested hundreds of levels deep is answered by the nesting rule (413), as the service
+    would, before any recursive walk could exhaust the stack.
+
+    Example::
+
+        own_nesting({"filter_operator": "and", "filters": []})  # 0
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(group, 0)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, dict) and isinstance(node.get("filters"), list):
+            stack.extend(
+                (item, level + 1)
+                for item in node["filters"]
+                if isinstance(item, dict) and item.get("filter_type") == "nested_filters"
+            )
+        if deepest > 64:  # far past any cap; also ends a dict that contains itself
+            break
+    return deepest
+
+
 def nesting_level(group: Any, level_of: Callable[[str], int]) -> int:
     """Levels of nesting: each nested group or referenced segment adds one (help-center rule).
 

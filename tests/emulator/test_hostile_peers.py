@@ -196,3 +196,32 @@ async def test_a_regular_file_within_the_cap_is_read(api: Api, emu: Emulator, tm
     path.write_text("u1\n", encoding="utf-8")
     cs_id = await processed(api, emu, "regular", path.as_uri())
     assert emu.members(cs_id) == {"u1"}
+
+
+# --- deep JSON (items 12, 18 on the emulator's side) ----------------------------------------------------
+
+
+def _deep_filters_json(levels: int) -> bytes:
+    """A create body whose filter groups nest ``levels`` deep (built as text: json.dumps would recurse)."""
+    leaf = '{"filter_type":"user_attributes","name":"a","data_type":"string","operator":"in","value":["x"]}'
+    inner = f'"filter_operator":"and","filters":[{leaf}]'
+    for _ in range(levels):
+        inner = f'"filter_operator":"and","filters":[{{"filter_type":"nested_filters",{inner}}}]'
+    return f'{{"name":"deep","included_filters":{{{inner}}}}}'.encode()
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", CREATE), ("PATCH", ARCHIVE), ("POST", COHORT)])
+async def test_json_nested_too_deep_to_parse_is_400_not_500(api: Api, method: str, path: str) -> None:
+    reply = await api.call(method, path, data=b"[" * 60_000 + b"]" * 60_000)  # under every body cap
+    assert reply.status == 400
+
+
+@pytest.mark.parametrize("levels", [20, 200, 450])
+async def test_filters_nested_hundreds_deep_get_the_nesting_413_not_500(api: Api, levels: int) -> None:
+    reply = await api.call("POST", CREATE, data=_deep_filters_json(levels))
+    assert reply.status == 413 and reply.body["error"]["code"] == "Query has too many nesting levels"
+
+
+async def test_a_definition_too_deep_for_the_json_parser_is_400_not_500(api: Api) -> None:
+    reply = await api.call("POST", CREATE, data=_deep_filters_json(5_000))
+    assert reply.status == 400

@@ -6,9 +6,11 @@ Everything here is plain, frozen data: the transport reads it, nothing in it per
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping
+from typing import NoReturn, SupportsIndex
 from urllib.parse import urlsplit
 
 import attrs
@@ -26,10 +28,13 @@ __all__ = [
     "ENV_DB_NAME",
     "ENV_QUOTA_URL",
     "ENV_WORKSPACE_ID",
+    "NoPickle",
     "RateLimits",
     "RetryPolicy",
     "Settings",
     "Window",
+    "check_client_options",
+    "describe_value",
     "is_loopback",
     "normalize_data_center",
 ]
@@ -57,7 +62,8 @@ Example::
     DATA_CENTERS["01"]  # "https://api-01.moengage.com"
 """
 
-_DC_PATTERN = re.compile(r"^(?:dc[-_ ]?)?0*(\d{1,3})$", re.IGNORECASE)
+# ASCII only: \d would also take Arabic-Indic or full-width digits ('٠١'), which are no data centre.
+_DC_PATTERN = re.compile(r"(?:dc[-_ ]?)?0*([0-9]{1,3})", re.IGNORECASE | re.ASCII)
 
 
 def normalize_data_center(value: str | int) -> str:
@@ -70,14 +76,35 @@ def normalize_data_center(value: str | int) -> str:
         assert normalize_data_center("dc-02") == "02"
         assert normalize_data_center(101) == "101"
     """
-    match = _DC_PATTERN.match(str(value).strip())
+    text = str(value).strip(" ") if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    match = _DC_PATTERN.fullmatch(text) if text is not None else None
     if match:
         number = int(match.group(1))
         code = f"{number:02d}" if number < 100 else str(number)
         if code in DATA_CENTERS:
             return code
     allowed = ", ".join(DATA_CENTERS)
-    raise ConfigurationError(f"unknown data centre {value!r}; expected one of {allowed} (e.g. 1, '01', 'dc-01')")
+    # Echo the value only when it has the shape of a data centre ('07', 'dc-99'): anything else may be the
+    # API key given in the wrong place (swapped arguments, MOENGAGE_DATA_CENTER), so only its length is told.
+    shown = repr(value) if match else describe_value(value)
+    raise ConfigurationError(f"unknown data centre {shown}; expected one of {allowed} (e.g. 1, '01', 'dc-01')")
+
+
+def describe_value(value: object) -> str:
+    """A description of a rejected value that never repeats a string: its type, and its length.
+
+    Used for values that may be a secret put in the wrong place (an API key as the data centre).
+
+    Example::
+
+        describe_value("sk-live-abc")  # 'a str of 11 characters'
+        describe_value(None)           # 'None'
+    """
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return f"a str of {len(value)} characters"
+    return f"a {type(value).__name__}"
 
 
 @attrs.frozen
@@ -225,23 +252,92 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def check_client_options(
+    *, timeout: object, retry: object, rate_limits: object, max_connections: object, allow_insecure_http: object
+) -> None:
+    """Refuse client options of the wrong type or range at construction, naming the option.
+
+    Without this, ``timeout="30"`` or ``retry=None`` failed later with a ``TypeError`` or
+    ``AttributeError``, and ``timeout=float("inf")`` with an ``OverflowError`` at the first request.
+
+    Example::
+
+        check_client_options(timeout=30.0, retry=RetryPolicy(), rate_limits=None, max_connections=64,
+                             allow_insecure_http=False)
+    """
+    if not _is_number(timeout) or not 0 < float(timeout) < _MAX_TIMEOUT:  # type: ignore[arg-type]
+        raise ConfigurationError(
+            f"timeout must be a finite number of seconds greater than 0, got {describe_value(timeout)}"
+        )
+    if not isinstance(retry, RetryPolicy):
+        raise ConfigurationError(
+            f"retry must be a RetryPolicy (RetryPolicy.none() to turn retries off), got {describe_value(retry)}"
+        )
+    if rate_limits is not None and not isinstance(rate_limits, RateLimits):
+        raise ConfigurationError(
+            f"rate_limits must be a RateLimits or None (no client-side limits), got {describe_value(rate_limits)}"
+        )
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+        raise ConfigurationError(
+            f"max_connections must be a whole number of at least 1, got {describe_value(max_connections)}"
+        )
+    if not isinstance(allow_insecure_http, bool):
+        raise ConfigurationError(
+            f"allow_insecure_http must be True or False, got {describe_value(allow_insecure_http)}"
+        )
+
+
+#: A timeout longer than this (about 31 years) is a mistake; asyncio cannot schedule ``inf``.
+_MAX_TIMEOUT = 1e9
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_base_url(url: str, allow_insecure_http: bool) -> str:
+    if not isinstance(url, str):
+        raise ConfigurationError(f"base_url must be a string URL, got {describe_value(url)}")
     parts = urlsplit(url)
     if parts.username is not None or parts.password is not None:
         # Not echoed: the URL holds a secret. Credentials travel in the Authorization header only.
         raise ConfigurationError("base_url must not contain credentials (user:password@); pass api_key instead")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(f"base_url must be an http(s) URL, got {url!r}")
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in url:
+        # Not echoed: a malformed URL may hold the key ("https:KEY@host" has no netloc, so no user-info).
+        raise ConfigurationError(
+            f"base_url must be an absolute http(s) URL such as https://host[:port][/path], without '@'; "
+            f"got {describe_value(url)}"
+        )
     if parts.scheme == "http" and not (allow_insecure_http or is_loopback(parts.hostname)):
         raise ConfigurationError(
-            f"refusing plain-http base_url {url!r}: the API key would travel unencrypted. Use https, a "
-            "loopback host (emulator), or pass allow_insecure_http=True"
+            f"refusing plain-http base_url (host {parts.hostname!r}): the API key would travel unencrypted. "
+            "Use https, a loopback host (emulator), or pass allow_insecure_http=True"
         )
     return url.rstrip("/")
 
 
+class NoPickle:
+    """Refuses to be pickled (or copied): the object holds the API key, which must not travel in a pickle.
+
+    A pickled client carried the key and the Basic token in clear to wherever the bytes went (a cache, a
+    task queue, another process). Create a client in each process from the same configuration instead.
+
+    Example::
+
+        pickle.dumps(AsyncClient(...))  # TypeError: cannot pickle AsyncClient: ...
+    """
+
+    __slots__ = ()
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        raise TypeError(
+            f"cannot pickle {type(self).__name__}: it holds the MoEngage API key. Create a client in each "
+            "process from the same arguments or MOENGAGE_* variables instead"
+        )
+
+
 @attrs.frozen
-class Settings:
+class Settings(NoPickle):
     """Resolved connection settings of one client. The API key never appears in ``repr()``.
 
     Build it with :meth:`Settings.resolve`, which applies the environment fallbacks.

@@ -276,7 +276,10 @@ class Generator:
         for attr, kind in self.namespaces[name]:
             out += NAMESPACE_ATTR.format(attr=attr, cls=kind.removeprefix("Async"))
         out += "".join(self.method(name, m) for m in members if m.name != "__init__")
-        return f'\n\nclass {name.removeprefix("Async")}:\n    """{doc}"""\n{out}'
+        for base in node.bases:  # mixins (NoPickle) carry over; an Async* base could not
+            self.need(base)
+        bases = f"({', '.join(ast.unparse(b) for b in node.bases)})" if node.bases else ""
+        return f'\n\nclass {name.removeprefix("Async")}{bases}:\n    """{doc}"""\n{out}'
 
     def build(self) -> str:
         # the client first, then the namespaces in source order

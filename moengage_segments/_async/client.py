@@ -29,9 +29,12 @@ from moengage_segments.config import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_RATE_LIMITS,
     DEFAULT_RETRY,
+    NoPickle,
     RateLimits,
     RetryPolicy,
     Settings,
+    check_client_options,
+    describe_value,
 )
 from moengage_segments.errors import (
     APIConnectionError,
@@ -780,7 +783,7 @@ class AsyncCohorts:
             )
 
 
-class AsyncClient:
+class AsyncClient(NoPickle):
     """The asynchronous MoEngage Segments client.
 
     Configuration falls back to ``MOENGAGE_WORKSPACE_ID``, ``MOENGAGE_API_KEY``,
@@ -842,6 +845,13 @@ class AsyncClient:
         tracer_provider: Any = None,
         meter_provider: Any = None,
     ) -> None:
+        check_client_options(
+            timeout=timeout,
+            retry=retry,
+            rate_limits=rate_limits,
+            max_connections=max_connections,
+            allow_insecure_http=allow_insecure_http,
+        )
         settings = Settings.resolve(
             workspace_id,
             api_key,
@@ -850,12 +860,10 @@ class AsyncClient:
             db_name=db_name,
             allow_insecure_http=allow_insecure_http,
         )
-        if not timeout > 0:
-            raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if max_connections < 1:
-            raise ConfigurationError(f"max_connections must be at least 1, got {max_connections!r}")
         if transport is not None and not callable(getattr(transport, "send", None)):
-            raise ConfigurationError(f"transport must have an async send(request) method, got {transport!r}")
+            raise ConfigurationError(
+                f"transport must have an async send(request) method, got {describe_value(transport)}"
+            )
         if pool is not None:
             if not isinstance(pool, SessionPool):
                 raise ConfigurationError(f"pool must be a SessionPool, got {type(pool).__name__}")

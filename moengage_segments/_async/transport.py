@@ -31,7 +31,7 @@ from moengage_segments._async.ratelimit import RateLimiter, SlotTooFar
 from moengage_segments._async.retry import Retrier, hinted_wait
 from moengage_segments._frozen import freeze_map
 from moengage_segments._log import logger
-from moengage_segments.config import ENV_DB_NAME, RateLimits, RetryPolicy, Settings
+from moengage_segments.config import ENV_DB_NAME, NoPickle, RateLimits, RetryPolicy, Settings
 from moengage_segments.errors import (
     APIConnectionError,
     APIError,
@@ -138,7 +138,7 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-class Transport:
+class Transport(NoPickle):
     """Sends requests for one client. Shared by every namespace and by the cohort engine."""
 
     def __init__(
@@ -211,11 +211,23 @@ class Transport:
             )
         return db_name
 
+    def _adopt_in_child(self) -> None:
+        """Make a transport created, but never used, before ``fork()`` this (child) process's own.
+
+        Nothing of it is bound to the parent yet (no loop, no connection), so the child gets a fresh
+        HTTP sender and goes on: the module-level client of a pre-forking server (gunicorn) just works.
+        """
+        self._pid = os.getpid()
+        if self._owns_sender:
+            self.sender = AiohttpTransport(max_connections=self.max_connections)
+
     def _check_usable(self) -> asyncio.AbstractEventLoop:
         if self._closed:
             raise ClientStateError("this client is closed; create a new one")
         if os.getpid() != self._pid:
-            raise ClientStateError("this client was created before fork(); create a new one in the child process")
+            if self._loop is not None:  # used in the parent: its connections belong to the parent's loop
+                raise ClientStateError("this client was used before fork(); create a new one in the child process")
+            self._adopt_in_child()
         loop = asyncio.get_running_loop()
         if self._loop is not None and loop is not self._loop:
             raise ClientStateError(

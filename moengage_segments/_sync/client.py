@@ -35,6 +35,7 @@ from moengage_segments.config import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_RATE_LIMITS,
     DEFAULT_RETRY,
+    NoPickle,
     RateLimits,
     RetryPolicy,
     Settings,
@@ -57,7 +58,7 @@ from moengage_segments.telemetry import EventHook
 __all__ = ["Client", "Cohorts", "FileSegments", "FilterSegments", "Segments"]
 
 
-class Client:
+class Client(NoPickle):
     """The blocking MoEngage Segments client.
 
     Configuration falls back to ``MOENGAGE_WORKSPACE_ID``, ``MOENGAGE_API_KEY``,

@@ -11,7 +11,9 @@ Example::
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
+import re
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -28,7 +30,7 @@ from moengage_segments.config import (
     ENV_WORKSPACE_ID,
 )
 
-__all__ = ["COMMON_DEFAULTS", "build_parser", "parse_args"]
+__all__ = ["COMMON_DEFAULTS", "build_parser", "parse_args", "shown"]
 
 PROG = "moengage-segments"
 
@@ -52,14 +54,52 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser that raises :class:`UsageError` instead of exiting, so ``main`` owns exit codes."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see '{self.prog} --help')")
+        raise UsageError(f"{_scrub(message)} (see '{self.prog} --help')")
+
+
+#: Longest argument a usage error repeats; an API key is longer, so a misplaced key is never printed.
+_MAX_SHOWN = 12
+_INVALID_CHOICE = re.compile(r"invalid choice: ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+_UNRECOGNIZED = "unrecognized arguments: "
+
+
+def shown(text: str) -> str:
+    """``text`` quoted when it is short enough to be a typo, else only its length (it may be a secret).
+
+    Example::
+
+        shown("segmnts")                  # "'segmnts'"
+        shown("sk-live-Zq8p7XwSecretKey")  # 'a value of 24 characters (not shown)'
+    """
+    return repr(text) if len(text) <= _MAX_SHOWN else f"a value of {len(text)} characters (not shown)"
+
+
+def _scrub(message: str) -> str:
+    """argparse's message without the values it would repeat: ``--apikey KEY`` must not print the key.
+
+    Options are named (without an ``=value``); the value after an unknown option is never shown, and other
+    arguments only when short (see :func:`shown`).
+    """
+    if message.startswith(_UNRECOGNIZED):
+        parts, after_option = [], False
+        for token in message[len(_UNRECOGNIZED) :].split(" "):
+            if token.startswith("-"):
+                parts.append(token.split("=", 1)[0] + (" (value not shown)" if "=" in token else ""))
+                after_option = "=" not in token
+            elif after_option:
+                parts.append("(its value, not shown)")
+                after_option = False
+            else:
+                parts.append(shown(token))
+        return _UNRECOGNIZED + " ".join(parts)
+    return _INVALID_CHOICE.sub(lambda m: f"invalid choice: {shown(ast.literal_eval(m.group(1)))}", message)
 
 
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(text)}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
@@ -69,7 +109,7 @@ def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, got {shown(text)}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
     return value
@@ -79,7 +119,7 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {shown(text)}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
@@ -250,7 +290,7 @@ def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(text)}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value

@@ -18,11 +18,13 @@ import pytest
 from moengage_segments import (
     AsyncClient,
     AuthenticationError,
+    Client,
     Cohort,
     ConfigurationError,
     ValidationError,
     read_uids,
 )
+from moengage_segments.filters import MAX_FILTER_DEPTH, all_of, attr
 from moengage_segments.testing import Emulator
 from moengage_segments.validation import COHORT_NAME_FORBIDDEN, MAX_NAME_LENGTH
 from tests.reliability._support import assert_accounted, async_client, cohort_members
@@ -87,6 +89,32 @@ def cohort_named(name: str) -> Cohort:
 
 def described(description: Any) -> Cohort:
     return Cohort(id="c1", name="n", partner="p", description=description)
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """GROUP wrapped in ``levels`` nested groups."""
+    payload: dict[str, Any] = GROUP
+    for _ in range(levels):
+        payload = {"filter_operator": "and", "filters": [{"filter_type": "nested_filters", **payload}]}
+    return payload
+
+
+def typed_nested(levels: int) -> Any:
+    built: Any = attr("city").is_in(["Pune"])
+    for _ in range(levels):
+        built = all_of(built, attr("plan").is_in(["gold"]))
+    return built
+
+
+def cyclic() -> dict[str, Any]:
+    payload: dict[str, Any] = {"filter_operator": "and", "filters": []}
+    payload["filters"].append({"filter_type": "nested_filters", **payload})
+    payload["filters"][0]["filters"] = payload["filters"]
+    return payload
+
+
+#: The first group past MAX_FILTER_DEPTH: the one at that depth below the root.
+DEEP_PATH = "included" + ".filters[0]" * MAX_FILTER_DEPTH
 
 
 def group(**changes: Any) -> dict[str, Any]:
@@ -219,6 +247,16 @@ CASES: list[tuple[str, Call, str]] = [
     ),
     ("bad excluded group", lambda c: c.filter_segments.create("n", included=GROUP, excluded=[GROUP]), "excluded"),
     ("bad group in an update", lambda c: c.filter_segments.update(SEG, included=group(filters=[])), "included"),
+    # nesting: a ValidationError at the first group past MAX_FILTER_DEPTH, never a RecursionError
+    ("groups nested 500 deep", lambda c: c.filter_segments.create("n", included=nested(500)), DEEP_PATH),
+    ("typed groups nested 500 deep", lambda c: c.filter_segments.create("n", included=typed_nested(500)), "included"),
+    (
+        "excluded nested 500 deep",
+        lambda c: c.filter_segments.create("n", included=GROUP, excluded=nested(500)),
+        "excluded",
+    ),
+    ("update nested 500 deep", lambda c: c.filter_segments.update(SEG, included=nested(500)), DEEP_PATH),
+    ("a group that contains itself", lambda c: c.filter_segments.create("n", included=cyclic()), DEEP_PATH),
 ]
 
 
@@ -334,10 +372,31 @@ async def test_v2_call_without_db_name_is_refused_before_sending(emulator: Emula
         ({"data_center": "07"}, "unknown data centre '07'"),
         ({"data_center": "dc-99"}, "unknown data centre"),
         ({"data_center": "eu"}, "unknown data centre"),
-        ({"base_url": "ftp://api-01.moengage.com"}, "must be an http"),
+        # digits that are not ASCII are no data centre (and never become a host name to resolve)
+        ({"data_center": "٠١"}, "unknown data centre"),
+        ({"data_center": "１"}, "unknown data centre"),
+        ({"data_center": "01\n"}, "unknown data centre"),
+        ({"data_center": True}, "unknown data centre"),
+        ({"data_center": 1.0}, "unknown data centre"),
+        ({"base_url": "ftp://api-01.moengage.com"}, "base_url must be an absolute http"),
         ({"base_url": "http://api-01.moengage.com"}, "refusing plain-http"),
+        ({"base_url": 443}, "base_url must be a string"),
+        # client options: checked at construction, not at the first request
+        ({"data_center": "01", "timeout": "30"}, "^timeout must be a finite number"),
+        ({"data_center": "01", "timeout": float("inf")}, "^timeout must be a finite number"),
+        ({"data_center": "01", "timeout": float("nan")}, "^timeout must be a finite number"),
+        ({"data_center": "01", "timeout": 0}, "^timeout must be a finite number"),
+        ({"data_center": "01", "timeout": True}, "^timeout must be a finite number"),
+        ({"data_center": "01", "retry": None}, "^retry must be a RetryPolicy"),
+        ({"data_center": "01", "retry": 3}, "^retry must be a RetryPolicy"),
+        ({"data_center": "01", "rate_limits": "x"}, "^rate_limits must be a RateLimits or None"),
+        ({"data_center": "01", "max_connections": True}, "^max_connections must be a whole number"),
+        ({"data_center": "01", "max_connections": 1.5}, "^max_connections must be a whole number"),
+        ({"data_center": "01", "allow_insecure_http": "yes"}, "^allow_insecure_http must be True or False"),
     ],
 )
 def test_bad_configuration_is_refused_at_construction(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         AsyncClient("ws", "key", **options)
+    with pytest.raises(ConfigurationError, match=message):
+        Client("ws", "key", **options)

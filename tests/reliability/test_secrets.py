@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import json
 import logging
 import os
+import pickle
 import shutil
 import ssl
 import subprocess
@@ -482,3 +484,76 @@ async def test_credentials_do_not_follow_a_redirect_to_another_origin() -> None:
     finally:
         await runner.cleanup()
         await other_runner.cleanup()
+
+
+# --- the key in the wrong place (issue 12 item 13) -------------------------------------------------------
+
+MISPLACED: list[tuple[str, Callable[[type[Any]], Any]]] = [
+    ("as data_center (swapped positionals)", lambda cls: cls(WORKSPACE, "01", API_KEY)),
+    ("as data_center by keyword", lambda cls: cls(WORKSPACE, "k", data_center=API_KEY)),
+    ("in base_url without //", lambda cls: cls(WORKSPACE, "k", base_url=f"https:{API_KEY}@api-01.moengage.com")),
+    ("as base_url's user", lambda cls: cls(WORKSPACE, "k", base_url=f"https://{API_KEY}@api-01.moengage.com")),
+    ("as base_url", lambda cls: cls(WORKSPACE, "k", base_url=API_KEY)),
+    ("in a plain-http base_url's path", lambda cls: cls(WORKSPACE, "k", base_url=f"http://example.com/{API_KEY}")),
+    ("as timeout", lambda cls: cls(WORKSPACE, "k", 1, timeout=API_KEY)),
+    ("as retry", lambda cls: cls(WORKSPACE, "k", 1, retry=API_KEY)),
+    ("as rate_limits", lambda cls: cls(WORKSPACE, "k", 1, rate_limits=API_KEY)),
+    ("as max_connections", lambda cls: cls(WORKSPACE, "k", 1, max_connections=API_KEY)),
+    ("as allow_insecure_http", lambda cls: cls(WORKSPACE, "k", 1, allow_insecure_http=API_KEY)),
+    ("as transport", lambda cls: cls(WORKSPACE, "k", 1, transport=API_KEY)),
+]
+
+
+@pytest.mark.parametrize("cls", [AsyncClient, Client])
+@pytest.mark.parametrize("make", [pytest.param(make, id=name) for name, make in MISPLACED])
+def test_a_key_in_the_wrong_place_is_never_echoed(cls: type[Any], make: Callable[[type[Any]], Any]) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        make(cls)
+    text = describe_exception(info.value)
+    assert not leaks(text), text
+    assert "expected" in text or "must" in text or "refusing" in text  # it says what was wanted
+
+
+def test_a_key_in_moengage_data_center_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOENGAGE_DATA_CENTER", API_KEY)
+    with pytest.raises(ConfigurationError) as info:
+        AsyncClient(WORKSPACE, "k")
+    assert not leaks(describe_exception(info.value))
+    assert f"a str of {len(API_KEY)} characters" in str(info.value)  # what it was, without what it said
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("segments", "list", "--apikey", API_KEY),  # a typo of --api-key
+        ("segments", "list", f"--apikey={API_KEY}"),
+        ("segments", "list", "-k", API_KEY),
+        ("segments", "list", "-apikey", API_KEY),
+        ("segments", "list", API_KEY),  # the flag forgotten
+        (API_KEY, "segments", "list"),
+        ("segments", "list", "--timeout", API_KEY),
+        ("file", "create", "x", "--file-url", "https://h/u.csv", "--expiry-days", "1", "--attribute-type", API_KEY),
+        ("segments", "list", "--data-center", API_KEY),
+    ],
+    ids=lambda argv: " ".join(a if a != API_KEY else "KEY" for a in argv).replace(API_KEY, "KEY"),
+)
+def test_cli_never_echoes_a_key_it_does_not_know_is_one(
+    argv: tuple[str, ...], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The redactor masks the keys it knows (MOENGAGE_API_KEY, --api-key); this one it does not know.
+    env = {"MOENGAGE_WORKSPACE_ID": WORKSPACE, "MOENGAGE_API_KEY": "another-key-entirely"}
+    result = invoke_main(argv, env=env, monkeypatch=monkeypatch, capsys=capsys)
+    assert result.returncode == 2
+    assert not leaks(result.stdout + result.stderr), result.stderr
+
+
+def test_clients_settings_and_transports_refuse_to_pickle() -> None:
+    client = AsyncClient(WORKSPACE, API_KEY, 1)
+    sync_client = Client(WORKSPACE, API_KEY, 1)
+    for value in (client, sync_client, client.settings, client._transport, client.cohorts, sync_client.segments):
+        with pytest.raises(TypeError, match=r"cannot pickle \w+: it holds the MoEngage API key") as info:
+            pickle.dumps(value)
+        assert not leaks(describe_exception(info.value))
+    with pytest.raises(TypeError, match="cannot pickle"):
+        copy.deepcopy(client.settings)
+    sync_client.close()

@@ -9,6 +9,7 @@ blocking Client's method, and the scenario coroutine is driven without any event
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
@@ -198,3 +199,48 @@ def test_cohort_push_of_any_size(mode: str, emu: Emulator) -> None:
         assert removed.accepted == 1
 
     run(mode, emu, scenario)
+
+
+def _in_forked_child(body: Callable[[], list[str]]) -> list[str]:
+    """Run ``body`` in a forked child; the lines it returns (or the repr of what it raised)."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_fd)
+        try:
+            lines = body()
+        except BaseException as exc:
+            lines = [f"raised {exc!r}"]
+        os.write(write_fd, "\n".join(lines).encode())
+        os.close(write_fd)
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as f:
+        report = f.read()
+    os.waitpid(pid, 0)
+    return report.splitlines()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_client_created_before_fork_and_never_used_works_in_the_child() -> None:
+    # The module-level client of a pre-forking server (gunicorn): created in the parent, used in workers.
+    with Emulator.in_thread(rate_limits=False) as emu:
+        idle = Client(**_settings(emu))
+        used = Client(**_settings(emu))
+        used.segments.list()
+
+        def child() -> list[str]:
+            lines = [f"idle: {idle.segments.list()!r}"]
+            idle.close()
+            try:
+                used.segments.list()
+                lines.append("used: no error")
+            except ClientStateError as exc:
+                lines.append("used: " + ("fork" if "fork" in str(exc) else str(exc)))
+            return lines
+
+        assert _in_forked_child(child) == ["idle: []", "used: fork"]
+        # the parent's clients are unaffected
+        assert idle.segments.list() == [] and used.segments.list() == []
+        idle.close()
+        used.close()

@@ -266,7 +266,9 @@ def build_app(core: Core) -> web.Application:
                         early = await _apply_fault(request, endpoint, fault)
                 response = early if early is not None else await _process(core, request, endpoint)
                 if fault is not None and fault.after:
-                    response = await _apply_fault(request, endpoint, fault) or response
+                    # Compared with None: an aiohttp (<3.9.2) response with no custom keys is falsy.
+                    replaced = await _apply_fault(request, endpoint, fault)
+                    response = replaced if replaced is not None else response
             status = response.status
             await _discard_rest(request)
             return response

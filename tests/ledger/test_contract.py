@@ -290,6 +290,21 @@ async def test_a_silent_holder_elsewhere_is_taken_over_after_stale_after(
         pass  # taken over once its heartbeat is 0.2 s old
 
 
+async def test_heartbeats_keep_a_long_run_from_being_taken_over(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    me = Holder.new()
+    monkeypatch.setattr(
+        Holder, "new", classmethod(lambda cls: Holder("far", "another-host", 1, me.started, me.started))
+    )
+    async with backend.ledger.run(WS, "c1", stale_after=0.4):  # beats every 0.1 s
+        monkeypatch.undo()
+        await asyncio.sleep(1.0)
+        with pytest.raises(LedgerLockedError, match="another-host"):
+            async with backend.fresh().run(WS, "c1", stale_after=0.4):
+                pass
+
+
 async def test_a_run_that_lost_its_lock_records_nothing(backend: Backend) -> None:
     async with backend.ledger.run(WS, "c1", stale_after=30) as first:
         await first.stage(["a", "b"])

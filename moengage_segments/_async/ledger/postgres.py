@@ -148,6 +148,8 @@ class _PostgresRun(RunBase):
     def __init__(self, ledger: PostgresLedger, *args: Any) -> None:
         super().__init__(ledger.describe(), *args)
         self._session = _Session(ledger)
+        # Heartbeats on a connection of their own: a diff of millions of uids keeps the run's busy for long.
+        self._heart_session = _Session(ledger)
         s = ledger.schema
         self._cohorts = f'"{s}".moengage_ledger_cohorts'
         self._members = f'"{s}".moengage_ledger_members'
@@ -169,7 +171,10 @@ class _PostgresRun(RunBase):
         self._id = await self._session.call(find)
 
     async def _close(self) -> None:
-        await self._session.close()
+        try:
+            await self._session.close()
+        finally:
+            await self._heart_session.close()
 
     async def _claim(self, replace: str | None) -> Holder | None:
         me = self.me
@@ -218,7 +223,7 @@ class _PostgresRun(RunBase):
             )
             return _count(status) == 1
 
-        return await self._session.call(beat)
+        return await self._heart_session.call(beat)
 
     async def _release(self) -> None:
         async def release(conn: Any) -> None:

@@ -106,8 +106,10 @@ class _Connection:
         self._cache_kib = cache_kib
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="moengage-ledger")
         self._db: sqlite3.Connection | None = None
+        self._used = False
 
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._used = True
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, fn)
 
     def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -155,7 +157,8 @@ class _Connection:
                 db.close()
 
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, close, None)
+            if self._used:  # queued after every call made: closes once they are done
+                await asyncio.get_running_loop().run_in_executor(self._executor, close, None)
         finally:
             self._executor.shutdown(wait=False)
 
@@ -186,6 +189,8 @@ class _SQLiteRun(RunBase):
     def __init__(self, path: str, *args: Any) -> None:
         super().__init__(f"sqlite:{path}", *args)
         self._conn = _Connection(path, _RUN_CACHE_KIB)
+        # Heartbeats on a connection of their own: a diff of millions of uids keeps the run's busy for long.
+        self._heart_conn = _Connection(path)
         self._id: int | None = None
         self._staged = False
         self._tables: dict[str, str | None] = {"add": None, "remove": None}
@@ -204,7 +209,10 @@ class _SQLiteRun(RunBase):
         self._id = await self._conn.call(find)
 
     async def _close(self) -> None:
-        await self._conn.close()
+        try:
+            await self._conn.close()
+        finally:
+            await self._heart_conn.close()
 
     async def _claim(self, replace: str | None) -> Holder | None:
         me = self.me
@@ -243,7 +251,7 @@ class _SQLiteRun(RunBase):
             )
             return cursor.rowcount == 1
 
-        return await self._conn.call(beat)
+        return await self._heart_conn.call(beat)
 
     async def _release(self) -> None:
         def release(db: sqlite3.Connection) -> None:

@@ -138,7 +138,9 @@ class _Connection:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             if self._cache_kib:
+                # For the main tables and for the temporary ones (the staged list, the diff's sides).
                 db.execute(f"PRAGMA cache_size=-{self._cache_kib}")
+                db.execute(f"PRAGMA temp.cache_size=-{self._cache_kib}")
                 # A sync writes a few hundred KB a request: checkpoint the WAL every ~40 MB, not every 4 MB.
                 db.execute("PRAGMA wal_autocheckpoint=10000")
             _create_schema(db, self.path)

@@ -107,3 +107,11 @@ def test_a_locked_cohort_fails_naming_the_holder(run_main: InProcess, emu: Emula
 
     asyncio.run(hold_and_run())
     assert emu.counters.requests == 0
+
+
+def test_sync_reads_stdin(run_main: InProcess, emu: Emulator, tmp_path: Path) -> None:
+    uids = "".join(f"user-{i:07d}\n" for i in range(40))
+    ledger = str(tmp_path / "cohorts.db")
+    proc = run_main("cohort", "sync", "-", *COHORT, "--ledger", ledger, "--json", stdin=uids)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["added"] == 40 and len(_members(emu)) == 40

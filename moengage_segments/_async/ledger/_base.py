@@ -209,7 +209,10 @@ class LedgerRun(Protocol):
         ...
 
     async def intend(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
-        """Record a batch about to be sent to add or remove ``uids``: they are in doubt until confirmed."""
+        """Record a batch about to be sent to add or remove ``uids``: they are in doubt until confirmed.
+
+        ``uids`` (here and in :meth:`confirm`) are one batch (or part of one) cut from :meth:`chunks` of
+        ``side``, as the cohort engine sends them."""
         ...
 
     async def confirm(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:

@@ -395,16 +395,35 @@ class _SQLiteRun(RunBase):
 
         await self._conn.call(write)
 
+    def _source(self, db: sqlite3.Connection, side: LedgerSide, uids: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
+        """A SELECT of ``uids`` (one column, ``uid``), with its parameters.
+
+        A batch is cut from pages read in key order, so its uids are usually exactly one key range of the
+        diff's table: then the range is selected there, and the uids never travel as JSON (no encoding,
+        no parsing, no copy). Anything else is passed as one JSON array.
+        """
+        table = self._tables[side]
+        first, last = min(uids), max(uids)
+        if table is not None:
+            # The same count, total length and ends: the range holds these uids (batches are cut from it).
+            found = db.execute(
+                f"SELECT count(*), total(length(uid)), min(uid), max(uid) FROM temp.{table} WHERE uid BETWEEN ? AND ?",
+                (first, last),
+            ).fetchone()
+            if tuple(found) == (len(uids), float(sum(map(len, uids))), first, last):
+                return f"SELECT uid FROM temp.{table} WHERE uid BETWEEN ? AND ?", (first, last)
+        return "SELECT value AS uid FROM json_each(?)", (_json(uids),)
+
     async def intend(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
         """Record one batch as in doubt: one row holding its uids (as JSON), written before it is sent."""
-        text = _json(uids)
         first, last = min(uids), max(uids)
 
         def intend(db: sqlite3.Connection) -> tuple[int, int]:
+            source, args = self._source(db, side, uids)
             db.execute(
                 f"INSERT INTO {_INTENTS} (cohort, run, side, first_uid, last_uid, members, uids) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self._id, self.me.token, side, first, last, len(uids), text),
+                f"SELECT ?, ?, ?, ?, ?, ?, json_group_array(uid) FROM ({source})",
+                (self._id, self.me.token, side, first, last, len(uids), *args),
             )
             return 0, len(uids)
 
@@ -435,24 +454,22 @@ class _SQLiteRun(RunBase):
 
     async def confirm(self, side: LedgerSide, uids: Sequence[str], gen: int) -> None:
         """Settle ``uids``: insert (stamping ``gen``) or delete their rows and clear them from the intent."""
-        text = _json(uids)
 
         def confirm(db: sqlite3.Connection) -> tuple[int, int]:
+            source, args = self._source(db, side, uids)
             if side == "add":
                 changed = db.execute(
-                    f"INSERT OR IGNORE INTO {_MEMBERS} (cohort, uid, gen) SELECT ?, value, ? FROM json_each(?)",
-                    (self._id, gen, text),
+                    f"INSERT OR IGNORE INTO {_MEMBERS} (cohort, uid, gen) SELECT ?, uid, ? FROM ({source})",
+                    (self._id, gen, *args),
                 ).rowcount
                 if changed != len(uids):  # some were there already (a refresh re-sends them): restamp
                     db.execute(
-                        f"UPDATE {_MEMBERS} SET gen = ? WHERE cohort = ? AND gen < ? "
-                        "AND uid IN (SELECT value FROM json_each(?))",
-                        (gen, self._id, gen, text),
+                        f"UPDATE {_MEMBERS} SET gen = ? WHERE cohort = ? AND gen < ? AND uid IN ({source})",
+                        (gen, self._id, gen, *args),
                     )
             else:
                 changed = -db.execute(
-                    f"DELETE FROM {_MEMBERS} WHERE cohort = ? AND uid IN (SELECT value FROM json_each(?))",
-                    (self._id, text),
+                    f"DELETE FROM {_MEMBERS} WHERE cohort = ? AND uid IN ({source})", (self._id, *args)
                 ).rowcount
             return changed, -self._settle_intent(db, side, uids)
 

@@ -297,11 +297,11 @@ async def test_heartbeats_keep_a_long_run_from_being_taken_over(
     monkeypatch.setattr(
         Holder, "new", classmethod(lambda cls: Holder("far", "another-host", 1, me.started, me.started))
     )
-    async with backend.ledger.run(WS, "c1", stale_after=0.4):  # beats every 0.1 s
+    async with backend.ledger.run(WS, "c1", stale_after=0.2):  # beats every 0.05 s
         monkeypatch.undo()
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)
         with pytest.raises(LedgerLockedError, match="another-host"):
-            async with backend.fresh().run(WS, "c1", stale_after=0.4):
+            async with backend.fresh().run(WS, "c1", stale_after=0.2):
                 pass
 
 

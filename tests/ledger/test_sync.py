@@ -213,7 +213,7 @@ async def test_bad_options_are_refused_naming_the_field(tmp_path: Path, options:
 
 async def test_two_syncs_of_one_cohort_never_overlap(tmp_path: Path) -> None:
     ledger = SQLiteLedger(tmp_path / "l.db")
-    async with Sink(delay=0.2) as sink, client_for(sink.url) as client:
+    async with Sink(delay=0.1) as sink, client_for(sink.url) as client:
         first = asyncio.ensure_future(client.cohorts.sync(COHORT, ["a", "b"], ledger=ledger))
         while sink.requests == 0:  # noqa: ASYNC110  # polling a counter of the test sink
             await asyncio.sleep(0.01)

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _sink import SinkProcess
+from bench_memory import status_kb
 
 from moengage_segments import AsyncClient, Cohort, PostgresLedger, SQLiteLedger, read_uids
 from moengage_segments._async.packing import CohortEnvelope, Packer
@@ -40,14 +41,6 @@ T = TypeVar("T")
 COHORT = Cohort(id="bench-delta", name="Bench delta", partner="warehouse")
 POSTGRES = os.environ.get("MOENGAGE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 CHURN = 200  # one uid in CHURN leaves and as many join: 1% of the list changes (0.5% out, 0.5% in)
-
-
-def status_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
 
 
 def _step(n: int) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from moengage_segments import AsyncClient, Cohort, RetryPolicy
 from moengage_segments._async.ledger import Ledger
 from moengage_segments.testing import Emulator
@@ -33,3 +35,23 @@ async def ledger_members(ledger: Ledger, workspace: str, cohort_id: str) -> tupl
 def emulator_members(emu: Emulator, cohort_id: str) -> frozenset[str]:
     segment = emu.cohort_segment(cohort_id)
     return frozenset() if segment is None else emu.members(segment.id)
+
+
+async def emulator_settled(emu: Emulator, quiet: float = 0.02) -> None:
+    """Wait until every request the emulator started reading is handled, ``quiet`` seconds in a row.
+
+    A cancelled or killed run can leave a request whose body is already in the socket: it is still applied,
+    a little later. (A request delayed past the next run's own would undo it on any client; that is not
+    what these tests are about.)
+    """
+    loop = asyncio.get_running_loop()
+    deadline, stable_since = loop.time() + 10, None
+    while True:
+        assert loop.time() < deadline, "the emulator never settled"
+        if emu.counters.requests != len(emu.requests):
+            stable_since = None
+        elif stable_since is None:
+            stable_since = loop.time()
+        elif loop.time() - stable_since >= quiet:
+            return
+        await asyncio.sleep(0.002)

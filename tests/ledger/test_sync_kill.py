@@ -22,7 +22,7 @@ import pytest
 from moengage_segments import SQLiteLedger, read_uids
 from moengage_segments._async.packing import CohortEnvelope, Packer
 from moengage_segments.testing import Emulator, Fault
-from tests.ledger._support import COHORT, emulator_client, emulator_members, ledger_members
+from tests.ledger._support import COHORT, emulator_client, emulator_members, emulator_settled, ledger_members
 from tests.reliability._support import ROOT
 
 CHILD = Path(__file__).with_name("_sync_child.py")
@@ -36,21 +36,6 @@ def per_request(body: int) -> int:
     packer = Packer(CohortEnvelope(COHORT, "remove_members"), body)
     batches = packer.feed([f"k-{i:06d}" for i in range(2_000)])
     return batches[0].members
-
-
-async def settled(emu: Emulator) -> None:
-    """Every request the emulator started reading is handled (a killed child's last bodies still apply)."""
-    loop = asyncio.get_running_loop()
-    deadline, stable_since = loop.time() + 10, None
-    while True:
-        assert loop.time() < deadline, "the emulator never settled"
-        if emu.counters.requests != len(emu.requests):
-            stable_since = None
-        elif stable_since is None:
-            stable_since = loop.time()
-        elif loop.time() - stable_since >= 0.05:
-            return
-        await asyncio.sleep(0.005)
 
 
 async def kill_at_random_point(emu: Emulator, rng: random.Random, args: list[str]) -> str:
@@ -94,7 +79,7 @@ async def test_sigkill_at_random_points_then_a_rerun_converges(tmp_path: Path, s
             uid_file.write_text("\n".join(final) + "\n")
             args = [emu.base_url, emu.workspace_id, emu.api_key, str(ledger_path), str(uid_file)]
             await kill_at_random_point(emu, rng, [*args, str(MAX_IN_FLIGHT), str(BODY)])
-            await settled(emu)
+            await emulator_settled(emu, quiet=0.05)
             members, doubt = await ledger_members(SQLiteLedger(ledger_path), emu.workspace_id, COHORT.id)
             service = emulator_members(emu, COHORT.id)
             assert members <= service  # settled adds are at the service (removals: the reverse)

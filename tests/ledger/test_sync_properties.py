@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from moengage_segments import AsyncClient, Cohort, RetryPolicy, SQLiteLedger
 from moengage_segments.testing import Emulator, Fault
-from tests.ledger._support import FAST_RETRY, emulator_members, ledger_members
+from tests.ledger._support import FAST_RETRY, emulator_members, emulator_settled, ledger_members
 
 UNIVERSE = [f"p{i:03d}" for i in range(30)]
 SHORT_RETRY = RetryPolicy(max_attempts=2, base=0.001, cap=0.002, rate_limit_cap=0.005)
@@ -51,7 +51,7 @@ step = st.tuples(
 
 async def _run_steps(emu: Emulator, ledger: SQLiteLedger, cohort: Cohort, steps: list, last: set[str]) -> None:
     for desired, faults, cancel_after in steps:
-        await emu_settle(emu)
+        await emulator_settled(emu)
         emu.faults.clear()
         for name, probability in faults.items():
             emu.faults.set_random(FAULTS[name], probability, target="cohort")
@@ -69,31 +69,12 @@ async def _run_steps(emu: Emulator, ledger: SQLiteLedger, cohort: Cohort, steps:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     emu.faults.clear()
-    await emu_settle(emu)
+    await emulator_settled(emu)
     async with AsyncClient(
         emu.workspace_id, emu.api_key, base_url=emu.base_url, rate_limits=None, retry=FAST_RETRY
     ) as client:
         report = await client.cohorts.sync(cohort, sorted(last), ledger=ledger, max_request_bytes=300)
     assert report.ok, report.to_dict()
-
-
-async def emu_settle(emu: Emulator) -> None:
-    """Wait until every request the emulator started reading is handled, 20 ms in a row.
-
-    A cancelled run can leave a request whose body is already in the socket: it is still applied, a little
-    later. (A request delayed past the next run's own would undo it on any client; that is not this test.)
-    """
-    loop = asyncio.get_running_loop()
-    deadline, stable_since = loop.time() + 10, None
-    while True:
-        assert loop.time() < deadline, "the emulator never settled"
-        if emu.counters.requests != len(emu.requests):
-            stable_since = None
-        elif stable_since is None:
-            stable_since = loop.time()
-        elif loop.time() - stable_since >= 0.02:
-            return
-        await asyncio.sleep(0.002)
 
 
 @pytest.mark.slow  # 25 fault schedules against the emulator

@@ -15,7 +15,7 @@ from moengage_segments import AsyncClient, QuotaStoreError, RateLimitError, SQLi
 from moengage_segments._async.quota import open_quota
 from moengage_segments.errors import ConfigurationError
 from moengage_segments.testing import Emulator
-from tests.quota._support import MP_REQUESTS_EACH, REPO, quota_share, requests_per_client, run_pushers
+from tests.quota._support import COHORT, MP_REQUESTS_EACH, REPO, quota_share, requests_per_client, run_pushers
 
 KEY = "host/WS/cohort"
 MINUTE = (Window(3, 60),)
@@ -76,6 +76,16 @@ async def test_a_corrupt_file_is_a_clear_error_naming_it(corrupt_db: Path) -> No
         await store.acquire(KEY, MINUTE, 0.0)
     assert str(db) in str(caught.value)
     await store.aclose()
+
+
+async def test_a_push_stops_with_that_error_instead_of_hanging(corrupt_db: Path) -> None:
+    async with Emulator(accept_any_uid=True) as emu:
+        async with AsyncClient(
+            emu.workspace_id, emu.api_key, base_url=emu.base_url, quota=f"sqlite://{corrupt_db}"
+        ) as client:
+            with pytest.raises(QuotaStoreError, match="not a usable SQLite database"):
+                await asyncio.wait_for(client.cohorts.add_members(COHORT, ["u1", "u2"]), 10)
+        assert emu.counters.requests == 0  # nothing was sent without a slot
 
 
 async def test_a_file_locked_too_long_is_a_clear_error_naming_it(db: Path) -> None:
@@ -194,6 +204,9 @@ def test_four_processes_share_one_quota_through_a_sqlite_file(mp_emulator: Emula
 
 @pytest.mark.slow
 def test_four_processes_without_a_shared_store_draw_429s(mp_emulator: Emulator) -> None:
-    """The control: each process paces itself alone at the full quota, so together they overrun it."""
-    run_pushers(mp_emulator.base_url, [None] * 4, MP_REQUESTS_EACH, no_retry=True)
+    """The control: each process paces itself alone at the full quota, so together they overrun it.
+
+    Eight requests each (all in flight at once, so no pause can hold any back): 32 for a window of 30.
+    """
+    run_pushers(mp_emulator.base_url, [None] * 4, 8, no_retry=True)
     assert mp_emulator.counters.rate_limited > 0

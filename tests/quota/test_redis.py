@@ -233,9 +233,13 @@ def test_four_processes_share_one_quota_through_redis(mp_emulator: Emulator, pre
 
 @pytest.mark.slow
 def test_clock_skew_between_processes_does_not_matter(mp_emulator: Emulator, prefix: str) -> None:
-    """One pusher's clock an hour behind, one an hour ahead, one right: Redis's clock decides, and no 429."""
+    """Two pushers whose clocks are two hours apart (one an hour behind, one ahead): Redis's clock decides.
+
+    Together a little more than one window, so the second window is reached: still no 429. (The same two
+    pushers on a store that uses the hosts' clocks, SQLite, draw 429s: this test can fail.)
+    """
     url = f"{require_redis()}?prefix={prefix}"
-    each = MP_LIMIT // 2 - 1  # three pushers, a little more than one window: the second window is reached
-    results = run_pushers(mp_emulator.base_url, [url] * 3, each, offsets=[0.0, -3600.0, 3600.0])
-    assert [r["accepted"] for r in results] == [each] * 3
+    each = MP_LIMIT // 2 + 1
+    results = run_pushers(mp_emulator.base_url, [url] * 2, each, offsets=[-3600.0, 3600.0])
+    assert [r["accepted"] for r in results] == [each] * 2
     assert mp_emulator.counters.rate_limited == 0

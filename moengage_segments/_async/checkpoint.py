@@ -145,6 +145,11 @@ class Journal:
         if data and not data.endswith(b"\n"):
             # A line cut short by a crash: never confirmed, so drop it (its batch will be re-sent).
             keep = data.rfind(b"\n") + 1
+        header_line = _line(expected)
+        if keep == 0 and data and not header_line.startswith(data):
+            # No whole line, and not our header cut short either: some other file (a uid list without a
+            # line break, say), which must not be emptied and overwritten.
+            raise CheckpointError(f"{path!r} is not a cohort-sync checkpoint journal")
         lines = data[:keep].split(b"\n")[:-1] if keep else []
         if lines:
             found = _parse(path, 1, lines[0])
@@ -167,7 +172,7 @@ class Journal:
         journal = cls(path, fd, confirmed, keep if lines else 0)
         if not lines:
             os.ftruncate(fd, 0)
-            journal._append(_line(expected))
+            journal._append(header_line)
             os.fsync(fd)
         return journal
 

@@ -333,3 +333,22 @@ async def test_on_report_is_called_when_the_journal_cannot_be_opened(
         assert sink.requests == 0
     [report] = reports
     assert report.stopped_by is not None and report.submitted == 0 and report.requests == 0
+
+
+@pytest.mark.parametrize("content", [b"u-1", b"\x00\xff binary, no line break" * 40, b"0123abcd {"])
+async def test_a_file_without_a_whole_line_is_refused_not_overwritten(tmp_path: Path, content: bytes) -> None:
+    # Only our own header cut short by a crash may be emptied: any other file is left as it was.
+    journal = tmp_path / "uids.txt"
+    journal.write_bytes(content)
+    with pytest.raises(CheckpointError, match="not a cohort-sync checkpoint journal"):
+        Journal.open(journal, {"action": "add_members"})
+    assert journal.read_bytes() == content
+
+
+def test_a_header_torn_by_a_crash_is_started_again(tmp_path: Path) -> None:
+    journal = tmp_path / "push.journal"
+    Journal.open(journal, {"action": "add_members"}).close()
+    whole = journal.read_bytes()
+    journal.write_bytes(whole[:-7])  # the first write of the run was cut short
+    Journal.open(journal, {"action": "add_members"}).close()
+    assert journal.read_bytes() == whole

@@ -26,6 +26,7 @@ __all__ = [
     "FAILED_UIDS_COLUMN",
     "FailedUidsWriter",
     "UidFile",
+    "is_same_file",
     "line_chunks",
     "read_uids",
 ]
@@ -240,6 +241,22 @@ class FailedUidsWriter:
             writer.close()
         """
         self._file.close()
+
+
+def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """True when two paths name one file (through links and relative paths), existing or not.
+
+    An output file (failed uids, a checkpoint, a report) that is also the input would be emptied or
+    overwritten before, or while, the input is read.
+
+    Example::
+
+        assert is_same_file("uids.txt", "./uids.txt")
+    """
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def read_uids(path: str | os.PathLike[str], column: str | int | None = None) -> UidFile:

@@ -59,7 +59,7 @@ from moengage_segments.models.reports import (
     CohortSyncReport,
     WaitingFor,
 )
-from moengage_segments.uids import CHUNK_SIZE, FailedUidsWriter, UidFile
+from moengage_segments.uids import CHUNK_SIZE, FailedUidsWriter, UidFile, is_same_file
 
 __all__ = [
     "CHUNK_SIZE",
@@ -396,6 +396,8 @@ class CohortSync:
         self._on_report = on_report
         self._checkpoint = _path("checkpoint", checkpoint)
         self._failed_path = _path("failed_uids_path", failed_uids_path)
+        if self._checkpoint and self._failed_path and is_same_file(self._checkpoint, self._failed_path):
+            raise ValidationError("failed_uids_path", "is the checkpoint file; give each its own path")
         self._on_sending = on_sending
         self._on_confirmed = on_confirmed
         self._progress_interval = progress_interval
@@ -427,6 +429,11 @@ class CohortSync:
         if self._ran:
             raise RuntimeError("a CohortSync runs once; create a new one")
         self._ran = True
+        if isinstance(uids, UidFile):
+            # Opening either output empties it (or, for a journal, may): the input would be lost unread.
+            for field, path in (("checkpoint", self._checkpoint), ("failed_uids_path", self._failed_path)):
+                if path is not None and is_same_file(path, uids.path):
+                    raise ValidationError(field, f"is the input file {uids.path!r}; give it another path")
         if isinstance(uids, Sized) and not isinstance(uids, (str, bytes, UidFile)):
             self._total = len(uids)
         elif isinstance(uids, UidFile):

@@ -33,10 +33,11 @@ from moengage_segments.errors import ConfigurationError, ValidationError
 from moengage_segments.models import Cohort, CohortAction
 from moengage_segments.models.cohorts import check_cohort
 from moengage_segments.models.reports import CohortPlan, CohortSyncProgress, CohortSyncReport
-from moengage_segments.uids import FAILED_UIDS_COLUMN, line_chunks, read_uids
+from moengage_segments.uids import FAILED_UIDS_COLUMN, is_same_file, line_chunks, read_uids
 
 __all__ = [
     "MAX_ERROR_WIDTH",
+    "check_output_paths",
     "cohort_push",
     "duration",
     "exit_code_for",
@@ -353,6 +354,29 @@ def _write(path: str, text: str) -> None:
         f.write(text + "\n")
 
 
+def check_output_paths(input_path: str, flags: Iterable[tuple[str, str | None]]) -> None:
+    """Check the output paths given (``(flag, path)``) before anything is read or sent: each writable, none
+    the input file (``-`` is stdin) and no two the same file. A :class:`UsageError` names the flags.
+
+    Example::
+
+        check_output_paths("uids.txt", (("--failed-uids", "failed.csv"), ("--report", None)))
+    """
+    seen: list[tuple[str, str]] = []
+    for flag, path in flags:
+        if not path:
+            continue
+        _check_output_path(flag, path)
+        if input_path != "-" and is_same_file(path, input_path):
+            # Writing it would empty the input before it is read (pushing a failed-uids file again with the
+            # same --failed-uids lost every uid in it).
+            raise UsageError(f"{flag} {path}: that is the input file; give {flag} another path")
+        for other_flag, other in seen:
+            if is_same_file(path, other):
+                raise UsageError(f"{other_flag} and {flag} name the same file ({path}); give each its own path")
+        seen.append((flag, path))
+
+
 def _check_output_path(flag: str, path: str) -> None:
     """Fail before anything is sent if ``path`` cannot be written (an existing file is left as it is)."""
     if os.path.isdir(path):
@@ -386,12 +410,10 @@ def _check_cohort(cohort: Cohort, name_given: bool) -> None:
 
 
 def _path_flags(a: Any) -> dict[str, str]:
-    """Output paths given on the command line -> the flag that named them."""
-    return {
-        path: flag
-        for flag, path in (("--checkpoint", a.checkpoint), ("--failed-uids", a.failed_uids), ("--report", a.report))
-        if path
-    }
+    """Output paths given on the command line -> the flag that named them (two flags on one path are refused)."""
+    flags = (("--checkpoint", a.checkpoint), ("--failed-uids", a.failed_uids), ("--report", a.report))
+    check_output_paths(a.input, flags)
+    return {path: flag for flag, path in flags if path}
 
 
 def _final_detail(report: CohortSyncReport) -> str:
@@ -445,8 +467,6 @@ async def cohort_push(ctx: Context) -> Result:
     cohort = Cohort(id=a.cohort_id, name=a.cohort_name or a.cohort_id, partner=a.partner, description=a.description)
     _check_cohort(cohort, name_given=bool(a.cohort_name))
     paths = _path_flags(a)
-    for path, path_flag in paths.items():
-        _check_output_path(path_flag, path)
     uids, stdin, total = await open_input(a)
     async with _client(ctx) as client:
         if a.dry_run:

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from moengage_segments._async.ledger import LedgerEntry, open_ledger
-from moengage_segments.cli.cohort import _check_cohort, _check_output_path, _client, _shorten, _write, open_input
+from moengage_segments.cli.cohort import _check_cohort, _client, _shorten, _write, check_output_paths, open_input
 from moengage_segments.cli.context import Context
 from moengage_segments.cli.failures import ExitCode, UsageError
 from moengage_segments.cli.output import Fields, Result, Table, Text, View
@@ -101,8 +101,7 @@ async def cohort_sync(ctx: Context) -> Result:
     a = ctx.args
     cohort = Cohort(id=a.cohort_id, name=a.cohort_name or a.cohort_id, partner=a.partner, description=a.description)
     _check_cohort(cohort, name_given=bool(a.cohort_name))
-    if a.report:
-        _check_output_path("--report", a.report)
+    check_output_paths(a.input, (("--report", a.report),))
     ledger = _ledger(a)
     uids, _, total = await open_input(a)
     options: dict[str, Any] = {

@@ -115,3 +115,11 @@ def test_sync_reads_stdin(run_main: InProcess, emu: Emulator, tmp_path: Path) ->
     proc = run_main("cohort", "sync", "-", *COHORT, "--ledger", ledger, "--json", stdin=uids)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["added"] == 40 and len(_members(emu)) == 40
+
+
+def test_a_report_path_that_is_the_input_is_refused(run_main: InProcess, emu: Emulator, tmp_path: Path) -> None:
+    today = _list(tmp_path, 0, 10)
+    before = today.read_bytes()
+    proc = run_main("cohort", "sync", str(today), *COHORT, "--ledger", str(tmp_path / "c.db"), "--report", str(today))
+    assert proc.returncode == 2 and "--report" in proc.stderr and "that is the input file" in proc.stderr
+    assert today.read_bytes() == before and not _members(emu)

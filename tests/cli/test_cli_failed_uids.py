@@ -13,7 +13,7 @@ import pytest
 from moengage_segments import read_uids
 from moengage_segments.testing import Emulator, Fault
 
-from .conftest import SEEDED, assert_no_secret, cli_env
+from .conftest import SEEDED, InProcess, assert_no_secret, cli_env
 
 COHORT = ("--cohort-id", "churn", "--cohort-name", "Churn risk", "--partner", "warehouse")
 
@@ -61,3 +61,20 @@ def test_ctrl_c_writes_the_unsent_uids_and_says_exactly_what(emu: Emulator, tmp_
         f"wrote {written['not_sent']:,} uids to {failed} ({written['not_sent']:,} read but not sent or not confirmed;"
     )
     assert message in out, out
+
+
+def test_pushing_a_failed_uids_file_again_with_the_same_path_is_refused(
+    run_main: InProcess, emu: Emulator, tmp_path: Path
+) -> None:
+    # The docs say to push the file again with --column uid; the same --failed-uids emptied it unread.
+    failed = tmp_path / "failed.csv"
+    failed.write_text("uid,reason\r\nuser-0000001,not sent: cancelled\r\n")
+    before = failed.read_bytes()
+    again = ("cohort", "add", str(failed), "--column", "uid", *COHORT)
+    proc = run_main(*again, "--failed-uids", str(tmp_path / "." / "failed.csv"))
+    assert proc.returncode == 2
+    assert "--failed-uids" in proc.stderr and "that is the input file" in proc.stderr
+    proc = run_main(*again, "--failed-uids", str(tmp_path / "out.csv"), "--report", str(tmp_path / "out.csv"))
+    assert proc.returncode == 2 and "--failed-uids and --report name the same file" in proc.stderr
+    assert failed.read_bytes() == before and not (tmp_path / "out.csv").exists()
+    assert not emu.requests

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from moengage_segments import AsyncClient, Cohort, CohortSyncError, CohortSyncReport, read_uids
+from moengage_segments import AsyncClient, Cohort, CohortSyncError, CohortSyncReport, ValidationError, read_uids
 from tests.cohort._sink import Sink
 
 COHORT = Cohort(id="churn", name="Churn risk", partner="warehouse")
@@ -90,3 +90,22 @@ async def test_a_wrong_key_writes_the_rest_as_not_sent(tmp_path: Path) -> None:
         )
     assert report.stopped_by and report.stopped_by.startswith("AuthenticationError")
     _check_file(path, report, uids, set(), "stopped by AuthenticationError")
+
+
+async def test_an_output_that_is_the_input_file_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    # Pushing a failed-uids file again with the same failed_uids_path emptied it before it was read.
+    failed = tmp_path / "failed.csv"
+    failed.write_text("uid,reason\r\nu1,not sent: cancelled\r\nu2,not sent: cancelled\r\n")
+    before = failed.read_bytes()
+    async with Sink() as sink, AsyncClient("ws", "key", base_url=sink.url, rate_limits=None) as client:
+        for options in ({"failed_uids_path": failed}, {"checkpoint": tmp_path / "." / "failed.csv"}):
+            with pytest.raises(ValidationError) as info:
+                await client.cohorts.add_members(COHORT, read_uids(failed, column="uid"), **options)  # type: ignore[arg-type]
+            assert info.value.field == next(iter(options))
+        with pytest.raises(ValidationError) as info:
+            await client.cohorts.add_members(
+                COHORT, ["u1"], checkpoint=tmp_path / "j", failed_uids_path=str(tmp_path / "j")
+            )
+        assert info.value.field == "failed_uids_path"
+        assert sink.requests == 0
+    assert failed.read_bytes() == before

@@ -308,6 +308,20 @@ def _check_base_url(url: str, allow_insecure_http: bool) -> str:
             f"base_url must be an absolute http(s) URL such as https://host[:port][/path], without '@'; "
             f"got {describe_value(url)}"
         )
+    try:
+        parts.port  # noqa: B018  # parsed on access: raises ValueError for a port that is not a number
+        bad_port = False
+    except ValueError:
+        bad_port = True
+    if bad_port:
+        # Not echoed: "https://host:KEY" puts the key where the port goes. Raised outside the except block
+        # so that urllib's ValueError, which repeats the port, is not kept as the error's context.
+        raise ConfigurationError(
+            f"base_url must have no port or a number from 0 to 65535 as its port; got {describe_value(url)}"
+        )
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        # Not echoed either: a query may hold a secret, and it would be glued to every request path.
+        raise ConfigurationError(f"base_url must not have a query or a fragment ('?', '#'); got {describe_value(url)}")
     if parts.scheme == "http" and not (allow_insecure_http or is_loopback(parts.hostname)):
         raise ConfigurationError(
             f"refusing plain-http base_url (host {parts.hostname!r}): the API key would travel unencrypted. "
@@ -403,12 +417,30 @@ class Settings(NoPickle):
         dc = normalize_data_center(dc_value) if dc_value not in (None, "") else None
         url = base_url or DATA_CENTERS[dc or "01"]
         return cls(
-            workspace_id=str(workspace_id),
-            api_key=str(api_key),
+            workspace_id=_check_text("workspace_id", ENV_WORKSPACE_ID, workspace_id),
+            api_key=_check_text("api_key", ENV_API_KEY, api_key),
             base_url=_check_base_url(url, allow_insecure_http),
-            db_name=db_name,
+            db_name=None if db_name is None else _check_text("db_name", ENV_DB_NAME, db_name),
             data_center=dc,
         )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_text(field: str, env_name: str, value: object) -> str:
+    """A credential or header value as given, or a ConfigurationError naming it (never repeating it)."""
+    if not isinstance(value, str):
+        # str() would quietly send "b'...'" for bytes, or "**********" for a pydantic SecretStr.
+        raise ConfigurationError(f"{field} (argument or {env_name}) must be a str, got {describe_value(value)}")
+    if value != value.strip() or _CONTROL.search(value):
+        # A line end read from a file or a CRLF .env file: the key then fails with a puzzling 401, and the
+        # workspace id or db name with a ValueError from the HTTP library at the first request.
+        raise ConfigurationError(
+            f"{field} (argument or {env_name}) must not contain control characters or start or end with "
+            f"whitespace (a line break read from a file?); got {describe_value(value)}"
+        )
+    return value
 
 
 #: The default retry policy of a client.

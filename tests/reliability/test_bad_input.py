@@ -381,6 +381,8 @@ async def test_v2_call_without_db_name_is_refused_before_sending(emulator: Emula
         ({"base_url": "ftp://api-01.moengage.com"}, "base_url must be an absolute http"),
         ({"base_url": "http://api-01.moengage.com"}, "refusing plain-http"),
         ({"base_url": 443}, "base_url must be a string"),
+        ({"base_url": "https://api-01.moengage.com:99999"}, "^base_url must have no port or a number"),
+        ({"base_url": "https://api-01.moengage.com?x=1"}, "^base_url must not have a query or a fragment"),
         # client options: checked at construction, not at the first request
         ({"data_center": "01", "timeout": "30"}, "^timeout must be a finite number"),
         ({"data_center": "01", "timeout": float("inf")}, "^timeout must be a finite number"),
@@ -400,3 +402,32 @@ def test_bad_configuration_is_refused_at_construction(options: dict[str, Any], m
         AsyncClient("ws", "key", **options)
     with pytest.raises(ConfigurationError, match=message):
         Client("ws", "key", **options)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        # a line end read from a file: a puzzling 401 for the key, a ValueError at the first request otherwise
+        ({"workspace_id": "ws\n"}, r"^workspace_id \(argument or MOENGAGE_WORKSPACE_ID\) must not contain control"),
+        ({"api_key": "key\r"}, r"^api_key \(argument or MOENGAGE_API_KEY\) must not contain control"),
+        ({"api_key": " key"}, r"^api_key .* start or end with whitespace"),
+        ({"db_name": "db\r\nX-Injected: 1"}, r"^db_name \(argument or MOENGAGE_DB_NAME\) must not contain control"),
+        ({"api_key": b"key"}, r"^api_key .* must be a str, got a bytes"),  # str() would send "b'key'"
+        ({"workspace_id": 12}, r"^workspace_id .* must be a str, got 12"),
+    ],
+)
+def test_credentials_with_control_characters_or_not_strings_are_refused(
+    arguments: dict[str, Any], message: str
+) -> None:
+    options = {"workspace_id": "ws", "api_key": "key", "data_center": "01", **arguments}
+    for cls in (AsyncClient, Client):
+        with pytest.raises(ConfigurationError, match=message) as info:
+            cls(**options)
+        assert "key\r" not in str(info.value)  # the value itself is never repeated
+
+
+def test_a_key_from_a_crlf_env_file_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOENGAGE_API_KEY", "sk-from-dotenv\r")
+    with pytest.raises(ConfigurationError, match=r"api_key \(argument or MOENGAGE_API_KEY\)") as info:
+        AsyncClient("ws", data_center="01")
+    assert "sk-from-dotenv" not in str(info.value)

@@ -495,6 +495,9 @@ MISPLACED: list[tuple[str, Callable[[type[Any]], Any]]] = [
     ("as base_url's user", lambda cls: cls(WORKSPACE, "k", base_url=f"https://{API_KEY}@api-01.moengage.com")),
     ("as base_url", lambda cls: cls(WORKSPACE, "k", base_url=API_KEY)),
     ("in a plain-http base_url's path", lambda cls: cls(WORKSPACE, "k", base_url=f"http://example.com/{API_KEY}")),
+    ("as base_url's port", lambda cls: cls(WORKSPACE, "k", base_url=f"https://api-01.moengage.com:{API_KEY}")),
+    ("in base_url's query", lambda cls: cls(WORKSPACE, "k", base_url=f"https://api-01.moengage.com?key={API_KEY}")),
+    ("in base_url's fragment", lambda cls: cls(WORKSPACE, "k", base_url=f"https://api-01.moengage.com/#{API_KEY}")),
     ("as timeout", lambda cls: cls(WORKSPACE, "k", 1, timeout=API_KEY)),
     ("as retry", lambda cls: cls(WORKSPACE, "k", 1, retry=API_KEY)),
     ("as rate_limits", lambda cls: cls(WORKSPACE, "k", 1, rate_limits=API_KEY)),
@@ -534,6 +537,7 @@ def test_a_key_in_moengage_data_center_is_never_echoed(monkeypatch: pytest.Monke
         ("segments", "list", "--timeout", API_KEY),
         ("file", "create", "x", "--file-url", "https://h/u.csv", "--expiry-days", "1", "--attribute-type", API_KEY),
         ("segments", "list", "--data-center", API_KEY),
+        ("segments", "list", "--base-url", f"https://api-01.moengage.com:{API_KEY}"),
     ],
     ids=lambda argv: " ".join(a if a != API_KEY else "KEY" for a in argv).replace(API_KEY, "KEY"),
 )

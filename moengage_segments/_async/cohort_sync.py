@@ -297,7 +297,7 @@ class _Flight:
         self.error: str | None = None
         #: The parts not resolved yet, once a sender took the batch: (wires or None for all, count, body).
         self.unsent: list[tuple[list[str] | None, int, bytes]] | None = None
-        #: True while the first unsent part is in a request (it may have reached the service).
+        #: True once the first unsent part went on the wire, until it is resolved (it may have reached the service).
         self.sending = False
 
     def unsent_wires(self) -> tuple[list[str], list[str]]:
@@ -611,9 +611,6 @@ class CohortSync:
                 return
             await self._deliver(flight)
 
-    def _wire(self, change: int) -> None:
-        self._on_wire += change
-
     async def _deliver(self, flight: _Flight) -> None:
         """Send one batch; on 413 split it in two and send the halves (recursively).
 
@@ -625,6 +622,14 @@ class CohortSync:
         parts: list[tuple[list[str] | None, int, bytes]] = [(None, flight.batch.members, flight.batch.body)]
         flight.unsent = parts
         stop: _Stop | None = None
+
+        def on_wire(change: int) -> None:
+            self._on_wire += change
+            if change > 0:
+                # Only now may the part reach the service: a part still waiting for a rate-limit slot stays
+                # "not sent" in the failed-uids file if the run stops.
+                flight.sending = True
+
         if self._on_sending is not None:
             await self._on_sending(uids_from_wires(flight.batch.wires))
         while parts:
@@ -633,9 +638,8 @@ class CohortSync:
                 # The server refused a body this large before: split without spending a request on it.
                 parts[0:1] = self._halves(flight, wires, count)
                 continue
-            flight.sending = True
             try:
-                response = await self._transport.request(ep.COHORT_SYNC, body=body, on_wire=self._wire)
+                response = await self._transport.request(ep.COHORT_SYNC, body=body, on_wire=on_wire)
             except PayloadTooLargeError as exc:
                 flight.sending = False
                 self._count(exc.attempts, len(body))

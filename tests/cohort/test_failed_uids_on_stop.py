@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from moengage_segments import AsyncClient, Cohort, CohortSyncError, CohortSyncReport, ValidationError, read_uids
+from moengage_segments import (
+    AsyncClient,
+    Cohort,
+    CohortSyncError,
+    CohortSyncReport,
+    RateLimits,
+    ValidationError,
+    Window,
+    read_uids,
+)
 from tests.cohort._sink import Sink
 
 COHORT = Cohort(id="churn", name="Churn risk", partner="warehouse")
@@ -109,3 +118,34 @@ async def test_an_output_that_is_the_input_file_is_refused_before_anything_is_re
         assert info.value.field == "failed_uids_path"
         assert sink.requests == 0
     assert failed.read_bytes() == before
+
+
+async def test_batches_still_waiting_for_a_rate_limit_slot_are_not_sent_not_unconfirmed(tmp_path: Path) -> None:
+    # Only a request that went on the wire may have reached the service; one waiting for its slot did not.
+    path = tmp_path / "failed.csv"
+    uids = [f"q{i:05d}" for i in range(2_000)]
+    reports: list[CohortSyncReport] = []
+    limits = RateLimits(cohort=(Window(2, 30),), margin=0.0)  # two requests, then a 30 s wait
+    async with (
+        Sink(delay=0.2) as sink,
+        AsyncClient("ws-queued", "key", base_url=sink.url, rate_limits=limits) as client,
+    ):
+        task = asyncio.ensure_future(
+            client.cohorts.add_members(
+                COHORT, uids, max_request_bytes=4_000, max_in_flight=4, failed_uids_path=path, on_report=reports.append
+            )
+        )
+        while sink.requests < 2:  # noqa: ASYNC110  # polling a counter of the test sink
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+    (report,) = reports
+    rows = _rows(path)
+    assert len(rows) == report.not_sent > 0 and report.accepted == 0
+    reasons = [reason for _, reason in rows]
+    # The two requests the sink was answering when the run stopped may have reached it; nothing else did.
+    unconfirmed = [uid for uid, reason in rows if reason.startswith("not confirmed")]
+    assert reasons.count("not sent: cancelled") == len(rows) - len(unconfirmed)
+    # Four senders took a batch each; two are on the wire, two wait for a slot (all four batches are full).
+    assert len(unconfirmed) == 2 * report.batches[0].members == 2 * report.batches[3].members

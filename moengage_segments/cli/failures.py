@@ -75,6 +75,9 @@ class ExitCode(enum.IntEnum):
     PARTIAL = 3
     #: Interrupted by Ctrl-C (128 + SIGINT, the shell convention).
     INTERRUPTED = 130
+    #: The reader of standard output went away (``... | head``): 128 + SIGPIPE, what a shell reports for
+    #: a command that SIGPIPE stopped.
+    BROKEN_PIPE = 141
 
 
 class UsageError(Exception):

@@ -134,11 +134,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = main(["cohort", "add", "uids.txt", "--cohort-id", "c1", "--partner", "crm", "--dry-run"])
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    with redacted_stdio() as redactor:
-        redactor.add(os.environ.get(ENV_API_KEY))
-        for key in _keys_in_argv(argv):
-            redactor.add(key)
-        return _main(argv, redactor)
+    try:
+        with redacted_stdio() as redactor:
+            redactor.add(os.environ.get(ENV_API_KEY))
+            for key in _keys_in_argv(argv):
+                redactor.add(key)
+            return _main(argv, redactor)
+    except BrokenPipeError:
+        # `moengage-segments segments list | head`: the reader is gone, so stop quietly as other command-line
+        # tools do, instead of a traceback. Standard output now goes nowhere, so that the interpreter's
+        # final flush of what is still buffered cannot fail again.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.BROKEN_PIPE)
 
 
 def _main(argv: list[str], redactor: Redactor) -> int:

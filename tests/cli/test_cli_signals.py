@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +40,26 @@ def test_sigterm_stops_the_emulator_cleanly(command: tuple[str, ...]) -> None:
     code, err = _serve_then_terminate(*command)
     assert code == 0, err
     assert "emulator stopped" in err and "Traceback" not in err
+
+
+@pytest.mark.slow  # a subprocess writing to a closed pipe
+def test_a_closed_stdout_pipe_ends_quietly(tmp_path: Path) -> None:
+    # `moengage-segments ... | head` closes the pipe early: the command stops without a traceback.
+    uids = tmp_path / "uids.txt"
+    uids.write_text("u1\nu2\n")
+    command = ("cohort", "add", str(uids), "--cohort-id", "c", "--partner", "p", "--dry-run", "--plain")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "moengage_segments", *command],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(None),
+            timeout=30,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == ""

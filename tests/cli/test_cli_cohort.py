@@ -211,7 +211,8 @@ def test_ctrl_c_with_stdin_still_open_exits_at_once_and_says_the_rest_was_not_re
         proc.stdin.write("".join(f"user-{i:07d}\n" for i in range(20_000)))
         proc.stdin.flush()  # the producer keeps the pipe open: the input has no end yet
         assert "cohort add churn" in proc.stderr.readline()
-        time.sleep(1.0)  # some batches are under way
+        while emu.counters.requests_by_endpoint["cohort_sync"] < 2:  # some batches are under way
+            time.sleep(0.01)
         proc.send_signal(signal.SIGINT)
         # The command must not wait for the end of stdin to exit.
         assert proc.wait(timeout=15) == 130

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from moengage_segments import AsyncClient, Client, CohortSyncReport
+from moengage_segments import AsyncClient, Client, CohortSyncReport, RetryPolicy
 from moengage_segments._async.quota import PROCESS_QUOTA, InProcessQuotaStore
 from moengage_segments.testing import Emulator
 from tests.quota._support import COHORT, SCALE, SMALL_BODY, scaled_limits, uids_for
@@ -26,13 +26,21 @@ def emu() -> Iterator[Emulator]:
         yield emulator
 
 
+#: Enough attempts that the control's 429s never exhaust a batch (the default 5 sometimes did: a flaky test).
+RETRY = RetryPolicy(max_attempts=25)
+#: Three clients in one process on a loaded 2-core machine: slot-to-server latency jitter reached the default
+#: test margin (50 ms of a 1 s window) and drew the odd 429 from the shared quota; 150 ms keeps it clear.
+LIMITS = scaled_limits(margin=0.15)
+
+
 def make_async(emu: Emulator, **options: object) -> AsyncClient:
     return AsyncClient(
         emu.workspace_id,
         emu.api_key,
         base_url=emu.base_url,
         db_name=emu.db_name,
-        rate_limits=scaled_limits(),
+        rate_limits=LIMITS,
+        retry=RETRY,
         **options,  # type: ignore[arg-type]
     )
 
@@ -46,7 +54,8 @@ async def push_three(emu: Emulator, quotas: list[InProcessQuotaStore | None]) ->
         emu.api_key,
         base_url=emu.base_url,
         db_name=emu.db_name,
-        rate_limits=scaled_limits(),
+        rate_limits=LIMITS,
+        retry=RETRY,
         quota=quotas[2],
     )
     try:

@@ -3,12 +3,14 @@
 Clients of one workspace in one process share a quota, and the sync ``Client`` runs each client on its own
 loop thread, so ``asyncio.Lock`` (bound to one loop) cannot order their waiters. This lock can: a waiter
 awaits a future of its own loop, and the releaser resolves it with ``call_soon_threadsafe``. A thread lock
-guards only the bookkeeping, never an ``await``, so no loop is ever blocked.
+guards only the bookkeeping, never an ``await``, so no loop is ever blocked. A waiter whose loop is closed
+(before or while the lock is handed to it) is skipped, so it never keeps the lock from the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import weakref
@@ -54,34 +56,79 @@ class FifoLock:
         future = waiter[1]
         try:
             await future
-        except asyncio.CancelledError:
+        except BaseException as exc:
             with self._mutex:
                 queued = waiter in self._waiters
                 if queued:
                     self._waiters.remove(waiter)
             # Already chosen by release(): if the grant landed, the lock is ours to pass on; if the future
-            # was cancelled first, _grant sees that and passes it on itself.
+            # was cancelled first, the grant sees that and passes it on itself.
             if not queued and future.done() and not future.cancelled():
-                self.release()
+                if isinstance(exc, GeneratorExit):
+                    # This task was destroyed unresumed (its loop closed): maybe inside a garbage collection
+                    # that interrupted our own bookkeeping, so never wait for the mutex here.
+                    self._release_from_finalizer()
+                else:
+                    self.release()
             raise
 
     def release(self) -> None:
         """Hand the lock to the earliest waiter whose loop is still open, or free it."""
         with self._mutex:
-            while self._waiters:
-                loop, future = self._waiters.popleft()
-                try:
-                    loop.call_soon_threadsafe(self._grant, future)
-                except RuntimeError:  # that loop is closed: its waiter can never run
-                    continue
-                return
-            self._held = False
+            self._pass_on()
 
-    def _grant(self, future: asyncio.Future[None]) -> None:
-        if future.cancelled():
-            self.release()
+    def _pass_on(self) -> None:
+        # Under self._mutex.
+        while self._waiters:
+            loop, future = self._waiters.popleft()
+            grant = _Grant(self, future)
+            try:
+                loop.call_soon_threadsafe(grant)
+            except RuntimeError:  # that loop is closed: its waiter can never run
+                grant.ran = True  # nothing to pass on when this grant is dropped
+                continue
+            return
+        self._held = False
+
+    def _release_from_finalizer(self) -> None:
+        """:meth:`release` for a finalizer, which may run while this very thread holds the mutex."""
+        if self._mutex.acquire(blocking=False):
+            try:
+                self._pass_on()
+            finally:
+                self._mutex.release()
+            return
+        # Held, perhaps by this thread in the middle of its bookkeeping: pass the lock on from another thread
+        # once the mutex is free. (A rare path: a loop closed with a hand-over to it still pending.)
+        with contextlib.suppress(RuntimeError):  # interpreter shutdown: nobody is left to wait for the lock
+            threading.Thread(target=self.release, name="moengage-fifo-release", daemon=True).start()
+
+
+class _Grant:
+    """The hand-over of the lock to one waiter, run on the waiter's loop.
+
+    If its loop is closed before running it (``close()`` drops the loop's pending callbacks), the waiter
+    never learns it holds the lock: the dropped grant passes the lock on, so the waiters of other loops
+    do not wait for ever.
+    """
+
+    __slots__ = ("future", "lock", "ran")
+
+    def __init__(self, lock: FifoLock, future: asyncio.Future[None]) -> None:
+        self.lock = lock
+        self.future = future
+        self.ran = False
+
+    def __call__(self) -> None:
+        self.ran = True
+        if self.future.cancelled():
+            self.lock.release()
         else:
-            future.set_result(None)
+            self.future.set_result(None)
+
+    def __del__(self) -> None:
+        if not self.ran:
+            self.lock._release_from_finalizer()
 
 
 _LOCKS: weakref.WeakValueDictionary[Hashable, FifoLock] = weakref.WeakValueDictionary()

@@ -124,3 +124,37 @@ def test_shared_lock_is_one_per_key_while_in_use() -> None:
     one = shared_lock(("store", "host/WS/cohort"))
     assert shared_lock(("store", "host/WS/cohort")) is one
     assert shared_lock(("store", "host/WS/list")) is not one
+
+
+@pytest.mark.parametrize("granted", [False, True], ids=["before-the-grant-ran", "after-the-grant-ran"])
+def test_a_loop_closed_during_a_hand_over_to_its_waiter_passes_the_lock_on(granted: bool) -> None:
+    """A waiter's loop stops and is closed while the lock is being handed to it (a loop closed without
+    cancelling its tasks): its next waiter, on another loop, still gets the lock."""
+    lock = FifoLock()
+    doomed, after = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        after.run_until_complete(lock.acquire())  # held
+        doomed.create_task(lock.acquire())  # no reference kept: the closed loop's task is collected
+        doomed.run_until_complete(asyncio.sleep(0))
+        behind = after.create_task(lock.acquire())
+        after.run_until_complete(asyncio.sleep(0))
+        assert lock.waiting == 2
+        lock.release()  # the grant is queued on `doomed`, which is not running
+        if granted:  # one more turn of `doomed`: the grant runs, the task's wake-up does not
+            doomed.call_soon(doomed.stop)
+            doomed.run_forever()
+        doomed.close()  # drops what is pending there
+        after.run_until_complete(asyncio.wait_for(behind, 2))
+        assert lock.waiting == 0
+    finally:
+        doomed.close()
+        after.close()
+
+
+async def test_a_hand_over_dropped_inside_the_locks_own_bookkeeping_does_not_deadlock() -> None:
+    """A garbage collection may drop a pending grant while this thread holds the lock's mutex."""
+    lock = FifoLock()
+    await lock.acquire()
+    with lock._mutex:
+        lock._release_from_finalizer()  # would wait for the mutex this thread holds: must not
+    await asyncio.wait_for(lock.acquire(), 2)  # passed on once the mutex was free

@@ -6,6 +6,7 @@ and Redis, whose own tests check that the state really crosses processes.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from aioresponses import aioresponses
 
 from moengage_segments import AsyncClient, Cohort, RateLimits, Window
 from moengage_segments._async.quota import InProcessQuotaStore, open_quota
-from moengage_segments._async.ratelimit import RateLimiter
+from moengage_segments._async.ratelimit import RateLimiter, SlotTooFar
 from moengage_segments.errors import ConfigurationError
 from tests.core._support import BASE, FakeClock, calls
 
@@ -171,3 +172,31 @@ def test_a_password_in_a_quota_url_is_never_echoed() -> None:
     with pytest.raises(ConfigurationError) as caught:
         open_quota("bogus://user:s3cret-pw@host:1/0", {})
     assert "s3cret-pw" not in str(caught.value) and "user:***@host:1" in str(caught.value)
+
+
+async def test_cancelled_waiters_take_no_slot_and_free_the_queue() -> None:
+    """One waiter sleeps for its slot (holding the turn), one queues behind it; both are cancelled."""
+    clock, blocked = FakeClock(), asyncio.Event()
+
+    async def hold(seconds: float) -> None:
+        await blocked.wait()  # the sleep is "in progress" until cancelled
+
+    clock.hook = hold
+    first, sleeper, queued = (
+        limiter.family("cohort") for limiter in sharing(clock, RateLimits(cohort=(Window(1, 60),), margin=0.0), n=3)
+    )
+    assert await first.acquire() == 0.0  # the window's only slot
+    sleeping = asyncio.create_task(sleeper.acquire())
+    waiting = asyncio.create_task(queued.acquire())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert clock.sleeps == [60.0] and first._gate.waiting == 1
+    for task in (waiting, sleeping):
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    clock.hook = None
+    with pytest.raises(SlotTooFar):  # the turn is free: the next caller is answered at once
+        await asyncio.wait_for(queued.acquire(max_wait=1.0), 1)
+    clock.advance(60)
+    assert await asyncio.wait_for(sleeper.acquire(), 1) == 0.0  # the slot the cancelled ones did not take

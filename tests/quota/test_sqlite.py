@@ -210,3 +210,23 @@ def test_four_processes_without_a_shared_store_draw_429s(mp_emulator: Emulator) 
     """
     run_pushers(mp_emulator.base_url, [None] * 4, 8, no_retry=True)
     assert mp_emulator.counters.rate_limited > 0
+
+
+async def test_an_acquire_cancelled_while_it_waits_for_the_file_takes_no_slot(db: Path) -> None:
+    """The worker thread cannot be stopped mid-transaction: a slot it takes for a cancelled caller is given back."""
+    store = SQLiteQuotaStore(db, timeout=5.0)
+    await store.acquire(KEY, MINUTE, 0.0)
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        cancelled = asyncio.create_task(store.acquire(KEY, MINUTE, 0.0))
+        await asyncio.sleep(0.05)  # the worker waits for the file lock
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert await store.acquire(KEY, MINUTE, 0.0) == 0.0
+    assert await store.acquire(KEY, MINUTE, 0.0) == 0.0  # the window's 3rd: the cancelled call's was given back
+    await store.aclose()

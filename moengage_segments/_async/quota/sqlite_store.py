@@ -56,6 +56,7 @@ class SQLiteQuotaStore:
         self._pid = os.getpid()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self._worker_ident: int | None = None  # the worker thread, once it opened the file
         self._closed = False
 
     def __repr__(self) -> str:
@@ -68,7 +69,14 @@ class SQLiteQuotaStore:
 
             wait = await store.acquire("api-01.moengage.com/WS/file_ops", RateLimits().file_ops, 0.25)
         """
-        return await self._run(self._acquire, key, tuple(windows), margin)
+        job = self._worker().submit(self._acquire, key, tuple(windows), margin)
+        try:
+            wait, _ = await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            # The worker cannot be stopped mid-transaction: a slot it takes for a caller gone is given back.
+            job.add_done_callback(self._give_back_unused)
+            raise
+        return wait
 
     async def pause(self, key: str, seconds: float) -> None:
         """Hold ``key`` for ``seconds`` from now, for every process using the file.
@@ -94,7 +102,8 @@ class SQLiteQuotaStore:
             executor.shutdown(wait=False)
 
     # --- on the worker thread ---------------------------------------------------------------------------
-    def _acquire(self, key: str, windows: tuple[Window, ...], margin: float) -> float:
+    def _acquire(self, key: str, windows: tuple[Window, ...], margin: float) -> tuple[float, int | None]:
+        """The wait (0.0: taken), and the taken slot's row."""
         conn = self._connection()
         with self._transaction(conn):
             now = time.time()  # read under the lock: timestamps of all processes stay in order
@@ -108,13 +117,36 @@ class SQLiteQuotaStore:
                 if row is not None:
                     wait = max(wait, row[0] + window.period + margin - now)
             if wait > 0:
-                return wait
-            if windows:
-                conn.execute(
-                    "DELETE FROM moengage_quota_log WHERE key = ? AND t < ?", (key, now - horizon(windows, margin))
-                )
-                conn.execute("INSERT INTO moengage_quota_log (key, t) VALUES (?, ?)", (key, now))
-            return 0.0
+                return wait, None
+            if not windows:
+                return 0.0, None
+            conn.execute(
+                "DELETE FROM moengage_quota_log WHERE key = ? AND t < ?", (key, now - horizon(windows, margin))
+            )
+            row = conn.execute("INSERT INTO moengage_quota_log (key, t) VALUES (?, ?)", (key, now)).lastrowid
+            return 0.0, row
+
+    def _give_back_unused(self, job: concurrent.futures.Future[tuple[float, int | None]]) -> None:
+        """Delete the slot ``job`` took for a cancelled caller: at once on the worker, else through it."""
+        if job.cancelled() or job.exception() is not None or job.result()[1] is None:
+            return
+        row = job.result()[1]
+        if threading.get_ident() == self._worker_ident:  # before the worker runs its next acquire
+            self._delete_row(row)
+            return
+        with self._lock:
+            executor = None if self._closed or self._pid != os.getpid() else self._executor
+        if executor is not None:
+            with contextlib.suppress(RuntimeError):  # shut down meanwhile
+                executor.submit(self._delete_row, row)
+
+    def _delete_row(self, row: int | None) -> None:
+        try:
+            conn = self._connection()
+            with self._transaction(conn):
+                conn.execute("DELETE FROM moengage_quota_log WHERE rowid = ?", (row,))
+        except QuotaStoreError:  # the slot stays taken: a request fewer in this window, nothing worse
+            pass
 
     def _pause(self, key: str, seconds: float) -> None:
         conn = self._connection()
@@ -139,6 +171,7 @@ class SQLiteQuotaStore:
                 conn.close()
                 raise self._error_for(exc) from None
             self._conn = conn
+            self._worker_ident = threading.get_ident()
         return self._conn
 
     @contextlib.contextmanager

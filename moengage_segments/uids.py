@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 
 from moengage_segments.errors import ValidationError
@@ -45,7 +46,8 @@ FAILED_REASON_COLUMN = "reason"
 class UidFile:
     """A re-iterable stream of uids from a file (see :func:`read_uids`).
 
-    Each iteration opens the file again, so the same object can be planned, then pushed, then resumed.
+    Each iteration opens the file again, so the same object can be planned, then pushed, then resumed;
+    a pipe or a device (``regular`` is False) can be read once only.
     ``block_size`` is how many bytes a one-uid-a-line file is read at a time (it changes nothing but
     memory use).
 
@@ -76,6 +78,9 @@ class UidFile:
             raise ValidationError("path", f"no such file: {self.path!r}")
         if not os.access(self.path, os.R_OK):
             raise ValidationError("path", f"{self.path!r} is not readable")
+        #: False for a pipe or a device (``<(zcat uids.gz)``, ``/dev/stdin`` on a pipe): it can be read once
+        #: only, so it is never counted ahead of a push and a second iteration finds it empty.
+        self.regular = stat.S_ISREG(os.stat(self.path).st_mode)
 
     def __repr__(self) -> str:
         return f"read_uids({self.path!r}, column={self.column!r})"
@@ -89,13 +94,16 @@ class UidFile:
         """Read the file once and return how many uids it holds (remembered in ``counted``).
 
         A push given a counted file has a progress total, hence an ETA, from its first snapshot; an
-        uncounted file is counted on the side while the push runs.
+        uncounted file is counted on the side while the push runs. A pipe or a device is refused with
+        :class:`~moengage_segments.errors.ValidationError`: counting would consume what the push must read.
 
         Example::
 
             uids = read_uids("uids.txt")
             print(f"{uids.count():,} uids")
         """
+        if not self.regular:
+            raise ValidationError("path", f"{self.path!r} is a pipe or a device: it can be read once only, not counted")
         self.counted = sum(len(chunk) for chunk in self.iter_chunks())
         return self.counted
 
@@ -266,7 +274,8 @@ def read_uids(path: str | os.PathLike[str], column: str | int | None = None) -> 
     a byte-order mark is dropped; blank lines are skipped; nothing else is stripped). With ``column`` (a
     header name, or a 0-based index for files without a header row) it is a CSV file and the uids are that
     column's values (an empty cell is passed on, and reported as an invalid uid). A failed-uids file is
-    read back with ``column="uid"``. Bytes that are not UTF-8 give uids the engine reports as invalid
+    read back with ``column="uid"``. A pipe given as a path (``/dev/fd/63`` from a shell's ``<(...)``) is read
+    once: it is never counted ahead of the push. Bytes that are not UTF-8 give uids the engine reports as invalid
     instead of stopping the run. A missing, unreadable or directory path raises
     :class:`~moengage_segments.errors.ValidationError` (field ``path``) at once.
 

@@ -137,6 +137,8 @@ def _one_shot(uids: UidSource) -> bool:
     """True for iterators and generators, which a second pass finds empty."""
     if isinstance(uids, AsyncIterable):
         return isinstance(uids, AsyncIterator)
+    if isinstance(uids, UidFile):
+        return not uids.regular  # a pipe or a device
     return isinstance(uids, Iterator)
 
 
@@ -219,7 +221,7 @@ async def plan(
     packer = new_packer(cohort, action, max_request_bytes, dedupe)
     if _one_shot(uids):
         logger.warning(
-            "plan() is reading a one-shot iterator: a push of the same object afterwards will read nothing. "
+            "plan() is reading a one-shot iterator or pipe: a push of the same object afterwards will read nothing. "
             "Pass a list, a set or a read_uids() file to plan and then push."
         )
     requests = size = 0
@@ -438,8 +440,9 @@ class CohortSync:
             self._total = len(uids)
         elif isinstance(uids, UidFile):
             self._total = uids.counted
-            if self._total is None and self._on_progress is not None:
-                self._file = uids  # counted on the side, for the progress total
+            if self._total is None and self._on_progress is not None and uids.regular:
+                # Counted on the side, for the progress total; never a pipe, whose uids the count would take.
+                self._file = uids
         source = uid_chunks(uids, linger=self._linger)
         self._started = self._clock()
         outcome: BaseException | None = None

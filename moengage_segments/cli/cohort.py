@@ -447,6 +447,8 @@ async def open_input(a: Any) -> tuple[Iterable[str] | AsyncIterable[str], _Stdin
         uids = read_uids(a.input, column)
     except ValidationError as exc:  # the SDK names its parameter ("path"); the user gave FILE
         raise UsageError(f"input file: {exc.reason}") from None
+    if not uids.regular:  # a pipe (`<(zcat uids.gz)`): read once, by the push; counting would consume it
+        return uids, None, None
     # One fast extra pass over the file gives the bar a total (and an early error for a bad path).
     try:
         total = await asyncio.to_thread(uids.count)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -377,3 +378,21 @@ def test_stdin_line_ends_and_failed_uids_fed_back_with_column_uid(
     assert json.loads(second.stdout)["accepted"] == 6
     segment = emu.cohort_segment("churn")
     assert segment is not None and emu.members(segment.id) == set(uids)
+
+
+@pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="needs /dev/fd (a pipe given as a path, like bash's <(...))")
+def test_a_pipe_given_as_the_file_is_pushed_whole(run_main: InProcess, emu: Emulator, tmp_path: Path) -> None:
+    # `cohort add <(zcat uids.gz)`: the count ahead of the push used to read the pipe dry, and the push then
+    # read nothing, exiting 0 with "read 0".
+    uids = [f"user-{i:07d}" for i in range(1_000)]
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w") as writer:
+        writer.write("".join(f"{uid}\n" for uid in uids))  # fits the pipe's buffer: no writer thread needed
+    try:
+        proc = run_main("cohort", "add", f"/dev/fd/{read_end}", *COHORT, "--json")
+    finally:
+        os.close(read_end)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["accepted"] == len(uids)
+    info = emu.cohort_segment("churn")
+    assert info is not None and emu.members(info.id) == set(uids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moengage_segments import AsyncClient, Cohort, read_uids
+from moengage_segments import AsyncClient, Cohort, ValidationError, read_uids
 from moengage_segments.uids import BLOCK_SIZE, FailedUidsWriter, UidFile
 from tests.cohort._sink import Sink
 
@@ -223,3 +224,34 @@ def test_a_csv_field_over_the_csv_limit_is_a_validation_error(tmp_path: Path) ->
     with pytest.raises(ValueError, match=r"failed\.csv:2") as info:
         list(read_uids(path, column="uid"))
     assert getattr(info.value, "field", None) == "path"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_is_read_once_never_counted(tmp_path: Path) -> None:
+    # Counting a pipe ahead of a push (or on the side while it runs) would take the uids the push must read.
+    fifo = tmp_path / "uids.fifo"
+    os.mkfifo(fifo)
+    uids = read_uids(fifo)
+    assert not uids.regular and read_uids(__file__).regular
+    with pytest.raises(ValidationError) as info:
+        uids.count()
+    assert info.value.field == "path" and "read once" in info.value.reason
+
+
+@pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="needs /dev/fd (a pipe given as a path)")
+async def test_a_pipe_is_pushed_whole_with_progress_on() -> None:
+    # With on_progress, an uncounted file is counted on the side; a pipe must not be (it would split the uids).
+    uids = [f"p{i:05d}" for i in range(3_000)]
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w") as writer:
+        writer.write("".join(f"{uid}\n" for uid in uids))
+    try:
+        async with Sink() as sink, AsyncClient("ws", "key", base_url=sink.url, rate_limits=None) as client:
+            report = await client.cohorts.add_members(
+                Cohort(id="pipe", name="Pipe", partner="p"),
+                read_uids(f"/dev/fd/{read_end}"),
+                on_progress=lambda p: None,
+            )
+    finally:
+        os.close(read_end)
+    assert report.ok and report.accepted == len(uids) and sink.members["pipe"] == set(uids)

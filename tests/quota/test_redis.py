@@ -87,8 +87,9 @@ async def test_a_pause_is_shared_and_keys_expire_on_their_own(prefix: str) -> No
         await one.pause(KEY, 5.0)  # a shorter pause does not cut a longer one
         assert 29 < await two.acquire(KEY, (Window(3, 60),), 0.25) <= 30
         client = one._loop_scripts().client
-        ttls = {part: await client.pttl(f"{prefix}{{{KEY}}}:{part}") for part in ("log", "pause", "peers")}
+        ttls = {part: await client.pttl(f"{prefix}{{{KEY}}}:{part}") for part in ("log", "pause", "peers", "shape")}
         assert 0 < ttls["log"] <= 60_250 and 0 < ttls["pause"] <= 31_000 and 0 < ttls["peers"] <= 120_000
+        assert 0 < ttls["shape"] <= 60_250
     finally:
         await one.aclose()
         await two.aclose()
@@ -243,3 +244,19 @@ def test_clock_skew_between_processes_does_not_matter(mp_emulator: Emulator, pre
     results = run_pushers(mp_emulator.base_url, [url] * 2, each, offsets=[-3600.0, 3600.0])
     assert [r["accepted"] for r in results] == [each] * 2
     assert mp_emulator.counters.rate_limited == 0
+
+
+async def test_a_sharer_with_shorter_windows_does_not_erase_a_longer_window(prefix: str) -> None:
+    """Trimming and expiry keep what the longest window any sharer asked for needs, not only the asker's."""
+    hourly, brief = store(prefix), store(prefix)
+    hour = (Window(2, 3600),)
+    try:
+        assert [await hourly.acquire(KEY, hour, 0.0) for _ in range(2)] == [0.0, 0.0]
+        await asyncio.sleep(0.01)
+        assert await brief.acquire(KEY, (Window(1, 0.001),), 0.0) == 0.0  # its own window has room
+        assert await hourly.acquire(KEY, hour, 0.0) > 3500  # the hour is still full...
+        client = hourly._loop_scripts().client
+        assert await client.pttl(f"{prefix}{{{KEY}}}:log") > 3_500_000  # ...and kept for the hour
+    finally:
+        await hourly.aclose()
+        await brief.aclose()

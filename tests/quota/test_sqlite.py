@@ -230,3 +230,17 @@ async def test_an_acquire_cancelled_while_it_waits_for_the_file_takes_no_slot(db
     assert await store.acquire(KEY, MINUTE, 0.0) == 0.0
     assert await store.acquire(KEY, MINUTE, 0.0) == 0.0  # the window's 3rd: the cancelled call's was given back
     await store.aclose()
+
+
+async def test_a_sharer_with_shorter_windows_does_not_erase_a_longer_window(db: Path) -> None:
+    """Pruning keeps what the longest window any sharer asked for needs, not only the asker's."""
+    hourly, brief = SQLiteQuotaStore(db), SQLiteQuotaStore(db)
+    hour = (Window(2, 3600),)
+    try:
+        assert [await hourly.acquire(KEY, hour, 0.0) for _ in range(2)] == [0.0, 0.0]
+        await asyncio.sleep(0.01)
+        assert await brief.acquire(KEY, (Window(5, 0.001),), 0.0) == 0.0  # its own window has room
+        assert await hourly.acquire(KEY, hour, 0.0) > 3500  # the hour is still full
+    finally:
+        await hourly.aclose()
+        await brief.aclose()

@@ -39,7 +39,8 @@ __all__ = ["RedisQuotaStore"]
 
 logger = logging.getLogger("moengage_segments")
 
-#: KEYS: log (newest first), pause, peers. ARGV: margin, peer id, then limit, period for each window.
+#: KEYS: log (newest first), pause, peers, shape (the most entries and longest span any sharer needs).
+#: ARGV: margin, peer id, then limit, period for each window.
 #: Returns {wait as a string (0 = the slot was taken), pushers seen in the last minute}.
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -64,9 +65,16 @@ for i = 3, #ARGV, 2 do
 end
 if wait > 0 then return {tostring(wait), peers} end
 if keep > 0 then
+  -- Sharers may ask with different windows: keep what the longest window any of them uses needs.
+  local shape = redis.call('HMGET', KEYS[4], 'keep', 'span')
+  keep = math.max(keep, tonumber(shape[1]) or 0)
+  span = math.max(span + margin, tonumber(shape[2]) or 0)
+  local ttl = math.ceil(span * 1000)
+  redis.call('HSET', KEYS[4], 'keep', tostring(keep), 'span', string.format('%.6f', span))
+  redis.call('PEXPIRE', KEYS[4], ttl)
   redis.call('LPUSH', KEYS[1], string.format('%.6f', now))
   redis.call('LTRIM', KEYS[1], 0, keep - 1)
-  redis.call('PEXPIRE', KEYS[1], math.ceil((span + margin) * 1000))
+  redis.call('PEXPIRE', KEYS[1], ttl)
 end
 return {'0', peers}
 """
@@ -163,7 +171,7 @@ class RedisQuotaStore:
             args: list[Any] = [repr(margin), self._peer]
             for window in windows:
                 args += [window.limit, repr(window.period)]
-            keys = [self._key(key, "log"), self._key(key, "pause"), self._key(key, "peers")]
+            keys = [self._key(key, part) for part in ("log", "pause", "peers", "shape")]
             reply = await self._call("acquire", keys, args)
             if reply is not None:
                 wait, self._peers = float(reply[0]), int(reply[1])

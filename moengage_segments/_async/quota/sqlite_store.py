@@ -31,6 +31,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS moengage_quota_log (key TEXT NOT NULL, t REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS moengage_quota_log_key_t ON moengage_quota_log (key, t);
 CREATE TABLE IF NOT EXISTS moengage_quota_pause (key TEXT PRIMARY KEY, until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS moengage_quota_horizon (key TEXT PRIMARY KEY, seconds REAL NOT NULL);
 """
 
 
@@ -120,8 +121,16 @@ class SQLiteQuotaStore:
                 return wait, None
             if not windows:
                 return 0.0, None
+            # Sharers may ask with different windows: keep what the longest window any of them uses needs.
             conn.execute(
-                "DELETE FROM moengage_quota_log WHERE key = ? AND t < ?", (key, now - horizon(windows, margin))
+                "INSERT INTO moengage_quota_horizon (key, seconds) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET seconds = max(seconds, excluded.seconds)",
+                (key, horizon(windows, margin)),
+            )
+            conn.execute(
+                "DELETE FROM moengage_quota_log WHERE key = ? "
+                "AND t < ? - (SELECT seconds FROM moengage_quota_horizon WHERE key = ?)",
+                (key, now, key),
             )
             row = conn.execute("INSERT INTO moengage_quota_log (key, t) VALUES (?, ?)", (key, now)).lastrowid
             return 0.0, row

@@ -260,3 +260,29 @@ async def test_a_sharer_with_shorter_windows_does_not_erase_a_longer_window(pref
     finally:
         await hourly.aclose()
         await brief.aclose()
+
+
+async def test_slots_taken_while_redis_was_away_are_put_into_it_once_it_answers(own_redis: RedisServer) -> None:
+    """Redis refuses for a while and keeps its data: what one pusher took alone then counts for the others."""
+    import redis.asyncio
+
+    admin = redis.asyncio.Redis.from_url(own_redis.url)
+    lone = RedisQuotaStore(own_redis.url, retry_interval=0.01, fallback_share=1.0)
+    other = RedisQuotaStore(own_redis.url)
+    minute = (Window(4, 60),)
+    try:
+        assert await lone.acquire(KEY, minute, 0.0) == 0.0  # through Redis
+        await admin.acl_setuser("default", enabled=True, nopass=True, categories=["+@all", "-@scripting"])
+        assert [await lone.acquire(KEY, minute, 0.0) for _ in range(2)] == [0.0, 0.0]  # alone, while refused
+        assert lone.degraded
+        await admin.acl_setuser("default", enabled=True, nopass=True, categories=["+@all"])
+        await asyncio.sleep(0.02)
+        assert await lone.acquire("host/WS/list", minute, 0.0) == 0.0  # Redis answers again (another key)
+        assert not lone.degraded
+        assert await other.acquire(KEY, minute, 0.0) == 0.0  # the window's 4th...
+        assert await other.acquire(KEY, minute, 0.0) > 59  # ...and the 5th waits: Redis knows of all four
+    finally:
+        await admin.acl_setuser("default", reset=False, enabled=True, nopass=True, categories=["+@all"])
+        await admin.aclose()
+        await lone.aclose()
+        await other.aclose()

@@ -12,7 +12,8 @@ returns how long to wait, so a waiting process sleeps until its slot.
 
 When Redis is unreachable or slower than ``timeout``, the store logs one WARNING and paces this process
 alone, with a share of each window, until Redis answers again (tried every ``retry_interval`` seconds):
-a push never stops or hangs because of the store.
+a push never stops or hangs because of the store. The slots taken alone meanwhile are then merged into
+Redis, so the other pushers count them.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 import uuid
 import weakref
+from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from moengage_segments._async.quota.base import safe_url
+from moengage_segments._async.quota.base import horizon, longest_limit, safe_url
 from moengage_segments._async.quota.memory import InProcessQuotaStore
 from moengage_segments.config import Window
 from moengage_segments.errors import ConfigurationError
@@ -91,6 +94,30 @@ end
 return 1
 """
 
+#: KEYS: log, shape. ARGV: the asker's limit and span, then the ages (seconds) of slots taken while Redis was
+#: away. Merges them into the log, newest first, so that every sharer counts them.
+_MERGE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local shape = redis.call('HMGET', KEYS[2], 'keep', 'span')
+local keep = math.max(tonumber(ARGV[1]), tonumber(shape[1]) or 0)
+local span = math.max(tonumber(ARGV[2]), tonumber(shape[2]) or 0)
+local times = {}
+for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do table.insert(times, tonumber(entry)) end
+for i = 3, #ARGV do
+  local age = tonumber(ARGV[i])
+  if age < span then table.insert(times, now - age) end
+end
+table.sort(times, function(a, b) return a > b end)
+redis.call('DEL', KEYS[1])
+for i = 1, math.min(#times, keep) do redis.call('RPUSH', KEYS[1], string.format('%.6f', times[i])) end
+local ttl = math.ceil(span * 1000)
+redis.call('HSET', KEYS[2], 'keep', tostring(keep), 'span', string.format('%.6f', span))
+redis.call('PEXPIRE', KEYS[2], ttl)
+if #times > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+"""
+
 _OPTIONS = ("prefix", "timeout", "fallback_share", "retry_interval")
 
 
@@ -141,6 +168,10 @@ class RedisQuotaStore:
         # redis-py's asyncio connections belong to one loop: one client (and its two scripts) per loop.
         self._scripts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Scripts] = weakref.WeakKeyDictionary()
         self._local = InProcessQuotaStore()
+        # Slots taken alone while Redis was away (monotonic times), with the limit and span they were taken
+        # under: put into Redis once it answers, so the other pushers count them too.
+        self._unshared: dict[str, tuple[deque[float], int, float]] = {}
+        self._unshared_lock = threading.Lock()  # held for microseconds, never across an await
         self._peers = 0  # pushers Redis last reported for a key (0: never answered)
         self._down_until = 0.0  # while degraded: when to try Redis again (monotonic)
         self._degraded = False
@@ -167,7 +198,7 @@ class RedisQuotaStore:
 
             wait = await store.acquire("api-01.moengage.com/WS/cohort", RateLimits().cohort, 0.25)
         """
-        if self._use_redis():
+        if self._use_redis() and await self._share_unshared():
             args: list[Any] = [repr(margin), self._peer]
             for window in windows:
                 args += [window.limit, repr(window.period)]
@@ -179,7 +210,10 @@ class RedisQuotaStore:
                     # Remember our own requests here too: if Redis goes away, local pacing starts from them.
                     self._local.record(key, windows)
                 return max(wait, 0.0)
-        return self._local.take(key, self._fallback(windows), margin)
+        wait = self._local.take(key, self._fallback(windows), margin)
+        if wait <= 0 and windows:
+            self._remember_unshared(key, windows, margin)
+        return wait
 
     async def pause(self, key: str, seconds: float) -> None:
         """Hold ``key`` for ``seconds`` from now, for every process using this Redis.
@@ -209,6 +243,31 @@ class RedisQuotaStore:
                 asyncio.run_coroutine_threadsafe(those.client.aclose(), owner)
 
     # --- internals -------------------------------------------------------------------------------------
+    def _remember_unshared(self, key: str, windows: Sequence[Window], margin: float) -> None:
+        with self._unshared_lock:
+            times, keep, span = self._unshared.get(key) or (deque[float](), 0, 0.0)
+            keep, span = max(keep, longest_limit(windows)), max(span, horizon(windows, margin))
+            times = deque(times, maxlen=keep)
+            times.append(time.monotonic())
+            self._unshared[key] = (times, keep, span)
+
+    async def _share_unshared(self) -> bool:
+        """Put the slots taken alone while Redis was away into Redis; False when it does not answer."""
+        with self._unshared_lock:
+            pending = [(key, list(times), keep, span) for key, (times, keep, span) in self._unshared.items()]
+        for key, sent, keep, span in pending:
+            now = time.monotonic()
+            args = [keep, repr(span), *(repr(now - t) for t in sent)]
+            if await self._call("merge", [self._key(key, "log"), self._key(key, "shape")], args) is None:
+                return False
+            shared = set(sent)
+            with self._unshared_lock:  # keep what another loop added meanwhile
+                times, keep, span = self._unshared.pop(key, (deque[float](), 0, 0.0))
+                left = deque((t for t in times if t not in shared), maxlen=keep)
+                if left:
+                    self._unshared[key] = (left, keep, span)
+        return True
+
     def _key(self, key: str, part: str) -> str:
         # The braces keep a key's three parts in one Redis Cluster slot (a script may only touch one).
         return f"{self.prefix}{{{key}}}:{part}"
@@ -274,6 +333,7 @@ class _Scripts:
         )
         self.acquire = self.client.register_script(_ACQUIRE)
         self.pause = self.client.register_script(_PAUSE)
+        self.merge = self.client.register_script(_MERGE)
 
 
 def _split_options(url: str) -> tuple[str, dict[str, str]]:

@@ -117,6 +117,14 @@ def test_redis_urls_and_options() -> None:
         RedisQuotaStore("redis://h/0?fallback_share=2")
     with pytest.raises(ConfigurationError, match="timeout must be a positive number"):
         RedisQuotaStore("redis://h/0", timeout=0)
+    for bad in (
+        "redis://:pw-secret@127.0.0.1:notaport/0",
+        "redis://:pw-secret@h:99999/0",
+        "redis://h/0?socket_timeout=x",
+    ):
+        with pytest.raises(ConfigurationError, match=r"^quota: unusable Redis URL") as caught:  # at once, not mid-push
+            open_quota(bad, {})
+        assert "pw-secret" not in str(caught.value)
 
 
 @pytest.fixture

@@ -156,6 +156,12 @@ class RedisQuotaStore:
                 "quota: a redis:// quota store needs the redis package: pip install 'moengage-segments[redis]'"
             ) from None
         url, options = _split_options(url)
+        from redis.asyncio.connection import parse_url
+
+        try:  # a URL redis-py cannot read fails here, not at the first request of a push
+            parse_url(url)
+        except ValueError as exc:
+            raise ConfigurationError(f"quota: unusable Redis URL {safe_url(url)!r}: {exc}") from None
         self.url = url
         self.prefix = prefix if prefix is not None else options.get("prefix", "moengage:quota:")
         self.timeout = _positive("timeout", timeout if timeout is not None else options.get("timeout", 0.25))

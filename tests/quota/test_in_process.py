@@ -7,11 +7,12 @@ cohort window (time-scaled): together they get no 429, while the same clients ea
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from moengage_segments import AsyncClient, Client, CohortSyncReport, RetryPolicy
+from moengage_segments import AsyncClient, Client, CohortSyncReport, RetryPolicy, Window
 from moengage_segments._async.quota import PROCESS_QUOTA, InProcessQuotaStore
 from moengage_segments.testing import Emulator
 from tests.quota._support import COHORT, SCALE, SMALL_BODY, scaled_limits, uids_for
@@ -101,3 +102,27 @@ def test_clients_of_one_workspace_share_the_process_store() -> None:
     keys = [limiter.family("cohort").key for limiter in limiters]
     assert keys[0] == keys[1] == "api-01.moengage.com/WS/cohort"
     assert keys[2] == "api-01.moengage.com/WS2/cohort" and keys[3] == "api-02.moengage.com/WS/cohort"
+
+
+def test_slots_are_logged_in_the_order_they_were_taken() -> None:
+    """A thread preempted between reading the clock and taking its slot must not log an older time after a
+    newer one: the windows read the log as sorted."""
+    read, other_took = threading.Event(), threading.Event()
+
+    def clock() -> float:
+        if threading.current_thread().name != "preempted":
+            return now
+        read.set()
+        other_took.wait(0.1)  # preempted here (after the fix: inside the lock, so the other thread waits)
+        return 100.0
+
+    now = 100.5
+    store, pair = InProcessQuotaStore(clock=clock), (Window(2, 10),)
+    preempted = threading.Thread(target=store.take, args=("k", pair, 0.0), name="preempted")
+    preempted.start()
+    read.wait(1)
+    store.take("k", pair, 0.0)
+    other_took.set()
+    preempted.join(1)
+    now = 110.2  # only the request of t=100.5 is still in the window
+    assert store.take("k", pair, 0.0) == 0.0

@@ -60,8 +60,8 @@ class InProcessQuotaStore:
 
             store.take("host/WS/cohort", (Window(300, 60.0),), 0.25, record=False)  # seconds to wait
         """
-        now = self._clock()
         with self._lock:
+            now = self._clock()  # read under the lock: the log stays in the order slots were taken
             wait = self._paused.get(key, 0.0) - now
             size = longest_limit(windows)
             log = self._log(key, size)
@@ -81,9 +81,8 @@ class InProcessQuotaStore:
 
             store.record("host/WS/cohort", (Window(300, 60.0),))
         """
-        now = self._clock()
         with self._lock:
-            self._log(key, longest_limit(windows)).append(now)
+            self._log(key, longest_limit(windows)).append(self._clock())
 
     async def pause(self, key: str, seconds: float) -> None:
         """Hold ``key`` for ``seconds`` from now.

@@ -36,4 +36,4 @@ def test_a_bad_quota_url_names_the_flag(run_main: InProcess) -> None:
     assert code == 2
     assert err.startswith("error: --quota: unsupported quota store URL") and "pw-secret" not in err
     code, _, err = run_main("segments", "list", env={"MOENGAGE_QUOTA_URL": "nope://"})
-    assert code == 2 and "MOENGAGE_QUOTA_URL: unsupported quota store URL 'nope://'" in err
+    assert code == 2 and "MOENGAGE_QUOTA_URL: unsupported quota store URL (scheme 'nope')" in err

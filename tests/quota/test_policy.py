@@ -162,7 +162,7 @@ def test_quota_setting_is_checked() -> None:
     assert open_quota(store, {}) == (store, False)
     with pytest.raises(ConfigurationError, match="quota must be a quota store or a URL"):
         open_quota(42, {})  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match=r"^quota: unsupported quota store URL 'ftp://x'"):
+    with pytest.raises(ConfigurationError, match=r"^quota: unsupported quota store URL \(scheme 'ftp'\)"):
         open_quota("ftp://x", {})
     with pytest.raises(ConfigurationError, match=r"^MOENGAGE_QUOTA_URL: unsupported"):
         open_quota(None, {"MOENGAGE_QUOTA_URL": "nope"})
@@ -171,7 +171,15 @@ def test_quota_setting_is_checked() -> None:
 def test_a_password_in_a_quota_url_is_never_echoed() -> None:
     with pytest.raises(ConfigurationError) as caught:
         open_quota("bogus://user:s3cret-pw@host:1/0", {})
-    assert "s3cret-pw" not in str(caught.value) and "user:***@host:1" in str(caught.value)
+    assert "s3cret-pw" not in str(caught.value) and "scheme 'bogus'" in str(caught.value)
+
+
+@pytest.mark.parametrize("misplaced", ["sk-live-0123456789", "redis://127.0.0.1:sk-live-0123456789/0"])
+def test_a_key_put_in_the_quota_setting_is_never_echoed(misplaced: str) -> None:
+    """The API key in MOENGAGE_QUOTA_URL, or where a Redis URL's port goes, is not repeated."""
+    with pytest.raises(ConfigurationError, match=r"unsupported quota store URL|unusable Redis URL") as caught:
+        open_quota(None, {"MOENGAGE_QUOTA_URL": misplaced})
+    assert "sk-live" not in str(caught.value) and "a str of" in str(caught.value)
 
 
 async def test_cancelled_waiters_take_no_slot_and_free_the_queue() -> None:

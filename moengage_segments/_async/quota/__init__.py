@@ -18,7 +18,7 @@ from moengage_segments._async.quota.base import QuotaStore, safe_url
 from moengage_segments._async.quota.memory import PROCESS_QUOTA, InProcessQuotaStore
 from moengage_segments._async.quota.redis_store import RedisQuotaStore
 from moengage_segments._async.quota.sqlite_store import SQLiteQuotaStore
-from moengage_segments.config import ENV_QUOTA_URL
+from moengage_segments.config import ENV_QUOTA_URL, describe_value
 from moengage_segments.errors import ConfigurationError
 
 __all__ = [
@@ -68,7 +68,9 @@ def _from_url(url: str, source: str) -> tuple[QuotaStore | None, bool]:
         return RedisQuotaStore(url), True
     if scheme == "sqlite":
         return _sqlite(url, parts.netloc + parts.path, source), True
-    raise ConfigurationError(f"{source}: unsupported quota store URL {safe_url(url)!r}; expected {_SCHEMES}")
+    # Not echoed: a value without a scheme may be a secret in the wrong place (the API key, say).
+    what = f"scheme {scheme!r}" if scheme and "://" in url else describe_value(url)
+    raise ConfigurationError(f"{source}: unsupported quota store URL ({what}); expected {_SCHEMES}")
 
 
 def _sqlite(url: str, path: str, source: str) -> SQLiteQuotaStore:

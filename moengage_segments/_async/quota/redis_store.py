@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from moengage_segments._async.quota.base import horizon, longest_limit, safe_url
 from moengage_segments._async.quota.memory import InProcessQuotaStore
-from moengage_segments.config import Window
+from moengage_segments.config import Window, describe_value
 from moengage_segments.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -160,8 +160,16 @@ class RedisQuotaStore:
 
         try:  # a URL redis-py cannot read fails here, not at the first request of a push
             parse_url(url)
-        except ValueError as exc:
-            raise ConfigurationError(f"quota: unusable Redis URL {safe_url(url)!r}: {exc}") from None
+            unreadable = False
+        except ValueError:
+            unreadable = True
+        if unreadable:
+            # Not echoed (nor redis-py's message, raised outside the except block so it is not the context):
+            # "redis://host:KEY/0" puts a secret where the port goes.
+            raise ConfigurationError(
+                f"quota: unusable Redis URL ({describe_value(url)}); expected "
+                "redis://[:password@]host[:port][/db] with a numeric port and db"
+            )
         self.url = url
         self.prefix = prefix if prefix is not None else options.get("prefix", "moengage:quota:")
         self.timeout = _positive("timeout", timeout if timeout is not None else options.get("timeout", 0.25))

@@ -113,6 +113,8 @@ def test_redis_urls_and_options() -> None:
     assert isinstance(made, RedisQuotaStore) and owned
     assert made.prefix == "app:q:" and made.fallback_share == 0.25 and made.url == "redis://:pw-secret@127.0.0.1:6379/2"
     assert "pw-secret" not in repr(made) and ":***@127.0.0.1" in repr(made)
+    in_query = RedisQuotaStore("redis://127.0.0.1:6379/0?password=qs-secret&prefix=a:")  # redis-py reads it too
+    assert "qs-secret" not in repr(in_query) and "password=***" in repr(in_query)
     with pytest.raises(ConfigurationError, match="fallback_share must be more than 0 and at most 1"):
         RedisQuotaStore("redis://h/0?fallback_share=2")
     with pytest.raises(ConfigurationError, match="timeout must be a positive number"):
@@ -139,13 +141,13 @@ async def test_unreachable_redis_falls_back_to_local_pacing_with_one_warning(
     closed_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, "moengage_segments")
-    down = RedisQuotaStore(f"redis://:pw-secret@127.0.0.1:{closed_port}/0", fallback_share=0.5)
+    down = RedisQuotaStore(f"redis://:pw-secret@127.0.0.1:{closed_port}/0?password=qs-secret", fallback_share=0.5)
     waits = [await asyncio.wait_for(down.acquire(KEY, (Window(8, 60),), 0.0), 5) for _ in range(5)]
     assert waits[:4] == [0.0] * 4 and waits[4] > 59  # half of the window, paced here
     assert down.degraded
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "unreachable" in warnings[0].getMessage() and "50%" in warnings[0].getMessage()
-    assert "pw-secret" not in caplog.text
+    assert "pw-secret" not in caplog.text and "qs-secret" not in caplog.text
     await down.aclose()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from moengage_segments.config import Window
 
@@ -75,13 +75,17 @@ def horizon(windows: Sequence[Window], margin: float) -> float:
 
 
 def safe_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (Redis URLs may carry one)."""
+    """``url`` with any password (in the user-info or a ``password=`` query parameter) replaced by ``***``."""
     try:
         parts = urlsplit(url)
-        if parts.password is None:
-            return url
+        password = parts.password
     except ValueError:
         return "(an unreadable URL)"
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+    if password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(k.lower() == "password" for k, _ in query):  # redis-py reads a password from the query too
+        hidden = [(k, "***" if k.lower() == "password" else v) for k, v in query]
+        parts = parts._replace(query=urlencode(hidden, safe="*:"))
+    return parts.geturl()

@@ -29,9 +29,6 @@ def emu() -> Iterator[Emulator]:
 
 #: Enough attempts that the control's 429s never exhaust a batch (the default 5 sometimes did: a flaky test).
 RETRY = RetryPolicy(max_attempts=25)
-#: Three clients in one process on a loaded 2-core machine: slot-to-server latency jitter reached the default
-#: test margin (50 ms of a 1 s window) and drew the odd 429 from the shared quota; 150 ms keeps it clear.
-LIMITS = scaled_limits(margin=0.15)
 
 
 def make_async(emu: Emulator, **options: object) -> AsyncClient:
@@ -40,7 +37,7 @@ def make_async(emu: Emulator, **options: object) -> AsyncClient:
         emu.api_key,
         base_url=emu.base_url,
         db_name=emu.db_name,
-        rate_limits=LIMITS,
+        rate_limits=scaled_limits(),
         retry=RETRY,
         **options,  # type: ignore[arg-type]
     )
@@ -55,7 +52,7 @@ async def push_three(emu: Emulator, quotas: list[InProcessQuotaStore | None]) ->
         emu.api_key,
         base_url=emu.base_url,
         db_name=emu.db_name,
-        rate_limits=LIMITS,
+        rate_limits=scaled_limits(),
         retry=RETRY,
         quota=quotas[2],
     )

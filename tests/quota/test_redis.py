@@ -296,3 +296,32 @@ async def test_slots_taken_while_redis_was_away_are_put_into_it_once_it_answers(
         await admin.aclose()
         await lone.aclose()
         await other.aclose()
+
+
+_BUSY = "local t = redis.call('TIME') local stop = t[1] * 1e6 + t[2] + ARGV[1] * 1e6 repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop return 1"  # noqa: E501
+
+
+async def test_an_acquire_cancelled_while_redis_runs_it_takes_no_slot(own_redis: RedisServer) -> None:
+    """Redis is busy (another script) while the acquire waits for its answer; the caller is cancelled, then
+    Redis runs the acquire: the slot it took is given back."""
+    import redis.asyncio
+
+    admin = redis.asyncio.Redis.from_url(own_redis.url)
+    pusher = RedisQuotaStore(own_redis.url, timeout=2.0)
+    pair = (Window(2, 60),)
+    try:
+        assert await pusher.acquire(KEY, pair, 0.0) == 0.0  # connected, script loaded
+        busy = asyncio.create_task(admin.eval(_BUSY, 0, "0.3"))
+        await asyncio.sleep(0.05)
+        cancelled = asyncio.create_task(pusher.acquire(KEY, pair, 0.0))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        await busy
+        await asyncio.sleep(0.1)
+        assert await pusher.acquire(KEY, pair, 0.0) == 0.0  # the window's 2nd: the cancelled call took none
+        assert await pusher.acquire(KEY, pair, 0.0) > 59
+    finally:
+        await admin.aclose()
+        await pusher.aclose()

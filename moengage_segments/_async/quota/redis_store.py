@@ -19,6 +19,7 @@ Redis, so the other pushers count them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import threading
@@ -44,7 +45,7 @@ logger = logging.getLogger("moengage_segments")
 
 #: KEYS: log (newest first), pause, peers, shape (the most entries and longest span any sharer needs).
 #: ARGV: margin, peer id, then limit, period for each window.
-#: Returns {wait as a string (0 = the slot was taken), pushers seen in the last minute}.
+#: Returns {wait as a string (0 = the slot was taken), pushers seen in the last minute, the entry taken}.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -75,11 +76,18 @@ if keep > 0 then
   local ttl = math.ceil(span * 1000)
   redis.call('HSET', KEYS[4], 'keep', tostring(keep), 'span', string.format('%.6f', span))
   redis.call('PEXPIRE', KEYS[4], ttl)
-  redis.call('LPUSH', KEYS[1], string.format('%.6f', now))
+  local stamp = string.format('%.6f', now)
+  redis.call('LPUSH', KEYS[1], stamp)
   redis.call('LTRIM', KEYS[1], 0, keep - 1)
   redis.call('PEXPIRE', KEYS[1], ttl)
+  return {'0', peers, stamp}
 end
 return {'0', peers}
+"""
+
+#: KEYS: log. ARGV: the entry a cancelled caller's acquire added. Gives its slot back.
+_GIVE_BACK = """
+return redis.call('LREM', KEYS[1], 1, ARGV[1])
 """
 
 #: KEYS: pause. ARGV: seconds. Keeps the later of the current pause and now + seconds.
@@ -186,6 +194,7 @@ class RedisQuotaStore:
         # under: put into Redis once it answers, so the other pushers count them too.
         self._unshared: dict[str, tuple[deque[float], int, float]] = {}
         self._unshared_lock = threading.Lock()  # held for microseconds, never across an await
+        self._giving_back: set[asyncio.Future[Any]] = set()
         self._peers = 0  # pushers Redis last reported for a key (0: never answered)
         self._down_until = 0.0  # while degraded: when to try Redis again (monotonic)
         self._degraded = False
@@ -217,7 +226,13 @@ class RedisQuotaStore:
             for window in windows:
                 args += [window.limit, repr(window.period)]
             keys = [self._key(key, part) for part in ("log", "pause", "peers", "shape")]
-            reply = await self._call("acquire", keys, args)
+            call = asyncio.ensure_future(self._call("acquire", keys, args))
+            try:
+                reply = await asyncio.shield(call)
+            except asyncio.CancelledError:
+                # Redis may run the script all the same: a slot it takes for a caller that has gone is given back.
+                call.add_done_callback(functools.partial(self._give_back, keys[0]))
+                raise
             if reply is not None:
                 wait, self._peers = float(reply[0]), int(reply[1])
                 if wait <= 0:
@@ -257,6 +272,16 @@ class RedisQuotaStore:
                 asyncio.run_coroutine_threadsafe(those.client.aclose(), owner)
 
     # --- internals -------------------------------------------------------------------------------------
+    def _give_back(self, log: str, call: asyncio.Future[Any]) -> None:
+        if call.cancelled() or call.exception() is not None:
+            return
+        reply = call.result()
+        if reply is None or len(reply) < 3:  # no slot was taken
+            return
+        task = asyncio.ensure_future(self._call("give_back", [log], [reply[2]]))
+        self._giving_back.add(task)  # a reference, so that the task is not collected before it runs
+        task.add_done_callback(self._giving_back.discard)
+
     def _remember_unshared(self, key: str, windows: Sequence[Window], margin: float) -> None:
         with self._unshared_lock:
             times, keep, span = self._unshared.get(key) or (deque[float](), 0, 0.0)
@@ -348,6 +373,7 @@ class _Scripts:
         self.acquire = self.client.register_script(_ACQUIRE)
         self.pause = self.client.register_script(_PAUSE)
         self.merge = self.client.register_script(_MERGE)
+        self.give_back = self.client.register_script(_GIVE_BACK)
 
 
 def _split_options(url: str) -> tuple[str, dict[str, str]]:

@@ -44,8 +44,12 @@ class FifoLock:
     ) -> None:
         self.release()
 
-    async def acquire(self) -> None:
-        """Wait for the lock; a cancelled waiter leaves the queue (or passes the lock on) and re-raises."""
+    async def acquire(self, timeout: float | None = None) -> None:
+        """Wait for the lock; a cancelled waiter leaves the queue (or passes the lock on) and re-raises.
+
+        With ``timeout``, a waiter still queued after that many seconds leaves the queue the same way and
+        raises :class:`asyncio.TimeoutError`.
+        """
         loop = asyncio.get_running_loop()
         with self._mutex:
             if not self._held:
@@ -55,7 +59,10 @@ class FifoLock:
             self._waiters.append(waiter)
         future = waiter[1]
         try:
-            await future
+            if timeout is None:
+                await future
+            else:
+                await asyncio.wait_for(future, timeout)
         except BaseException as exc:
             with self._mutex:
                 queued = waiter in self._waiters

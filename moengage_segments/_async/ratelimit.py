@@ -89,16 +89,28 @@ class FamilyLimiter:
             wait = max(wait, self._store.take(self._key, self._windows, self._margin, record=False))
         return max(wait, 0.0)
 
-    async def acquire(self, max_wait: float | None = None) -> float:
+    async def acquire(self, max_wait: float | None = None, turn_within: float | None = None) -> float:
         """Wait for a slot and take it; returns the seconds spent waiting.
 
         Raises :class:`SlotTooFar` instead of sleeping when the next slot is more than ``max_wait``
-        seconds away (an hourly window, say), so a caller is never silently parked for an hour.
+        seconds away (an hourly window, say), so a caller is never silently parked for an hour; and when
+        the callers queued ahead keep this one from its turn for more than ``turn_within`` seconds (a call's
+        deadline), with the time waited counted against ``max_wait``.
         """
         if not self._windows:
             return await self._wait_out_pause(max_wait)
         waited = 0.0
-        async with self._gate:  # FIFO in this process: the earliest caller gets the next slot
+        if turn_within is None:
+            await self._gate.acquire()  # FIFO in this process: the earliest caller gets the next slot
+        else:
+            queued = self._clock()
+            try:
+                await self._gate.acquire(timeout=turn_within)
+            except asyncio.TimeoutError:  # not the builtin one before Python 3.11
+                raise SlotTooFar(max(self.delay(), turn_within)) from None
+            if max_wait is not None:
+                max_wait = max(max_wait - (self._clock() - queued), 0.0)
+        try:
             while True:
                 wait = await self._store.acquire(self._key, self._windows, self._margin)
                 if wait <= 0:
@@ -108,6 +120,8 @@ class FamilyLimiter:
                 self._next_slot = self._clock() + wait
                 waited += wait
                 await self._sleep(wait)  # until the computed slot: no polling in between
+        finally:
+            self._gate.release()
 
     async def _wait_out_pause(self, max_wait: float | None) -> float:
         # A family without client-side windows is only ever held by a pause after a 429.
@@ -214,9 +228,9 @@ class RateLimiter:
         """
         return self._families[family].delay()
 
-    async def acquire(self, family: str, max_wait: float | None = None) -> float:
+    async def acquire(self, family: str, max_wait: float | None = None, turn_within: float | None = None) -> float:
         """Wait for a slot in ``family``; returns the seconds waited (see :meth:`FamilyLimiter.acquire`)."""
-        return await self._families[family].acquire(max_wait)
+        return await self._families[family].acquire(max_wait, turn_within)
 
     async def pause(self, family: str, seconds: float) -> None:
         """Pause ``family`` for ``seconds`` after the service pushed back."""

@@ -377,10 +377,12 @@ class Transport(NoPickle):
         policy = retrier.policy
         limits = self.limiter.limits
         max_wait = policy.rate_limit_cap + (limits.margin if limits is not None else 0.0)
+        left = None  # the deadline bounds the wait for this call's turn too (callers of other clients queue ahead)
         if policy.deadline is not None:
-            max_wait = min(max_wait, max(policy.deadline - (self._clock() - retrier.started), 0.0))
+            left = max(policy.deadline - (self._clock() - retrier.started), 0.0)
+            max_wait = min(max_wait, left)
         try:
-            waited = await self.limiter.acquire(endpoint.limit_family, max_wait)
+            waited = await self.limiter.acquire(endpoint.limit_family, max_wait, turn_within=left)
         except SlotTooFar as far:
             error = RateLimitError(
                 429,

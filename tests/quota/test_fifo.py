@@ -158,3 +158,13 @@ async def test_a_hand_over_dropped_inside_the_locks_own_bookkeeping_does_not_dea
     with lock._mutex:
         lock._release_from_finalizer()  # would wait for the mutex this thread holds: must not
     await asyncio.wait_for(lock.acquire(), 2)  # passed on once the mutex was free
+
+
+async def test_a_waiter_that_times_out_leaves_the_queue() -> None:
+    lock = FifoLock()
+    await lock.acquire()
+    with pytest.raises(asyncio.TimeoutError):
+        await lock.acquire(timeout=0.01)
+    assert lock.waiting == 0
+    lock.release()
+    await lock.acquire(timeout=0.0)  # free: taken at once, whatever the timeout

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 from aioresponses import aioresponses
 
-from moengage_segments import AsyncClient, Cohort, RateLimits, Window
+from moengage_segments import AsyncClient, Cohort, RateLimitError, RateLimits, RetryPolicy, Window
 from moengage_segments._async.quota import InProcessQuotaStore, open_quota
 from moengage_segments._async.ratelimit import RateLimiter, SlotTooFar
 from moengage_segments.errors import ConfigurationError
@@ -208,3 +208,26 @@ async def test_cancelled_waiters_take_no_slot_and_free_the_queue() -> None:
         await asyncio.wait_for(queued.acquire(max_wait=1.0), 1)
     clock.advance(60)
     assert await asyncio.wait_for(sleeper.acquire(), 1) == 0.0  # the slot the cancelled ones did not take
+
+
+async def test_a_call_with_a_deadline_does_not_queue_past_it_behind_another_clients_wait(
+    make_client: Callable[..., AsyncClient], mocked: aioresponses, clock: FakeClock
+) -> None:
+    """Waiters of one quota queue first-come, first-served across clients; ``deadline`` bounds that queue too."""
+    mocked.get(LIST, payload={"data": []}, repeat=True)
+    store, limits = InProcessQuotaStore(clock=clock), RateLimits(list=(Window(1, 60),), margin=0.0)
+    patient = make_client(rate_limits=limits, quota=store)
+    hurried = make_client(rate_limits=limits, quota=store, retry=RetryPolicy(deadline=0.1, jitter=False))
+    await patient.segments.list()  # the window's only slot
+    blocked = asyncio.Event()
+
+    async def hold(seconds: float) -> None:
+        await blocked.wait()  # the patient call's 60 s wait is in progress
+
+    clock.hook = hold
+    waiting = asyncio.create_task(patient.segments.list())
+    await asyncio.sleep(0)
+    with pytest.raises(RateLimitError) as caught:  # at its deadline, not when the patient call is served
+        await asyncio.wait_for(hurried.segments.list(), 2)
+    assert caught.value.details["client_side"] is True and len(calls(mocked)) == 1
+    waiting.cancel()

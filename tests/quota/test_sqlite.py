@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,21 @@ async def test_a_sharer_with_shorter_windows_does_not_erase_a_longer_window(db: 
     finally:
         await hourly.aclose()
         await brief.aclose()
+
+
+async def test_a_host_clock_set_back_holds_a_call_for_at_most_one_window(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Times are the host's wall clock: after it is set back an hour, the file's times lie in the future.
+    They count as "just now", not as an hour of waiting (which would fail every call meanwhile)."""
+    store = SQLiteQuotaStore(db)
+    await store.acquire("host/WS/list", MINUTE, 0.0)  # creates the tables
+    now = time.time()
+    with sqlite3.connect(db) as conn:
+        conn.executemany("INSERT INTO moengage_quota_log (key, t) VALUES (?, ?)", [(KEY, now + 3600)] * 3)
+    try:
+        assert 59 < await store.acquire(KEY, MINUTE, 0.25) <= 60.25
+        monkeypatch.setattr(time, "time", lambda: now + 61)
+        assert await store.acquire(KEY, MINUTE, 0.25) == 0.0  # one window later
+    finally:
+        await store.aclose()

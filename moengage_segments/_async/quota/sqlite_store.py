@@ -108,6 +108,9 @@ class SQLiteQuotaStore:
         conn = self._connection()
         with self._transaction(conn):
             now = time.time()  # read under the lock: timestamps of all processes stay in order
+            # A request time in the future means the host clock was set back: it becomes now, so a call
+            # waits at most one window, not for as long as the clock moved.
+            conn.execute("UPDATE moengage_quota_log SET t = ? WHERE key = ? AND t > ?", (now, key, now))
             row = conn.execute("SELECT until FROM moengage_quota_pause WHERE key = ?", (key,)).fetchone()
             wait = row[0] - now if row else 0.0
             for window in windows:

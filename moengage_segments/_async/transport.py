@@ -445,9 +445,21 @@ def _user_agent(client_id: str) -> str:
     return f"moengage-segments/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]} client/{client_id}"
 
 
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
 def quota_scope(settings: Settings) -> str:
-    """The part of a quota key that names whose quota it is: the API host (with port) and the workspace."""
-    return f"{urlsplit(settings.base_url).netloc}/{settings.workspace_id}"
+    """The part of a quota key that names whose quota it is: the API host (with port) and the workspace.
+
+    The host is lower-cased and the scheme's default port left out, so every spelling of one host shares.
+    """
+    parts = urlsplit(settings.base_url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{parts.port}"
+    return f"{host}/{settings.workspace_id}"
 
 
 def _describe(error: APIError) -> str:

@@ -99,6 +99,11 @@ def test_clients_of_one_workspace_share_the_process_store() -> None:
     keys = [limiter.family("cohort").key for limiter in limiters]
     assert keys[0] == keys[1] == "api-01.moengage.com/WS/cohort"
     assert keys[2] == "api-01.moengage.com/WS2/cohort" and keys[3] == "api-02.moengage.com/WS/cohort"
+    # The same host spelt otherwise (capitals, the scheme's default port) is the same quota.
+    spelt = AsyncClient("WS", "key", base_url="https://API-01.moengage.com:443")
+    assert spelt._transport.limiter.family("cohort").key == keys[0]
+    emulator = AsyncClient("WS", "key", base_url="http://127.0.0.1:8080")
+    assert emulator._transport.limiter.family("cohort").key == "127.0.0.1:8080/WS/cohort"
 
 
 def test_slots_are_logged_in_the_order_they_were_taken() -> None:

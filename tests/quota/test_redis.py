@@ -151,6 +151,21 @@ async def test_unreachable_redis_falls_back_to_local_pacing_with_one_warning(
     await down.aclose()
 
 
+async def test_clients_on_one_unreachable_redis_url_warn_once(
+    closed_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every client given the URL (quota=, MOENGAGE_QUOTA_URL) opens a store of its own: one WARNING still."""
+    caplog.set_level(logging.WARNING, "moengage_segments")
+    url = f"redis://127.0.0.1:{closed_port}/0"
+    stores = [RedisQuotaStore(url), RedisQuotaStore(url)]
+    for down in stores:
+        assert await asyncio.wait_for(down.acquire(KEY, (Window(8, 60),), 0.0), 5) == 0.0
+        assert down.degraded
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+    for down in stores:
+        await down.aclose()
+
+
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """A port that accepts connections and never answers (a Redis that hangs)."""

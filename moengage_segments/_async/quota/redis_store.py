@@ -323,8 +323,8 @@ class RedisQuotaStore:
             reply = await asyncio.wait_for(script(keys=keys, args=args), self.timeout)
         except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
             self._down_until = time.monotonic() + self.retry_interval
-            if not self._degraded:
-                self._degraded = True
+            self._degraded = True
+            if _outage_begins(self.url):  # once per outage, however many stores (clients) use the URL
                 logger.warning(
                     "quota store %s is unreachable (%s); pacing this process alone at %.0f%% of the quota "
                     "until it answers again",
@@ -333,8 +333,8 @@ class RedisQuotaStore:
                     self._share() * 100,
                 )
             return None
-        if self._degraded:
-            self._degraded = False
+        self._degraded = False
+        if self.url in _OUTAGES and _outage_ends(self.url):
             logger.info("quota store %s answers again; sharing the quota through it", self._safe_url())
         return reply
 
@@ -374,6 +374,27 @@ class _Scripts:
         self.pause = self.client.register_script(_PAUSE)
         self.merge = self.client.register_script(_MERGE)
         self.give_back = self.client.register_script(_GIVE_BACK)
+
+
+#: Redis URLs this process has logged as unreachable and not yet as answering again.
+_OUTAGES: set[str] = set()
+_OUTAGES_LOCK = threading.Lock()
+
+
+def _outage_begins(url: str) -> bool:
+    """True for the first store to find ``url`` unreachable since it last answered: that one logs it."""
+    with _OUTAGES_LOCK:
+        first = url not in _OUTAGES
+        _OUTAGES.add(url)
+        return first
+
+
+def _outage_ends(url: str) -> bool:
+    """True for the first store to find ``url`` answering again after a logged outage."""
+    with _OUTAGES_LOCK:
+        logged = url in _OUTAGES
+        _OUTAGES.discard(url)
+        return logged
 
 
 def _split_options(url: str) -> tuple[str, dict[str, str]]:

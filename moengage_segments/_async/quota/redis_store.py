@@ -22,6 +22,7 @@ import asyncio
 import functools
 import logging
 import math
+import os
 import threading
 import time
 import uuid
@@ -379,6 +380,17 @@ class _Scripts:
 #: Redis URLs this process has logged as unreachable and not yet as answering again.
 _OUTAGES: set[str] = set()
 _OUTAGES_LOCK = threading.Lock()
+
+
+def _forget_outages_after_fork() -> None:
+    # A thread of the parent may have held the lock at fork(); the child logs its own outages.
+    global _OUTAGES_LOCK
+    _OUTAGES_LOCK = threading.Lock()
+    _OUTAGES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_outages_after_fork)
 
 
 def _outage_begins(url: str) -> bool:

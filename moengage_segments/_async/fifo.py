@@ -135,7 +135,8 @@ class _Grant:
 
     def __del__(self) -> None:
         if not self.ran:
-            self.lock._release_from_finalizer()
+            with contextlib.suppress(Exception):  # at interpreter shutdown, modules may be gone already
+                self.lock._release_from_finalizer()
 
 
 _LOCKS: weakref.WeakValueDictionary[Hashable, FifoLock] = weakref.WeakValueDictionary()

@@ -101,8 +101,9 @@ async def _run_cancellable(command: Command, ctx: Context) -> Result:
         presses += 1
         if presses > 1:
             raise KeyboardInterrupt
-        ctx.out.note(f"{what}: stopping (Ctrl-C again to abort at once)")
-        task.cancel()
+        task.cancel()  # first: a note that cannot be written (stderr's reader gone) must not keep us running
+        with contextlib.suppress(OSError):
+            ctx.out.note(f"{what}: stopping (Ctrl-C again to abort at once)")
 
     installed = []
     for signum, what in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):

@@ -63,3 +63,31 @@ def test_a_closed_stdout_pipe_ends_quietly(tmp_path: Path) -> None:
         os.close(write_end)
     assert proc.returncode == 141, proc.stderr
     assert proc.stderr == ""
+
+
+@pytest.mark.slow  # a subprocess and a real signal
+def test_sigterm_stops_the_emulator_even_when_stderr_is_a_closed_pipe() -> None:
+    # The stop note went first and raised BrokenPipeError in the signal handler: SIGTERM was then ignored.
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moengage_segments", "emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=write_end,
+        text=True,
+        env=cli_env(None),
+    )
+    os.close(write_end)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # serving once the export line is out
+            if line.startswith("export "):
+                break
+        os.close(read_end)  # whoever read stderr has gone
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) in (0, 141)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()

@@ -128,3 +128,13 @@ def test_slots_are_logged_in_the_order_they_were_taken() -> None:
     preempted.join(1)
     now = 110.2  # only the request of t=100.5 is still in the window
     assert store.take("k", pair, 0.0) == 0.0
+
+
+def test_all_windows_are_checked_before_a_slot_is_taken() -> None:
+    clock = [0.0]
+    store, windows = InProcessQuotaStore(clock=lambda: clock[0]), (Window(5, 60), Window(2, 3600))
+    assert [store.take("k", windows, 0.0) for _ in range(2)] == [0.0, 0.0]
+    assert store.take("k", windows, 0.0) == 3600.0  # the hour is full...
+    clock[0] = 61.0
+    assert store.take("k", (Window(5, 60),), 0.0) == 0.0  # ...and the refused call took no minute slot
+    assert len(store._logs["k"]) == 3

@@ -625,6 +625,8 @@ class CohortSync:
         parts: list[tuple[list[str] | None, int, bytes]] = [(None, flight.batch.members, flight.batch.body)]
         flight.unsent = parts
         stop: _Stop | None = None
+        # The batch's uids for the hooks: decoded once (the body is the only copy the batch keeps).
+        batch_uids = uids_from_wires(flight.batch.wires) if self._on_sending or self._on_confirmed else []
 
         def on_wire(change: int) -> None:
             self._on_wire += change
@@ -634,7 +636,7 @@ class CohortSync:
                 flight.sending = True
 
         if self._on_sending is not None:
-            await self._on_sending(uids_from_wires(flight.batch.wires))
+            await self._on_sending(batch_uids)
         while parts:
             wires, count, body = parts[0]
             if count > 1 and len(body) >= self._rejected_size:
@@ -666,7 +668,7 @@ class CohortSync:
                 if self._on_confirmed is not None:
                     # Awaited before the members count as accepted, and before this sender takes another
                     # batch: a crash loses at most the confirmations of the requests in flight.
-                    await self._on_confirmed(uids_from_wires(flight.batch.wires if wires is None else wires))
+                    await self._on_confirmed(batch_uids if wires is None else uids_from_wires(wires))
                 parts.pop(0)
                 flight.sending = False  # only now: the service accepted it, the hook above may be cancelled
                 flight.accepted += count

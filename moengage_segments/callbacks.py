@@ -301,8 +301,9 @@ class CallbackServer(CallbackReceiver):
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.base_events.Server | None = None
         self._bound_port: int | None = None
-        # Connections (by protocol id) that have sent a whole request header; see _accept.
-        self._answered: set[int] = set()
+        # Connections (by protocol id) whose first request header has not arrived and whose read_timeout has
+        # not passed; see _accept. Only _accept adds, and its timer always removes: nothing stays behind.
+        self._awaiting_header: set[int] = set()
 
     @property
     def url(self) -> str:
@@ -357,12 +358,13 @@ class CallbackServer(CallbackReceiver):
         """
         protocol = server()
         key = id(protocol)  # the timer below holds the protocol, so the id is not reused before it fires
+        self._awaiting_header.add(key)
 
         def expire() -> None:
-            if key in self._answered:
-                self._answered.discard(key)
-            elif protocol.transport is not None:
-                protocol.transport.close()
+            if key in self._awaiting_header:
+                self._awaiting_header.discard(key)
+                if protocol.transport is not None:
+                    protocol.transport.close()
 
         asyncio.get_running_loop().call_later(self._read_timeout, expire)
         return protocol
@@ -371,7 +373,10 @@ class CallbackServer(CallbackReceiver):
     async def _mark_answered(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        self._answered.add(id(request.protocol))  # the headers are in: the handler bounds the body read
+        # The headers are in: the handler bounds the body read. (Marking answered connections instead left an
+        # id behind for every request after the timer, growing without end, and a later connection given a
+        # freed id escaped the timeout.)
+        self._awaiting_header.discard(id(request.protocol))
         return await handler(request)
 
     async def aclose(self) -> None:

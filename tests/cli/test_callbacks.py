@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from typing import Any
 
@@ -365,3 +366,26 @@ async def test_a_normal_callback_is_still_accepted_with_a_short_read_timeout() -
     async with CallbackServer(read_timeout=0.5) as receiver:
         assert (await _post(receiver.url, OK_PAYLOAD))[0] == 200
         assert (await receiver.wait_for("vip", timeout=1)).user_count == 60
+
+
+async def test_keep_alive_requests_leave_no_connection_record_behind() -> None:
+    # A request after a connection's header deadline used to leave its id in a set for ever: unbounded
+    # growth, and a later connection given the same (freed) id escaped the header timeout.
+    async with CallbackServer(read_timeout=0.5) as receiver:
+        port = int(receiver.url.rsplit(":", 1)[1].split("/", 1)[0])
+        body = json.dumps(OK_PAYLOAD).encode()
+        request = (
+            b"POST /moengage/file-segment-callback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        # The header deadline is 0.5 s after connecting; keep-alive lasts 0.5 s after the first answer (0.3 s):
+        # the second request (0.65 s) comes after the deadline, on the same connection.
+        for pause in (0.3, 0.35):
+            await asyncio.sleep(pause)
+            writer.write(request)
+            assert (await asyncio.wait_for(reader.readuntil(b"}"), 5)).startswith(b"HTTP/1.1 200")
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(0.05)
+        assert not receiver._awaiting_header

@@ -250,6 +250,7 @@ def test_in_thread_start_failure_is_raised_and_leaves_no_loop_or_thread_behind()
     import threading
     import warnings
 
+    gc.collect()  # loops left unclosed by earlier tests in this worker would be counted here
     with CallbackServer.in_thread() as receiver, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         port = int(receiver.url.split(":")[2].split("/")[0])

@@ -30,6 +30,7 @@ SLOW = 0.2  # every cohort request takes this long: a push of 240 batches takes 
 
 @pytest.fixture
 def no_resource_warnings() -> Iterator[None]:
+    gc.collect()  # what earlier tests in this worker left behind is theirs, not this test's
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield

@@ -236,15 +236,16 @@ async def test_a_second_run_on_the_same_cohort_is_refused_naming_the_holder(back
 
 
 async def test_a_waiting_run_gets_the_lock_when_the_holder_finishes(backend: Backend) -> None:
-    released = asyncio.Event()
+    held, released = asyncio.Event(), asyncio.Event()
 
     async def holder() -> None:
         async with backend.ledger.run(WS, "c1"):
+            held.set()
             await asyncio.sleep(0.3)
         released.set()
 
     task = asyncio.ensure_future(holder())
-    await asyncio.sleep(0.1)
+    await held.wait()  # not a fixed sleep: on a busy machine the holder could take longer to get the lock
     async with backend.fresh().run(WS, "c1", lock_timeout=10) as run:
         assert released.is_set() and run.entry.holder is not None  # it holds the lock now
     await task

@@ -19,8 +19,13 @@ import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from moengage_segments._frozen import freeze_map
+from moengage_segments.errors import APIConnectionError
 
-__all__ = ["AiohttpTransport", "HTTPRequest", "HTTPResponse", "HTTPTransport"]
+__all__ = ["MAX_RESPONSE_BYTES", "AiohttpTransport", "HTTPRequest", "HTTPResponse", "HTTPTransport"]
+
+#: The largest response body read (64 MiB). The API's answers are kilobytes (a list of 1,000 segments is
+#: well under 1 MB); the cap keeps a broken or hostile server from filling memory within the timeout.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 _UNSET: Any = object()
 
@@ -145,8 +150,9 @@ class HTTPTransport(Protocol):
 class AiohttpTransport:
     """The default transport: one pooled aiohttp session, created lazily on the loop of the first request."""
 
-    def __init__(self, *, max_connections: int = 64) -> None:
+    def __init__(self, *, max_connections: int = 64, max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         self.max_connections = max_connections
+        self.max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
         self._guard: AsyncGenerator[None, None] | None = None
 
@@ -165,7 +171,7 @@ class AiohttpTransport:
             headers=dict(request.headers),
             timeout=aiohttp.ClientTimeout(total=request.timeout),
         ) as resp:
-            raw = await resp.read()
+            raw = await _read_capped(resp, self.max_response_bytes)
             return HTTPResponse(resp.status, headers=resp.headers, content=raw)
 
     async def _get_session(self) -> aiohttp.ClientSession:
@@ -185,6 +191,25 @@ class AiohttpTransport:
             await session.close()
         if guard is not None:
             await guard.aclose()
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """The body, or ``APIConnectionError`` as soon as it is known to exceed ``cap`` bytes (nothing more is read)."""
+    length = resp.content_length
+    if length is not None and length <= cap:
+        return await resp.read()  # the common case: aiohttp reads exactly Content-Length bytes
+    chunks: list[bytes] = []
+    size = length or 0
+    if size <= cap:
+        async for chunk in resp.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > cap:
+                break
+            chunks.append(chunk)
+    if size > cap:
+        resp.close()  # the rest is never read: drop the connection rather than drain it
+        raise APIConnectionError(f"HTTP {resp.status} response larger than {cap:,} bytes; not read")
+    return b"".join(chunks)
 
 
 async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:

@@ -99,3 +99,46 @@ async def test_a_timeout_names_the_time_the_attempt_was_given(
     with pytest.raises(APITimeoutError, match=r"no response within 2\.5s"):
         await client.segments.list()
     assert routes.requests[0].timeout == 2.5  # virtual clock: no time passed before the attempt
+
+
+async def test_the_aiohttp_transport_reads_no_more_than_its_response_cap() -> None:
+    """A broken or hostile server cannot fill memory: the body is refused once it passes the cap."""
+    from aiohttp import web
+
+    from moengage_segments import APIConnectionError
+    from moengage_segments._async.http import AiohttpTransport
+
+    async def sized(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * int(request.query["n"]))
+
+    async def streamed(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()  # chunked: no Content-Length to check up front
+        await response.prepare(request)
+        for _ in range(int(request.query["chunks"])):
+            await response.write(b"y" * 400)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/sized", sized)
+    app.router.add_get("/streamed", streamed)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    transport = AiohttpTransport(max_response_bytes=1000)
+    try:
+
+        async def get(path: str) -> HTTPResponse:
+            return await transport.send(HTTPRequest("GET", f"http://127.0.0.1:{port}{path}", headers={}))
+
+        assert (await get("/sized?n=1000")).content == b"x" * 1000
+        assert (await get("/streamed?chunks=2")).content == b"y" * 800
+        for path in ("/sized?n=1001", "/streamed?chunks=3"):
+            with pytest.raises(APIConnectionError, match="larger than 1,000 bytes"):
+                await get(path)
+        assert (await get("/sized?n=10")).content == b"x" * 10  # the transport is still usable
+    finally:
+        await transport.aclose()
+        await runner.cleanup()

@@ -583,6 +583,37 @@ class PostgresLedger:
         return conn
 
     async def _create_schema(self, conn: Any) -> None:
+        asyncpg = _asyncpg()
+        try:
+            version = await self._stored_version(conn)
+            if version is not None and version >= SCHEMA_VERSION:
+                # Tables in place: no DDL at all, so a role that may only read and write them works (even
+                # CREATE ... IF NOT EXISTS needs the privilege to create).
+                self._check_version(version)
+                return
+            await self._create_tables(conn)
+        except asyncpg.PostgresError as exc:
+            raise LedgerError(
+                f"cannot create or check the ledger's tables in {self.describe()} (schema {self.schema}): "
+                f"{type(exc).__name__}: {exc}. The first use needs a role that may create them there."
+            ) from exc
+
+    async def _stored_version(self, conn: Any) -> int | None:
+        """The schema version recorded in the ledger's tables, or None if they do not exist yet."""
+        table = f'"{self.schema}".moengage_ledger_schema'
+        if await conn.fetchval("SELECT to_regclass($1)", table) is None:
+            return None
+        version = await conn.fetchval(f"SELECT max(version) FROM {table}")
+        return None if version is None else int(version)
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"the ledger {self.describe()} (schema {self.schema}) has schema version {version}, newer than "
+                f"this moengage-segments understands ({SCHEMA_VERSION}): upgrade moengage-segments"
+            )
+
+    async def _create_tables(self, conn: Any) -> None:
         async with conn.transaction():
             # Serialises concurrent first uses: CREATE ... IF NOT EXISTS alone races on the catalogue.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"moengage_ledger:{self.schema}")
@@ -593,11 +624,8 @@ class PostgresLedger:
                 await conn.execute(
                     f'INSERT INTO "{self.schema}".moengage_ledger_schema (version) VALUES ($1)', SCHEMA_VERSION
                 )
-            elif version > SCHEMA_VERSION:
-                raise LedgerError(
-                    f"the ledger {self.describe()} (schema {self.schema}) has schema version {version}, newer than "
-                    f"this moengage-segments understands ({SCHEMA_VERSION}): upgrade moengage-segments"
-                )
+            else:
+                self._check_version(version)
 
     def run(
         self,

@@ -372,6 +372,12 @@ class _PostgresRun(RunBase):
 
         async def write(conn: Any) -> None:
             async with conn.transaction():
+                if push:
+                    # A confirmation need not survive a crash of the server: lost, its uids stay in doubt (the
+                    # intent, committed before the request was sent, is durable) and the next sync re-sends
+                    # them. Not waiting for its WAL flush halves the flushes of a push; the next intent's
+                    # commit flushes it anyway (the WAL is written in order).
+                    await conn.execute("SET LOCAL synchronous_commit TO OFF")
                 await self._fence(conn, time.time(), push=push)
                 members, in_doubt = await statements(conn)
                 if members or in_doubt:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import re
 import time
 import urllib.parse
@@ -147,10 +148,14 @@ class _Session:
 class _PostgresRun(RunBase):
     def __init__(self, ledger: PostgresLedger, *args: Any) -> None:
         super().__init__(ledger.describe(), *args)
+        # The record's writes (in order: a release queued after a confirmation runs after it).
         self._session = _Session(ledger)
+        # The diff's temporary tables and the pages read from them, on a connection of their own: the next
+        # page is read while a confirmation is written.
+        self._diff_session = _Session(ledger)
         # Heartbeats on a connection of their own: a diff of millions of uids keeps the run's busy for long.
         self._heart_session = _Session(ledger)
-        s = ledger.schema
+        s = self._schema = ledger.schema
         self._cohorts = f'"{s}".moengage_ledger_cohorts'
         self._members = f'"{s}".moengage_ledger_members'
         self._intents = f'"{s}".moengage_ledger_intents'
@@ -158,6 +163,9 @@ class _PostgresRun(RunBase):
         self._id: int | None = None
         self._staged = False
         self._tables: dict[str, str | None] = {"add": None, "remove": None}
+        # The record held no row and no doubt at the diff (or was cleared since): this run's confirmations are
+        # of disjoint batches of new uids, so they are COPYed in, without a conflict check (2x faster).
+        self._fresh = False
 
     async def _open(self) -> None:
         async def find(conn: Any) -> int | None:
@@ -174,7 +182,10 @@ class _PostgresRun(RunBase):
         try:
             await self._session.close()
         finally:
-            await self._heart_session.close()
+            try:
+                await self._diff_session.close()
+            finally:
+                await self._heart_session.close()
 
     async def _claim(self, replace: str | None) -> Holder | None:
         me = self.me
@@ -258,41 +269,40 @@ class _PostgresRun(RunBase):
                 self._staged = True
             await conn.copy_records_to_table("moengage_staged", records=zip(uids), columns=["uid"])
 
-        await self._session.call(stage)
+        await self._diff_session.call(stage)
 
     async def diff(self, *, fresh_from: int | None) -> DiffCounts:
         """Dedupe the staged list and anti-join it with the record, both ways, on the server."""
 
-        async def keyed(conn: Any, name: str, select: str, *args: Any) -> int:
+        async def keyed(conn: Any, name: str, select: str, *args: Any, index: bool = True) -> int:
             # Filled unindexed, then indexed in one sorted pass: far faster than inserting into a key.
             count = _count(await conn.execute(f"CREATE TEMP TABLE {name} AS {select}", *args))
-            await conn.execute(f"CREATE UNIQUE INDEX ON {name} (uid)")
+            if index:  # for the pages read from it (the joins below hash it whole)
+                await conn.execute(f"CREATE UNIQUE INDEX ON {name} (uid)")
             await conn.execute(f"ANALYZE {name}")  # autovacuum never analyses temporary tables
             return count
 
         async def diff(conn: Any) -> DiffCounts:
+            if self._id is not None:
+                self._doubts_upto = await conn.fetchval(
+                    f"SELECT coalesce(max(id), 0) FROM {self._intents} WHERE cohort = $1", self._id
+                )
+            empty = self._id is None or (
+                self._doubts_upto == 0
+                and await conn.fetchval(f"SELECT 1 FROM {self._members} WHERE cohort = $1 LIMIT 1", self._id) is None
+            )
             staged = (
                 "SELECT DISTINCT uid FROM moengage_staged"
                 if self._staged
                 else 'SELECT NULL::text COLLATE "C" AS uid WHERE false'
             )
-            desired = await keyed(conn, "moengage_desired", staged)
+            whole = empty or fresh_from is None  # the whole list is to be added: it is the side paged
+            desired = await keyed(conn, "moengage_desired", staged, index=whole)
             if self._staged:
                 await conn.execute("DROP TABLE moengage_staged")
                 self._staged = False
-            if self._id is not None:
-                self._doubts_upto = await conn.fetchval(
-                    f"SELECT coalesce(max(id), 0) FROM {self._intents} WHERE cohort = $1", self._id
-                )
-            if (
-                fresh_from is None
-                or self._id is None
-                or (
-                    self._doubts_upto == 0
-                    and await conn.fetchval(f"SELECT 1 FROM {self._members} WHERE cohort = $1 LIMIT 1", self._id)
-                    is None
-                )
-            ):
+            if whole:
+                self._fresh = empty
                 self._tables = {"add": "moengage_desired", "remove": None}
                 return DiffCounts(desired, desired, 0)
             # Fresh statistics, so that the joins below (and every confirmation's lookups) use the key.
@@ -328,7 +338,7 @@ class _PostgresRun(RunBase):
             self._tables = {"add": "moengage_to_add", "remove": "moengage_to_remove"}
             return DiffCounts(desired, to_add, to_remove)
 
-        return await self._session.call(diff)
+        return await self._diff_session.call(diff)
 
     async def chunks(self, side: LedgerSide, size: int) -> AsyncIterator[list[str]]:
         """Page through one side of the diff in uid order (each page is one short query)."""
@@ -348,7 +358,7 @@ class _PostgresRun(RunBase):
                 )
                 return list(uids or ())
 
-            uids = await self._session.call(page)
+            uids = await self._diff_session.call(page)
             if not uids:
                 return
             yield uids
@@ -445,7 +455,15 @@ class _PostgresRun(RunBase):
         values = list(uids)
 
         async def confirm(conn: Any) -> tuple[int, int]:
-            if side == "add":
+            if side == "add" and self._fresh:
+                await conn.copy_records_to_table(
+                    "moengage_ledger_members",
+                    schema_name=self._schema,
+                    records=zip(itertools.repeat(self._id), values, itertools.repeat(gen)),
+                    columns=["cohort", "uid", "gen"],
+                )
+                changed = len(values)
+            elif side == "add":
                 changed = _count(
                     await conn.execute(
                         f"INSERT INTO {self._members} (cohort, uid, gen) SELECT $1, u, $2 FROM unnest($3::text[]) "
@@ -529,6 +547,7 @@ class _PostgresRun(RunBase):
                 await conn.execute(f"UPDATE {self._cohorts} SET members = 0, in_doubt = 0 WHERE id = $1", self._id)
 
         await self._session.call(clear)
+        self._fresh = self._tables["add"] == "moengage_desired"  # the whole list, into an empty record
 
 
 class PostgresLedger:

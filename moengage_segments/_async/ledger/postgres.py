@@ -1,10 +1,11 @@
 """The shared ledger: PostgreSQL through ``asyncpg`` (the ``postgres`` extra), for pushers on several hosts.
 
-The same tables and the same run lifecycle as the SQLite ledger. A sync uses one connection of its own:
-the desired list is copied (``COPY``) into a temporary table of that session, and the diff is two
-anti-joins on the server (PostgreSQL picks hash or merge joins), so neither list passes through Python
-memory beyond one page. Every write checks, in its transaction, that the run still holds the cohort's
-lock. Columns holding uids use the ``"C"`` collation: byte order, fast, and the same on every server.
+The same tables and the same run lifecycle as the SQLite ledger. A sync uses three connections of its own
+(the record's writes, the diff, heartbeats): the desired list is copied (``COPY``) into a temporary table of
+the diff's session, and the diff is two anti-joins on the server (PostgreSQL picks hash or merge joins), so
+neither list passes through Python memory beyond one page. Every write checks, in its transaction, that the
+run still holds the cohort's lock. Columns holding uids use the ``"C"`` collation: byte order, fast, and
+the same on every server.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ of its list: it converges, re-sending at most the requests that were in flight. 
 doubt (or, for adds, absent), so the next diff finds them again.
 
 Drift (the API cannot read a cohort back) is handled by policy: a full refresh re-sends the whole list
-(asked for, or when the last one is older than ``refresh_after``), and a cohort idle for longer than the
-service's 60-day auto-archive is treated as empty.
+(asked for, or when the last one is older than ``refresh_after``), also for a cohort idle for longer than the
+service's 60-day auto-archive (its segment may be a new, empty one; its leavers are still removed, in case the
+service had not archived it).
 """
 
 from __future__ import annotations
@@ -289,7 +290,7 @@ async def sync(
         # Generations: a refresh stamps epoch + 1 on what it confirms (see the ledger), a delta run the epoch.
         gen = before.epoch + 1 if reason is not None else before.epoch
         await _stage(run, uid_chunks(desired), screen, state)
-        counts = await run.diff(fresh_from=None if reason == "inactive" else (gen if reason is not None else 0))
+        counts = await run.diff(fresh_from=gen if reason is not None else 0)
         state.to_add, state.to_remove = counts.to_add, counts.to_remove
         warnings: list[str] = []
         if max_members is not None and counts.desired > max_members:
@@ -314,7 +315,7 @@ async def sync(
             "to_add": counts.to_add,
             "to_remove": counts.to_remove,
             "unchanged": counts.desired - counts.to_add,
-            "ledger_before": 0 if reason == "inactive" else before.members,
+            "ledger_before": before.members,
             "full_refresh": reason is not None,
             "refresh_reason": reason,
             "invalid_reasons": dict(screen.invalid_reasons),
@@ -322,8 +323,6 @@ async def sync(
         }
         if dry_run:
             return await _plan(state, run, common)
-        if reason == "inactive":
-            await run.clear()
         if reason is not None:
             gen = await run.begin_refresh()
         outcome: BaseException | None = None

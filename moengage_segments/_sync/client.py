@@ -605,8 +605,8 @@ class Cohorts:
         re-sending at most ``max_in_flight`` requests; failed changes are tried again by the next sync.
 
         The whole list is re-sent (a full refresh) on the first sync, when ``full_refresh=True``, when the
-        last full one is older than ``refresh_after`` (None: never), and to finish an interrupted one; a
-        cohort idle for longer than the service's 60-day auto-archive is treated as empty. A list above
+        last full one is older than ``refresh_after`` (None: never), to finish an interrupted one, and when the
+        cohort has been idle for longer than the service's 60-day auto-archive. A list above
         5,000,000 distinct uids is warned about, one above ``max_members`` refused before anything is sent.
         ``dry_run=True`` computes the diff and the requests and ETA it would take, and changes nothing.
         Two syncs of one cohort never overlap: the second raises :class:`LedgerLockedError` naming the

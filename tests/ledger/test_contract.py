@@ -164,24 +164,6 @@ async def test_a_full_refresh_resends_everything_and_resumes_where_it_stopped(ba
     assert to_add == []
 
 
-async def test_clear_forgets_members_but_keeps_the_record(backend: Backend) -> None:
-    await sync_once(backend, ["a", "b"])
-    async with backend.ledger.run(WS, "c1") as run:
-        await run.clear()
-        assert (await run.reload()).members == 0
-    _, to_add, to_remove = await sync_once(backend, ["a"])
-    assert to_add == ["a"] and to_remove == []
-
-
-async def test_diff_ignoring_the_record_sends_all_and_removes_nothing(backend: Backend) -> None:
-    await sync_once(backend, ["a", "b"])
-    async with backend.ledger.run(WS, "c1", exclusive=False) as run:
-        await run.stage(["b", "c"])
-        counts = await run.diff(fresh_from=None)
-        assert (counts.to_add, counts.to_remove) == (2, 0)
-        assert await collect(run, "add") == ["b", "c"]
-
-
 async def test_cohorts_and_workspaces_are_separate_records(backend: Backend) -> None:
     await sync_once(backend, ["a", "b"], cohort="c1")
     await sync_once(backend, ["x"], cohort="c2")

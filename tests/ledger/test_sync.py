@@ -166,7 +166,7 @@ async def test_full_refresh_resends_everything_and_refresh_after_triggers_it(tmp
     assert entry is not None and entry.epoch == 3 and entry.last_full_refresh is not None
 
 
-async def test_a_cohort_idle_past_the_auto_archive_is_treated_as_empty(tmp_path: Path) -> None:
+async def test_a_cohort_idle_past_the_auto_archive_gets_the_whole_list_and_loses_its_leavers(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     ledger = SQLiteLedger(path)
     async with Sink() as sink, client_for(sink.url) as client:
@@ -175,8 +175,11 @@ async def test_a_cohort_idle_past_the_auto_archive_is_treated_as_empty(tmp_path:
             db.execute("UPDATE moengage_ledger_cohorts SET last_push = ?", (time.time() - 61 * 86_400,))
         db.close()
         report = await client.cohorts.sync(COHORT, ["b", "c", "d"], ledger=ledger)
-    assert report.refresh_reason == "inactive" and report.ledger_before == 0
-    assert (report.to_add, report.to_remove, report.added) == (3, 0, 3)  # nothing to remove from a new segment
+    # Archived, the segment is new and empty: everything is added again. Not archived after all (the service
+    # saw a later request than the last confirmed one, or counts activity otherwise): "a" must still go.
+    assert report.refresh_reason == "inactive" and report.full_refresh and report.ledger_before == 3
+    assert (report.to_add, report.to_remove, report.added, report.removed) == (3, 1, 3, 1)
+    assert sink.members[COHORT.id] == {"b", "c", "d"}
     assert await ledger_members(ledger, "ws", COHORT.id) == ({"b", "c", "d"}, set())
 
 

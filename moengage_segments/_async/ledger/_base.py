@@ -199,9 +199,8 @@ class LedgerRun(Protocol):
         """Add valid uids of the desired list to the run's staging area (duplicates allowed)."""
         ...
 
-    async def diff(self, *, fresh_from: int | None) -> DiffCounts:
-        """Compare the staged list with the record. Rows with ``gen >= fresh_from`` count as present;
-        ``None`` treats the record as empty (nothing to remove)."""
+    async def diff(self, *, fresh_from: int) -> DiffCounts:
+        """Compare the staged list with the record. Rows with ``gen >= fresh_from`` count as present."""
         ...
 
     def chunks(self, side: LedgerSide, size: int) -> AsyncIterator[list[str]]:
@@ -229,10 +228,6 @@ class LedgerRun(Protocol):
 
     async def end_refresh(self) -> None:
         """Mark the refresh in progress complete."""
-        ...
-
-    async def clear(self) -> None:
-        """Forget every member (the cohort is known to be empty)."""
         ...
 
     async def reload(self) -> LedgerEntry:

@@ -164,8 +164,8 @@ class _PostgresRun(RunBase):
         self._id: int | None = None
         self._staged = False
         self._tables: dict[str, str | None] = {"add": None, "remove": None}
-        # The record held no row and no doubt at the diff (or was cleared since): this run's confirmations are
-        # of disjoint batches of new uids, so they are COPYed in, without a conflict check (2x faster).
+        # The record held no row and no doubt at the diff: this run's confirmations are of disjoint batches
+        # of new uids, so they are COPYed in, without a conflict check (2x faster).
         self._fresh = False
 
     async def _open(self) -> None:
@@ -272,7 +272,7 @@ class _PostgresRun(RunBase):
 
         await self._diff_session.call(stage)
 
-    async def diff(self, *, fresh_from: int | None) -> DiffCounts:
+    async def diff(self, *, fresh_from: int) -> DiffCounts:
         """Dedupe the staged list and anti-join it with the record, both ways, on the server."""
 
         async def keyed(conn: Any, name: str, select: str, *args: Any, index: bool = True) -> int:
@@ -297,13 +297,12 @@ class _PostgresRun(RunBase):
                 if self._staged
                 else 'SELECT NULL::text COLLATE "C" AS uid WHERE false'
             )
-            whole = empty or fresh_from is None  # the whole list is to be added: it is the side paged
-            desired = await keyed(conn, "moengage_desired", staged, index=whole)
+            desired = await keyed(conn, "moengage_desired", staged, index=empty)  # paged when all is to add
             if self._staged:
                 await conn.execute("DROP TABLE moengage_staged")
                 self._staged = False
-            if whole:
-                self._fresh = empty
+            if empty:
+                self._fresh = True
                 self._tables = {"add": "moengage_desired", "remove": None}
                 return DiffCounts(desired, desired, 0)
             # Fresh statistics, so that the joins below (and every confirmation's lookups) use the key.
@@ -538,17 +537,6 @@ class _PostgresRun(RunBase):
                 )
 
         await self._session.call(end)
-
-    async def clear(self) -> None:
-        async def clear(conn: Any) -> None:
-            async with conn.transaction():
-                await self._fence(conn, time.time(), push=False)
-                await conn.execute(f"DELETE FROM {self._members} WHERE cohort = $1", self._id)
-                await conn.execute(f"DELETE FROM {self._intents} WHERE cohort = $1", self._id)
-                await conn.execute(f"UPDATE {self._cohorts} SET members = 0, in_doubt = 0 WHERE id = $1", self._id)
-
-        await self._session.call(clear)
-        self._fresh = self._tables["add"] == "moengage_desired"  # the whole list, into an empty record
 
 
 class PostgresLedger:

@@ -300,7 +300,7 @@ class _SQLiteRun(RunBase):
 
         await self._conn.call(stage)
 
-    async def diff(self, *, fresh_from: int | None) -> DiffCounts:
+    async def diff(self, *, fresh_from: int) -> DiffCounts:
         """Dedupe the staged list (one sorted copy) and merge it with the record, both ways."""
 
         def diff(db: sqlite3.Connection) -> DiffCounts:
@@ -321,8 +321,7 @@ class _SQLiteRun(RunBase):
             if self._id is not None:
                 row = db.execute(f"SELECT max(id) FROM {_INTENTS} WHERE cohort = ?", (self._id,)).fetchone()
                 self._doubts_upto = row[0] or 0
-            ignore = fresh_from is None or self._id is None
-            if ignore or (
+            if self._id is None or (
                 self._doubts_upto == 0
                 and db.execute(f"SELECT 1 FROM {_MEMBERS} WHERE cohort = ? LIMIT 1", (self._id,)).fetchone() is None
             ):
@@ -551,17 +550,6 @@ class _SQLiteRun(RunBase):
             db.execute("COMMIT")
 
         await self._conn.call(end)
-
-    async def clear(self) -> None:
-        def clear(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            self._fence(db, time.time(), push=False)
-            db.execute(f"DELETE FROM {_MEMBERS} WHERE cohort = ?", (self._id,))
-            db.execute(f"DELETE FROM {_INTENTS} WHERE cohort = ?", (self._id,))
-            db.execute(f"UPDATE {_COHORTS} SET members = 0, in_doubt = 0 WHERE id = ?", (self._id,))
-            db.execute("COMMIT")
-
-        await self._conn.call(clear)
 
 
 class SQLiteLedger:

@@ -88,6 +88,19 @@ async def test_invalid_and_duplicate_uids_are_reported_as_add_members_reports_th
     assert report.added == 3
 
 
+async def test_a_uid_too_large_for_a_removal_request_is_reported_too_large(tmp_path: Path) -> None:
+    # In 300-byte requests a member may take 169 bytes in an add but 166 in a removal: a uid in between could
+    # be added but never removed, so the sync refuses it, for the reason add_members gives a uid too large.
+    between, fits, huge = "x" * 168, "y" * 166, "z" * 400
+    async with Sink() as sink, client_for(sink.url) as client:
+        reference = await client.cohorts.add_members(COHORT, [between, fits, huge], max_request_bytes=300)
+        report = await client.cohorts.sync(
+            COHORT, [between, fits], ledger=SQLiteLedger(tmp_path / "l.db"), max_request_bytes=300
+        )
+    assert reference.invalid == 1 and reference.accepted == 2
+    assert report.invalid == 1 and report.added == 1 and report.invalid_reasons == reference.invalid_reasons
+
+
 async def test_files_and_async_iterables_are_desired_lists(tmp_path: Path) -> None:
     path = tmp_path / "today.txt"
     path.write_text("u1\nu2\nu3\n")

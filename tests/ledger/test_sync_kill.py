@@ -1,6 +1,6 @@
 """SIGKILL during a sync, then a rerun: converges, nothing lost, at most max_in_flight requests' worth re-sent.
 
-A child process syncs a cohort with a SQLite ledger and is killed at a random point (during start-up or
+A child process syncs a cohort with a SQLite or a PostgreSQL ledger and is killed at a random point (during start-up or
 after a random number of answered requests); the list it is given changes between some kills, so removals
 and additions are both interrupted. A lock left by a killed child is taken over at once (its process is
 gone). After the last kill, a sync in this process with the final list must leave the emulator's
@@ -23,6 +23,7 @@ from moengage_segments import SQLiteLedger, read_uids
 from moengage_segments._async.packing import CohortEnvelope, Packer
 from moengage_segments.testing import Emulator, Fault
 from tests.ledger._support import COHORT, emulator_client, emulator_members, emulator_settled, ledger_members
+from tests.ledger.conftest import Backend
 from tests.reliability._support import ROOT
 
 CHILD = Path(__file__).with_name("_sync_child.py")
@@ -60,9 +61,10 @@ async def kill_at_random_point(emu: Emulator, rng: random.Random, args: list[str
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [3, 11])
-async def test_sigkill_at_random_points_then_a_rerun_converges(tmp_path: Path, seed: int) -> None:
+async def test_sigkill_at_random_points_then_a_rerun_converges(tmp_path: Path, seed: int, backend: Backend) -> None:
     rng = random.Random(seed)
-    ledger_path = tmp_path / "cohorts.db"
+    ledger = backend.ledger
+    spec = ledger.path if isinstance(ledger, SQLiteLedger) else f"{backend.dsn}#{ledger.schema}"
     lists = [
         sorted(f"k-{i:06d}" for i in range(N)),
         sorted(f"k-{i:06d}" for i in range(N // 3, N + N // 3)),  # a third leave, as many join
@@ -77,10 +79,10 @@ async def test_sigkill_at_random_points_then_a_rerun_converges(tmp_path: Path, s
             final = lists[rng.randrange(2)]
             uid_file = tmp_path / "today.txt"
             uid_file.write_text("\n".join(final) + "\n")
-            args = [emu.base_url, emu.workspace_id, emu.api_key, str(ledger_path), str(uid_file)]
+            args = [emu.base_url, emu.workspace_id, emu.api_key, spec, str(uid_file)]
             await kill_at_random_point(emu, rng, [*args, str(MAX_IN_FLIGHT), str(BODY)])
             await emulator_settled(emu, quiet=0.05)
-            members, doubt = await ledger_members(SQLiteLedger(ledger_path), emu.workspace_id, COHORT.id)
+            members, doubt = await ledger_members(backend.fresh(), emu.workspace_id, COHORT.id)
             service = emulator_members(emu, COHORT.id)
             assert members <= service  # settled adds are at the service (removals: the reverse)
             # In doubt: only the batches in flight at a kill (a rerun killed early may not have resolved them yet).
@@ -90,12 +92,12 @@ async def test_sigkill_at_random_points_then_a_rerun_converges(tmp_path: Path, s
         before = emulator_members(emu, COHORT.id)
         async with emulator_client(emu) as client:
             report = await client.cohorts.sync(
-                COHORT, read_uids(uid_file), ledger=SQLiteLedger(ledger_path), max_request_bytes=BODY
+                COHORT, read_uids(uid_file), ledger=backend.fresh(), max_request_bytes=BODY
             )
         after = emulator_members(emu, COHORT.id)
 
     assert report.ok and after == set(final)
-    assert await ledger_members(SQLiteLedger(ledger_path), emu.workspace_id, COHORT.id) == (set(final), set())
+    assert await ledger_members(backend.fresh(), emu.workspace_id, COHORT.id) == (set(final), set())
     # Re-sent: adds of uids the service already had, removals of uids it no longer had.
     resent_adds = report.added - len(set(final) - before)
     resent_removals = report.removed - len(before - set(final))

@@ -6,13 +6,14 @@ PostgreSQL tests use a schema of their own (other runs share the server) and dro
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import attrs
 import pytest
 
 from moengage_segments import PostgresLedger, SQLiteLedger
+from moengage_segments._async.ledger import _base
 from tests._services import require_postgres, unique_name
 
 
@@ -54,6 +55,17 @@ async def _drop_schema(dsn: str, schema: str) -> None:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await conn.close()
+
+
+@pytest.fixture(autouse=True)
+def quick_lock_polls() -> Iterator[None]:
+    """Runs waiting for a lock try again every 10 ms instead of 250 (the waits are what these tests check).
+
+    A monkeypatch of its own: tests that undo theirs keep this one.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_base, "LOCK_POLL", 0.01)
+        yield
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

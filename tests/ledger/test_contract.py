@@ -223,7 +223,7 @@ async def test_a_waiting_run_gets_the_lock_when_the_holder_finishes(backend: Bac
     async def holder() -> None:
         async with backend.ledger.run(WS, "c1"):
             held.set()
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.1)
         released.set()
 
     task = asyncio.ensure_future(holder())
@@ -282,7 +282,7 @@ async def test_heartbeats_keep_a_long_run_from_being_taken_over(
     )
     async with backend.ledger.run(WS, "c1", stale_after=0.2):  # beats every 0.05 s
         monkeypatch.undo()
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.3)  # without beats, its heartbeat would be stale by now
         with pytest.raises(LedgerLockedError, match="another-host"):
             async with backend.fresh().run(WS, "c1", stale_after=0.2):
                 pass

@@ -24,6 +24,7 @@ from moengage_segments import (
     read_uids,
 )
 from moengage_segments._async import cohort_delta
+from moengage_segments._async.streaming import DEFAULT_LINGER
 from moengage_segments.testing import Emulator
 from tests.cohort._sink import Sink
 from tests.ledger._support import COHORT, FAST_RETRY, client_for, emulator_client, emulator_members, ledger_members
@@ -295,9 +296,12 @@ async def test_a_slow_ledger_page_does_not_cut_a_request_short(tmp_path: Path, m
     pages = _SQLiteRun.chunks
 
     async def slow(self: Any, side: Any, size: int) -> Any:
+        first = True
         async for page in pages(self, side, size):
             yield page
-            await asyncio.sleep(0.25)  # longer than the engine's linger for trickling input
+            if first:  # the next page comes later than the engine's linger for trickling input
+                await asyncio.sleep(DEFAULT_LINGER + 0.05)
+                first = False
 
     monkeypatch.setattr(_SQLiteRun, "chunks", slow)
     uids = [f"u{i:05d}" for i in range(19 * 522)]  # two pages, exactly 19 full requests of 9,000 bytes

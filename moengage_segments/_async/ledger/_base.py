@@ -60,6 +60,8 @@ SCHEMA_VERSION = 1
 #: Seconds without a heartbeat after which a lock holder on another host counts as gone (a holder on this
 #: host whose process has exited is gone at once).
 DEFAULT_STALE_AFTER = 60.0
+#: Seconds between two attempts of a run waiting (``lock_timeout``) for a cohort's lock.
+LOCK_POLL = 0.25
 
 LedgerSide = Literal["add", "remove"]
 R = TypeVar("R", bound="RunBase")
@@ -385,7 +387,7 @@ class RunBase:
                     "Wait for it, or pass lock_timeout= to wait here.",
                     current.describe(),
                 )
-            await asyncio.sleep(min(0.25, remaining))
+            await asyncio.sleep(min(LOCK_POLL, remaining))
 
     async def _heartbeat(self) -> None:
         interval = self.stale_after / 4

@@ -253,13 +253,18 @@ def _file_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _cohort_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", metavar="FILE", help="uids, one a line (or a CSV with --column); '-' for stdin")
+def _cohort_input_args(parser: argparse.ArgumentParser, input_help: str) -> None:
+    """The input file and the cohort it goes to: the same flags for add, remove and sync."""
+    parser.add_argument("input", metavar="FILE", help=input_help)
     parser.add_argument("--column", metavar="NAME|INDEX", help="read this CSV column (a header name or 0-based index)")
     parser.add_argument("--cohort-id", required=True, metavar="ID", help="cohort id (parameters.cohort_id)")
     parser.add_argument("--cohort-name", metavar="NAME", help="cohort name (default: the cohort id)")
     parser.add_argument("--partner", required=True, help="partner name (the syncing system)")
     parser.add_argument("--description", help="cohort description")
+
+
+def _cohort_args(parser: argparse.ArgumentParser) -> None:
+    _cohort_input_args(parser, "uids, one a line (or a CSV with --column); '-' for stdin")
     parser.add_argument("--dry-run", action="store_true", help="count, validate and pack; send nothing")
     parser.add_argument("--checkpoint", metavar="FILE", help="journal confirmed batches here; rerun to resume")
     parser.add_argument("--report", metavar="FILE", help="write the full JSON report here")
@@ -306,12 +311,7 @@ def _ledger_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _sync_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", metavar="FILE", help="the desired members, one a line (or --column); '-' for stdin")
-    parser.add_argument("--column", metavar="NAME|INDEX", help="read this CSV column (a header name or 0-based index)")
-    parser.add_argument("--cohort-id", required=True, metavar="ID", help="cohort id (parameters.cohort_id)")
-    parser.add_argument("--cohort-name", metavar="NAME", help="cohort name (default: the cohort id)")
-    parser.add_argument("--partner", required=True, help="partner name (the syncing system)")
-    parser.add_argument("--description", help="cohort description")
+    _cohort_input_args(parser, "the desired members, one a line (or --column); '-' for stdin")
     _ledger_arg(parser)
     parser.add_argument(
         "--dry-run", action="store_true", help="compute the diff, requests and least time; send nothing"

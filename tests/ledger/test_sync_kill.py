@@ -60,7 +60,8 @@ async def kill_at_random_point(emu: Emulator, rng: random.Random, args: list[str
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [3, 11])
+# Two schedules against SQLite, one against PostgreSQL (the same code above the ledger; a child costs ~0.4 s).
+@pytest.mark.parametrize(("backend", "seed"), [("sqlite", 3), ("sqlite", 11), ("postgres", 11)], indirect=["backend"])
 async def test_sigkill_at_random_points_then_a_rerun_converges(tmp_path: Path, seed: int, backend: Backend) -> None:
     rng = random.Random(seed)
     ledger = backend.ledger

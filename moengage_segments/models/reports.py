@@ -245,7 +245,8 @@ class CohortPlan:
 
 #: Why a sync re-sent the whole list: asked for (``full_refresh=True``), the first sync of the cohort, the
 #: last full one older than ``refresh_after``, an interrupted one resumed, or the cohort inactive for longer
-#: than the service's auto-archive period (its segment is gone: the ledger is treated as empty).
+#: than the service's auto-archive period (its segment is probably gone: the whole list is added again and the
+#: uids the record holds that the list does not are still removed).
 RefreshReason = Literal["requested", "first", "refresh_after", "resumed", "inactive"]
 DeltaPhase = Literal["diff", "remove", "add"]
 

@@ -23,7 +23,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from math import gcd
@@ -32,7 +31,7 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _sink import SinkProcess
-from bench_memory import status_kb
+from bench_memory import rss_peak
 
 from moengage_segments import AsyncClient, Cohort, PostgresLedger, SQLiteLedger, read_uids
 from moengage_segments._async.packing import CohortEnvelope, Packer
@@ -79,28 +78,8 @@ def minimum_requests(members: int, action: str, uid_bytes: int = 24) -> int:
 
 async def measured(fn: Callable[[], Awaitable[T]]) -> tuple[T, float, float]:
     """(result, seconds, peak RSS growth in MB) of one awaited call."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:  # noqa: ASYNC230  # a one-off procfs write
-            f.write("5")  # reset the peak (VmHWM) to the current RSS
-    except OSError:
-        pass
-    baseline = status_kb("VmRSS")
-    sampled = baseline
-
-    async def sample() -> None:
-        nonlocal sampled
-        while True:
-            sampled = max(sampled, status_kb("VmRSS"))
-            await asyncio.sleep(0.01)
-
-    sampler = asyncio.ensure_future(sample())
-    started = time.perf_counter()
-    try:
-        result = await fn()
-    finally:
-        elapsed = time.perf_counter() - started
-        sampler.cancel()
-    return result, elapsed, (max(status_kb("VmHWM"), sampled) - baseline) / 1024
+    result, elapsed, baseline, peak = await rss_peak(fn)
+    return result, elapsed, (peak - baseline) / 1024
 
 
 async def drop_schema(schema: str) -> None:

@@ -13,13 +13,16 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _sink import SinkProcess
 
 from moengage_segments import AsyncClient, Cohort, read_uids
 
+T = TypeVar("T")
 COHORT = Cohort(id="memory", name="Memory", partner="warehouse")
 
 
@@ -29,6 +32,32 @@ def status_kb(field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise RuntimeError(field)
+
+
+async def rss_peak(fn: Callable[[], Awaitable[T]]) -> tuple[T, float, int, int]:
+    """(result, seconds, baseline RSS in kB, peak RSS in kB) of one awaited call."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:  # noqa: ASYNC230  # a one-off procfs write
+            f.write("5")  # reset the peak (VmHWM) to the current RSS
+    except OSError:
+        pass
+    baseline = status_kb("VmRSS")
+    sampled = baseline
+
+    async def sample() -> None:
+        nonlocal sampled
+        while True:
+            sampled = max(sampled, status_kb("VmRSS"))
+            await asyncio.sleep(0.01)
+
+    sampler = asyncio.ensure_future(sample())
+    started = time.perf_counter()
+    try:
+        result = await fn()
+    finally:
+        elapsed = time.perf_counter() - started
+        sampler.cancel()
+    return result, elapsed, baseline, max(status_kb("VmHWM"), sampled)
 
 
 def uid_file(n: int) -> Path:
@@ -47,26 +76,9 @@ async def main(n: int) -> None:
     with SinkProcess() as url:
         async with AsyncClient("ws", "key", base_url=url, rate_limits=None) as client:
             await client.cohorts.add_members(COHORT, [f"warm-up-{i}" for i in range(20_000)])
-            try:
-                with open("/proc/self/clear_refs", "w") as f:  # noqa: ASYNC230  # a one-off procfs write
-                    f.write("5")  # reset the peak (VmHWM) to the current RSS
-            except OSError:
-                pass
-            baseline = status_kb("VmRSS")
-            sampled = baseline
-
-            async def sample() -> None:
-                nonlocal sampled
-                while True:
-                    sampled = max(sampled, status_kb("VmRSS"))
-                    await asyncio.sleep(0.01)
-
-            sampler = asyncio.ensure_future(sample())
-            started = time.perf_counter()
-            report = await client.cohorts.add_members(COHORT, read_uids(path), max_in_flight=8)
-            elapsed = time.perf_counter() - started
-            sampler.cancel()
-            peak = max(status_kb("VmHWM"), sampled)
+            report, elapsed, baseline, peak = await rss_peak(
+                lambda: client.cohorts.add_members(COHORT, read_uids(path), max_in_flight=8)
+            )
     assert report.ok and report.accepted == n, report.to_json()
     growth = (peak - baseline) / 1024
     print(

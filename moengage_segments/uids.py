@@ -178,7 +178,9 @@ def line_chunks(read: Callable[[int], bytes], block_size: int = BLOCK_SIZE) -> I
         if not block:
             break
         block = rest + block
-        cut = max(block.rfind(b"\n"), block.rfind(b"\r")) + 1
+        # A "\r" is looked for after the last "\n" only: in an LF file it would be a vain scan of each block.
+        newline = block.rfind(b"\n")
+        cut = max(newline, block.rfind(b"\r", newline + 1)) + 1
         if cut == 0:
             rest = block
             continue
@@ -200,6 +202,8 @@ def _split(block: bytes, first: bool) -> list[str]:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
+    if not lines[-1]:
+        lines.pop()  # the line end the block was cut after: not a blank line, so no filtering pass for it
     if "" in lines:
         lines = [line for line in lines if line]  # blank lines are not uids
     return lines

@@ -146,6 +146,11 @@ def _take(iterator: Iterable[Any], size: int) -> list[Any]:
     return list(islice(iterator, size))
 
 
+def _in_memory(uids: UidSource) -> bool:
+    """True for the inputs :func:`uid_chunks` slices on the loop (its ``Collection`` branch)."""
+    return isinstance(uids, Collection) and not isinstance(uids, (AsyncIterable, ChunkStream, UidFile, str, bytes))
+
+
 def _check_linger(linger: float | None) -> None:
     if linger is not None and (isinstance(linger, bool) or not isinstance(linger, (int, float)) or not linger >= 0):
         raise ValidationError("linger", f"must be a number of seconds >= 0, or None, got {linger!r}")
@@ -405,6 +410,7 @@ class CohortSync:
         self._progress_interval = progress_interval
         # A resumable run must cut the same batches every time, which time-dependent flushes would not.
         self._linger = None if checkpoint is not None else linger
+        self._idle_flush = self._linger  # set per input by run()
         self._clock = time.monotonic
         self._journal: Journal | None = None
         self._failed_file: FailedUidsWriter | None = None
@@ -444,6 +450,9 @@ class CohortSync:
                 # Counted on the side, for the progress total; never a pipe, whose uids the count would take.
                 self._file = uids
         source = uid_chunks(uids, linger=self._linger)
+        # An in-memory collection is sliced on the loop and never idles: no idle flush to watch for, which
+        # would cost a task and extra loop turns per chunk (see _next_chunk).
+        self._idle_flush = None if _in_memory(uids) else self._linger
         self._started = self._clock()
         outcome: BaseException | None = None
         try:
@@ -561,12 +570,12 @@ class CohortSync:
 
     async def _next_chunk(self, source: AsyncIterator[list[Any]], queue: asyncio.Queue[_Flight | None]) -> list[Any]:
         """The next chunk of input; while it is late by ``linger``, the partial batch is sent meanwhile."""
-        if self._linger is None:
+        if self._idle_flush is None:
             return await source.__anext__()
         pending = asyncio.ensure_future(source.__anext__())
         try:
             while self._packer.pending and not pending.done():
-                done, _ = await asyncio.wait({pending}, timeout=self._linger)
+                done, _ = await asyncio.wait({pending}, timeout=self._idle_flush)
                 if not done:  # the input is idle: send what is packed rather than hold it
                     await self._enqueue(queue, self._packer.finish())
             return await pending

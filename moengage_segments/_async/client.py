@@ -640,23 +640,20 @@ class AsyncCohorts:
             report = await client.cohorts.add_members(cohort, read_uids("uids.txt"), checkpoint="push.journal")
             print(report.accepted, report.failed, report.throughput)
         """
-        async with self._transport.telemetry.operation(
-            "cohorts.add_members", _cohort_attributes(cohort, "add_members")
-        ) as op:
-            return await CohortSync(
-                self._transport,
-                cohort,
-                "add_members",
-                max_request_bytes=max_request_bytes,
-                max_in_flight=max_in_flight,
-                on_error=on_error,
-                dedupe=dedupe,
-                on_progress=on_progress,
-                on_report=op.on_report(on_report),
-                checkpoint=checkpoint,
-                failed_uids_path=failed_uids_path,
-                linger=linger,
-            ).run(uids)
+        return await self._push(
+            "add_members",
+            cohort,
+            uids,
+            max_request_bytes=max_request_bytes,
+            max_in_flight=max_in_flight,
+            on_error=on_error,
+            dedupe=dedupe,
+            on_progress=on_progress,
+            on_report=on_report,
+            checkpoint=checkpoint,
+            failed_uids_path=failed_uids_path,
+            linger=linger,
+        )
 
     async def remove_members(
         self,
@@ -680,23 +677,35 @@ class AsyncCohorts:
             report = await client.cohorts.remove_members(cohort, ["u1", "u2"], on_error="raise")
             assert report.ok
         """
-        async with self._transport.telemetry.operation(
-            "cohorts.remove_members", _cohort_attributes(cohort, "remove_members")
-        ) as op:
-            return await CohortSync(
-                self._transport,
-                cohort,
-                "remove_members",
-                max_request_bytes=max_request_bytes,
-                max_in_flight=max_in_flight,
-                on_error=on_error,
-                dedupe=dedupe,
-                on_progress=on_progress,
-                on_report=op.on_report(on_report),
-                checkpoint=checkpoint,
-                failed_uids_path=failed_uids_path,
-                linger=linger,
-            ).run(uids)
+        return await self._push(
+            "remove_members",
+            cohort,
+            uids,
+            max_request_bytes=max_request_bytes,
+            max_in_flight=max_in_flight,
+            on_error=on_error,
+            dedupe=dedupe,
+            on_progress=on_progress,
+            on_report=on_report,
+            checkpoint=checkpoint,
+            failed_uids_path=failed_uids_path,
+            linger=linger,
+        )
+
+    async def _push(
+        self,
+        action: CohortAction,
+        cohort: Cohort,
+        uids: Iterable[str] | AsyncIterable[str],
+        *,
+        on_report: Callable[[CohortSyncReport], object] | None,
+        **options: Any,
+    ) -> CohortSyncReport:
+        # One push, either direction, inside its telemetry operation (which also sees the final report).
+        async with self._transport.telemetry.operation(f"cohorts.{action}", _cohort_attributes(cohort, action)) as op:
+            return await CohortSync(self._transport, cohort, action, on_report=op.on_report(on_report), **options).run(
+                uids
+            )
 
     async def plan(
         self,
